@@ -1,0 +1,96 @@
+"""The `slmforge` command: one verb, one stage function. Errors become one red line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from slmforge.errors import SlmforgeError
+
+console = Console(stderr=True)
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set train.lr=1e-4 (repeatable).")]
+RunsOpt = Annotated[Path, typer.Option("--runs", help="Directory that holds run directories.")]
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn SlmforgeError into a red message and exit code 2; a traceback reaching a user is a bug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SlmforgeError as exc:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _load(recipe: Path, overrides: list[str] | None):
+    from slmforge.recipe import load
+
+    return load(recipe, overrides or [])
+
+
+@app.command("show-recipe")
+@user_errors
+def show_recipe(recipe: RecipeArg, set_: SetOpt = None) -> None:
+    """Validate a recipe and print it with every default filled in (loads no model)."""
+    resolved = _load(recipe, set_)
+    typer.echo(resolved.to_yaml(), nl=False)
+
+
+@app.command("prepare")
+@user_errors
+def prepare_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
+    """Read, validate, split and tokenize the recipe's data into runs/<name>/data/."""
+    from slmforge.pipeline import run_stages
+
+    run_stages(_load(recipe, set_), runs, ["prepare"], force=True)
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    force: Annotated[bool, typer.Option(help="Redo stages even when their outputs are complete.")] = False,
+) -> None:
+    """Run every stage of the recipe in order; stages whose outputs are complete are skipped."""
+    from slmforge.pipeline import run_stages
+
+    run_stages(_load(recipe, set_), runs, None, force=force)
+
+
+def _register_subapps() -> None:
+    from slmforge.corpora.cli import app as corpus_app
+
+    app.add_typer(corpus_app, name="corpus", help="Generate the built-in training corpora.")
+
+
+def main() -> None:
+    # Library chatter (HF progress bars for weight conversion, tokenizer fork warnings) is noise here.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        _register_subapps()
+    except ImportError:  # corpora not installed in this checkout: the other verbs still work
+        pass
+    app(prog_name="slmforge")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

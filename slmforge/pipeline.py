@@ -1,0 +1,82 @@
+"""`slmforge run`: the stages in order, each skipped when its inputs are unchanged and outputs intact.
+
+A stage is a name, a test of whether the recipe wants it, the recipe sections it depends on,
+the earlier stages whose outputs it reads, and a function that does the work and returns the
+files it wrote. Later stages join STAGES as they land.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from slmforge.errors import SlmforgeError
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, fingerprint, sha256_file
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    sections: tuple[str, ...]  # recipe sections whose values change the outputs
+    after: tuple[str, ...]  # stages whose outputs this one reads
+    run: Callable[[Recipe, RunDir, Console], list[Path]]
+    wanted: Callable[[Recipe], bool] = lambda recipe: True
+
+
+def _prepare(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.data.prepare import prepare
+
+    return prepare(recipe, run, con)
+
+
+STAGES: list[Stage] = [
+    Stage("prepare", ("model", "data"), (), _prepare),
+]
+
+
+def stage_fingerprint(stage: Stage, recipe: Recipe, run: RunDir) -> tuple[str, dict[str, str]]:
+    inputs: dict[str, str] = {}
+    if stage.name == "prepare" and recipe.data.path and not recipe.data.path.startswith("hf:"):
+        inputs[recipe.data.path] = sha256_file(Path(recipe.data.path))
+    for earlier in stage.after:
+        inputs.update({f"{earlier}:{k}": v for k, v in run.stage(earlier).outputs.items()})
+    parts = {"sections": {s: getattr(recipe, s).model_dump(mode="json") for s in stage.sections}, "inputs": inputs}
+    return fingerprint(parts), inputs
+
+
+def run_stages(recipe: Recipe, runs: Path, only: list[str] | None = None, force: bool = False) -> RunDir:
+    """Run the recipe's stages (all wanted ones, or `only`) in order."""
+    run = RunDir.for_recipe(recipe, runs)
+    run.ensure(recipe)
+    known = {s.name for s in STAGES}
+    for name in only or []:
+        if name not in known:
+            raise SlmforgeError(f"unknown stage {name}; stages: {', '.join(known)}")
+    console.print(f"run [bold]{recipe.name}[/bold] → {run.root}")
+    for stage in STAGES:
+        if only is not None and stage.name not in only:
+            continue
+        if only is None and not stage.wanted(recipe):
+            continue
+        fp, inputs = stage_fingerprint(stage, recipe, run)
+        if not force and run.is_complete(stage.name, fp):
+            console.print(f"[dim]{stage.name}: skipped (inputs unchanged, outputs complete)[/dim]")
+            continue
+        console.rule(f"[bold]{stage.name}")
+        record = run.start_stage(stage.name, fp, inputs)
+        started = time.time()
+        try:
+            outputs = stage.run(recipe, run, console)
+        except BaseException as exc:
+            run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        run.finish_stage(stage.name, record, outputs)
+        console.print(f"[green]{stage.name}: done in {time.time() - started:.1f}s[/green]")
+    return run

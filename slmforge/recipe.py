@@ -1,0 +1,289 @@
+"""The recipe: one YAML file that describes a whole job, validated before any model loads.
+
+`load(path, overrides)` returns a `Recipe` or raises `RecipeError` whose message lists every
+problem, one line each, naming the key ("train.lr: must be > 0, got -1").
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from slmforge.errors import RecipeError
+
+
+class Section(BaseModel):
+    """Every recipe section forbids unknown keys: a typo must fail, not fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- model
+class ModelSection(Section):
+    id: str = Field("embedded:smollm2-135m", description="Hub id, local directory, .gguf file or embedded:NAME.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
+    chat_template: str | None = Field(
+        None, description="Jinja chat template to use when the tokenizer has none (or to replace it); 'chatml' for ChatML."
+    )
+    trust_remote_code: bool = Field(False, description="Run Python code shipped with a hub model. Off unless you trust it.")
+    allow_pickle: bool = Field(False, description="Allow loading pickle .bin checkpoints (can run arbitrary code).")
+
+
+# --------------------------------------------------------------------------- data
+class FieldNames(Section):
+    input: str = Field("input", description="pairs: the prompt field.")
+    output: str = Field("output", description="pairs: the reply field.")
+    messages: str = Field("messages", description="messages: the field holding the OpenAI-style chat list.")
+    prompt: str = Field("prompt", description="prompt_completion / preference: the prompt field.")
+    completion: str = Field("completion", description="prompt_completion: the reply field.")
+    chosen: str = Field("chosen", description="preference: the better reply.")
+    rejected: str = Field("rejected", description="preference: the worse reply.")
+    system: str | None = Field(None, description="Optional per-record system prompt field.")
+
+
+class CorpusSource(Section):
+    name: Literal["folksy", "prices"] = Field(..., description="Built-in corpus generator to create the data from.")
+    seed: int = Field(0, description="Generator seed: same seed, same file.")
+    size: int | None = Field(None, gt=0, description="Sayings (folksy) or items (prices); empty = the generator's default.")
+
+
+class SplitSection(Section):
+    train: float = Field(0.90, ge=0, le=1, description="Share of rows for training.")
+    val: float = Field(0.05, ge=0, le=1, description="Share of rows for validation (eval during training).")
+    test: float = Field(0.05, ge=0, le=1, description="Share of rows held out for evaluation.")
+    stratify: str | None = Field(None, description="Field whose values keep their shares in every split (e.g. meta_template).")
+    group_by: str | None = Field(
+        "reply",
+        description="Rows sharing this value never land in two splits. 'reply' = the reply text; a field name; null = per row.",
+    )
+    seed: int = Field(0, description="Split seed: same seed, byte-identical split files.")
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitSection:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        if self.train <= 0:
+            raise ValueError("train must be > 0")
+        return self
+
+
+class DataSection(Section):
+    path: str | None = Field(None, description="JSONL, JSON array, CSV or Parquet file, or hf:NAME[:SPLIT] for a datasets hub id.")
+    corpus: CorpusSource | None = Field(None, description="Generate the data with a built-in corpus instead of reading path.")
+    format: Literal["pairs", "messages", "prompt_completion", "preference"] = Field("pairs", description="Record shape.")
+    fields: FieldNames = Field(default_factory=FieldNames, description="Field names per format.")
+    system_prompt: str | None = Field(None, description="System prompt added to every example that has none.")
+    on_error: Literal["fail", "skip"] = Field("fail", description="fail: stop listing the first problems; skip: drop and count them.")
+    dedupe: bool = Field(True, description="Drop exact duplicate examples (counted as drops).")
+    split: SplitSection = Field(default_factory=SplitSection)
+    max_length: int = Field(512, gt=8, description="Tokens per example; longer examples are truncated (and counted).")
+    num_proc: int | Literal["auto"] = Field("auto", description="Processes for tokenization; auto = all cores.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSection:
+        if self.path is None and self.corpus is None:
+            raise ValueError("set data.path (a file) or data.corpus (a built-in generator)")
+        if self.path is not None and self.corpus is not None:
+            raise ValueError("set data.path or data.corpus, not both")
+        return self
+
+
+# --------------------------------------------------------------------------- train
+class LoraSection(Section):
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules to adapt.")
+
+
+class TrainSection(Section):
+    method: Literal["full", "lora", "qlora", "dpo", "orpo", "kto", "reward", "grpo"] = Field("lora", description="Training method.")
+    epochs: float = Field(1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+    batch_size: int = Field(8, gt=0, description="Examples per device per step.")
+    grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
+    lr: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field("cosine", description="LR schedule.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+    packing: bool = Field(True, description="Pack short examples (no attention across examples).")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 where the hardware has it.")
+    seed: int = Field(42, description="Training seed.")
+    eval_steps: int = Field(100, gt=0, description="Evaluate on val every N steps.")
+    save_steps: int = Field(500, gt=0, description="Checkpoint every M steps.")
+    save_total_limit: int = Field(3, gt=0, description="Keep the last K checkpoints.")
+    logging_steps: int = Field(10, gt=0, description="Log every N steps.")
+    early_stopping_patience: int | None = Field(None, gt=0, description="Stop after N evals without improvement.")
+    report_to: list[str] = Field(default_factory=list, description="Extra loggers: wandb, mlflow (TensorBoard is always on).")
+    lora: LoraSection = Field(default_factory=LoraSection)
+
+
+# --------------------------------------------------------------------------- later stages
+class EvalSection(Section):
+    enabled: bool = Field(True, description="Run evaluation in `slmforge run`.")
+    samples: int = Field(200, gt=0, description="Test prompts to generate answers for.")
+    max_new_tokens: int = Field(64, gt=0, description="Generation length cap.")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
+    batch_size: int = Field(16, gt=0, description="Generation batch size.")
+    seed: int = Field(0, description="Sampling seed.")
+
+
+class JudgeSection(Section):
+    enabled: bool = Field(False, description="Run LLM-as-judge in `slmforge run`.")
+    endpoint: str | None = Field(None, description="OpenAI-compatible base URL of the judge.")
+    model: str | None = Field(None, description="Judge model name.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge's API key.")
+    rubric: str = Field("quality", description="folksy | quality | path to a rubric file.")
+    samples: int = Field(200, gt=0, description="Samples to judge.")
+
+
+class ExportSection(Section):
+    formats: list[Literal["merged", "gguf", "ollama"]] = Field(default_factory=list, description="Exports `run` produces.")
+    quant: list[Literal["f16", "bf16", "q8_0", "q4_0", "q4_k"]] = Field(default_factory=lambda: ["f16"], description="GGUF types.")
+
+
+class ServeSection(Section):
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port.")
+
+
+class Recipe(Section):
+    name: str = Field(..., min_length=1, description="Run name: outputs go to runs/<name>/.")
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection
+    train: TrainSection = Field(default_factory=TrainSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    judge: JudgeSection = Field(default_factory=JudgeSection)
+    export: ExportSection = Field(default_factory=ExportSection)
+    serve: ServeSection = Field(default_factory=ServeSection)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_directory_name(cls, v: str) -> str:
+        if "/" in v or v in {".", ".."}:
+            raise ValueError(f"must be a plain directory name, got {v!r}")
+        return v
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# --------------------------------------------------------------------------- loading
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one `--set a.b=c` (the value is parsed as YAML: 3 → int, [a,b] → list, null → None)."""
+    if "=" not in assignment:
+        raise RecipeError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
+    key, _, value = assignment.partition("=")
+    parts = key.strip().split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        node[parts[-1]] = value
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the section at `loc` (for 'did you mean')."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+    # pydantic puts union member names into the location (e.g. 'int', 'literal[...]'): drop them.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"int", "str", "float", "bool"})))
+    key = ".".join(str(p) for p in loc) or "recipe"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(Recipe, loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        hint = f", did you mean {close[0]}?" if close else f" (allowed: {', '.join(allowed)})"
+        return f"{key}: unknown key{hint}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    ctx = err.get("ctx") or {}
+    symbols = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in symbols:
+        op = {"greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt", "less_than_equal": "le"}[kind]
+        msg = f"must be {symbols[kind]} {ctx.get(op)}"
+    elif kind == "literal_error":
+        msg = "must be one of " + str(ctx.get("expected", "")).replace("'", "")
+    else:
+        msg = msg.replace("Input should be", "must be")
+    got = err.get("input")
+    if got is not None and not isinstance(got, dict) and kind != "value_error":
+        return f"{key}: {msg}, got {got!r}"
+    return f"{key}: {msg}"
+
+
+def _merge_union_errors(lines: list[str]) -> list[str]:
+    """A union field (int | 'auto') fails once per member: say it once, 'must be A or B'."""
+    by_key: dict[str, list[str]] = {}
+    for line in lines:
+        key, _, rest = line.partition(": ")
+        by_key.setdefault(key, []).append(rest)
+    merged = []
+    for key, rests in by_key.items():
+        if len(rests) > 1 and all(r.startswith("must be") and ", got " in r for r in rests):
+            wants = [r.removeprefix("must be ").rsplit(", got ", 1)[0] for r in rests]
+            wants = [w.split(",")[0] for w in wants]
+            merged.append(f"{key}: must be {' or '.join(wants)}, got {rests[0].rsplit(', got ', 1)[1]}")
+        else:
+            merged.extend(f"{key}: {r}" for r in rests)
+    return merged
+
+
+def validate(raw: Any, source: str = "recipe") -> Recipe:
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: the recipe must be a YAML mapping of sections (name, model, data, train, ...)")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        lines = _merge_union_errors(list(dict.fromkeys(_format_error(e) for e in exc.errors())))
+        raise RecipeError("\n".join(sorted(lines))) from None
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe. Every problem is reported at once, one per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found (see recipes/ for examples)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise RecipeError(f"{path}{where}: {problem}; fix the YAML syntax") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: not UTF-8 text; save the recipe as UTF-8") from None
+    if raw is None:
+        raw = {}
+    if isinstance(raw, dict):
+        for assignment in overrides or []:
+            apply_override(raw, assignment)
+    return validate(raw, str(path))
