@@ -201,3 +201,28 @@ def _load_failure(spec: str, source: ModelSource, exc: Exception) -> str:
         return (f"model.id: could not load {spec} from the hub ({first}); without a network use a local "
                 "directory, a .gguf file or embedded:smollm2-135m")
     return f"model.id: could not load {spec} ({first})"
+
+
+def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, dtype: Any = None) -> tuple[Any, Any]:
+    """Load a run's final model: a LoRA adapter on the recipe's base model, or full weights.
+
+    `model_dir` is runs/<name>/model (or any checkpoint in the same layout). With merge=True a
+    LoRA is merged into the base (for export and fast inference).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "adapter_config.json").is_file() and not (model_dir / "config.json").is_file():
+        raise ModelError(f"{model_dir}: no trained model here (no adapter_config.json or config.json); run `slmforge train` first")
+    if (model_dir / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base, _ = load_model(section, dtype=dtype)
+        model = PeftModel.from_pretrained(base, str(model_dir))
+        if merge:
+            model = model.merge_and_unload()
+    else:
+        kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return model, ensure_chat_template(tokenizer, section)
