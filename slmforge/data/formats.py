@@ -74,7 +74,7 @@ def _messages(value: Any, name: str, final_role: str) -> list[dict[str, str]]:
             raise FormatProblem("empty_field", f"{name}[{i}].content is empty")
         out.append({"role": role, "content": content})
     if out[-1]["role"] != final_role:
-        raise FormatProblem("bad_messages", f"field {name!r} must end with a {final_role} message, ends with {out[-1]['role']}")
+        raise FormatProblem("bad_messages", f"field {name!r} must end with a message from the {final_role}, not the {out[-1]['role']}")
     return out
 
 

@@ -1,0 +1,85 @@
+"""Splits: groups never span two splits, strata keep their shares, same seed = same bytes."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from slmforge.data.formats import Example
+from slmforge.data.split import SPLITS, split_by_group
+from slmforge.recipe import SplitSection
+
+
+def corpus(n_sayings: int = 600, seed: int = 1) -> list[Example]:
+    """~4 prompts per saying, like the folksy corpus; family is the stratum."""
+    rng = random.Random(seed)
+    families = ["futile", "ironic", "tautology", "denial", "rare"]
+    weights = [40, 30, 15, 10, 5]
+    examples = []
+    for s in range(n_sayings):
+        family = rng.choices(families, weights)[0]
+        for p in range(rng.randint(2, 6)):
+            examples.append(
+                Example(f"f:{len(examples) + 1}", [{"role": "user", "content": f"prompt {p} for {s}"}, {"role": "assistant", "content": f"saying {s}"}], {"family": family, "saying_id": s})
+            )
+    return examples
+
+
+def groups_of(split: list[Example]) -> set[str]:
+    return {e.reply for e in split}
+
+
+def test_no_reply_group_lands_in_two_splits():
+    result = split_by_group(corpus(), SplitSection(stratify="family"))
+    train, val, test = (groups_of(result.splits[s]) for s in SPLITS)
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert val and test
+
+
+def test_group_by_a_field():
+    result = split_by_group(corpus(), SplitSection(group_by="saying_id"))
+    ids = [{e.meta["saying_id"] for e in result.splits[s]} for s in SPLITS]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+
+
+def test_every_row_lands_in_exactly_one_split():
+    examples = corpus()
+    result = split_by_group(examples, SplitSection(stratify="family"))
+    sources = [e.source for s in SPLITS for e in result.splits[s]]
+    assert sorted(sources) == sorted(e.source for e in examples)
+
+
+def test_each_stratum_share_within_one_group_of_ideal():
+    examples = corpus()
+    cfg = SplitSection(stratify="family")
+    result = split_by_group(examples, cfg)
+    largest_group = max(Counter(e.reply for e in examples).values())
+    totals = Counter(e.meta["family"] for e in examples)
+    for split, fraction in (("train", cfg.train), ("val", cfg.val), ("test", cfg.test)):
+        got = Counter(e.meta["family"] for e in result.splits[split])
+        for family, total in totals.items():
+            assert abs(got[family] - fraction * total) <= largest_group, (split, family, got[family], fraction * total)
+
+
+def test_same_seed_same_split_different_seed_different():
+    examples = corpus()
+    a = split_by_group(examples, SplitSection(seed=3))
+    b = split_by_group(corpus(), SplitSection(seed=3))
+    c = split_by_group(examples, SplitSection(seed=4))
+    assert [[e.source for e in a.splits[s]] for s in SPLITS] == [[e.source for e in b.splits[s]] for s in SPLITS]
+    assert [e.source for e in a.splits["test"]] != [e.source for e in c.splits["test"]]
+
+
+def test_per_row_split_when_group_by_is_null():
+    examples = [Example(f"f:{i}", [{"role": "user", "content": "same"}, {"role": "assistant", "content": "same"}], {}) for i in range(100)]
+    result = split_by_group(examples, SplitSection(group_by=None))
+    assert [len(result.splits[s]) for s in SPLITS] == [90, 5, 5]
+
+
+def test_missing_stratify_field_is_a_clear_error():
+    from slmforge.errors import DataError
+
+    with pytest.raises(DataError, match=r"f:1: field 'nope' named by data.split.stratify is missing"):
+        split_by_group(corpus(10), SplitSection(stratify="nope"))

@@ -1,0 +1,115 @@
+"""Recipe validation: every mistake is one line naming the key, found before any model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from slmforge.cli import app
+from slmforge.errors import RecipeError
+from slmforge.recipe import load
+
+MINIMAL = {"name": "t", "data": {"path": "examples.jsonl"}}
+
+
+def write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def error_of(tmp_path: Path, raw: dict, overrides: list[str] | None = None) -> str:
+    with pytest.raises(RecipeError) as info:
+        load(write(tmp_path, raw), overrides)
+    return str(info.value)
+
+
+def test_defaults_fill_every_section(tmp_path):
+    recipe = load(write(tmp_path, MINIMAL))
+    assert recipe.train.scheduler == "cosine"
+    assert recipe.data.split.group_by == "reply"
+    assert (recipe.data.split.train, recipe.data.split.val, recipe.data.split.test) == (0.90, 0.05, 0.05)
+    assert recipe.model.id == "embedded:smollm2-135m"
+
+
+def test_unknown_key_suggests_the_close_one(tmp_path):
+    msg = error_of(tmp_path, {"name": "t", "data": {"path": "x.jsonl", "splt": {"train": 0.9}}})
+    assert msg == "data.splt: unknown key, did you mean split?"
+
+
+def test_unknown_key_without_close_match_lists_allowed(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "train": {"zzz": 1}})
+    assert msg.startswith("train.zzz: unknown key (allowed: method, epochs")
+
+
+def test_impossible_value_names_key_bound_and_value(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "train": {"lr": -1}})
+    assert msg == "train.lr: must be > 0.0, got -1"
+
+
+def test_wrong_type_names_key(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "train": {"batch_size": "many"}})
+    assert msg.startswith("train.batch_size: must be a valid integer") and "got 'many'" in msg
+
+
+def test_bad_choice_lists_the_choices(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "train": {"method": "fulll"}})
+    assert msg == "train.method: must be one of full, lora, qlora, dpo, orpo, kto, reward or grpo, got 'fulll'"
+
+
+def test_all_problems_reported_at_once_one_per_line(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "train": {"lr": 0, "epochs": -2, "methd": "lora"}})
+    lines = msg.splitlines()
+    assert len(lines) == 3
+    assert {line.split(":")[0] for line in lines} == {"train.lr", "train.epochs", "train.methd"}
+
+
+def test_split_fractions_must_sum_to_one(tmp_path):
+    msg = error_of(tmp_path, {"name": "t", "data": {"path": "x.jsonl", "split": {"train": 0.5}}})
+    assert msg == "data.split: train + val + test must sum to 1, got 0.6"
+
+
+def test_set_overrides_parse_yaml_values(tmp_path):
+    recipe = load(write(tmp_path, MINIMAL), ["train.lr=1e-4", "train.lora.target_modules=[q_proj,v_proj]", "data.split.stratify=kind"])
+    assert recipe.train.lr == 1e-4
+    assert recipe.train.lora.target_modules == ["q_proj", "v_proj"]
+    assert recipe.data.split.stratify == "kind"
+
+
+def test_set_override_typo_is_caught(tmp_path):
+    msg = error_of(tmp_path, MINIMAL, ["train.learning_rate=1e-4"])
+    assert msg.startswith("train.learning_rate: unknown key")
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: t\ndata:\n  path: [unclosed\n")
+    with pytest.raises(RecipeError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}:") and "fix the YAML syntax" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"name": "t", "data": {"path": "x.jsonl", "splt": {}}}, "error: data.splt: unknown key, did you mean split?"),
+        ({**MINIMAL, "train": {"batch_size": "x"}}, "error: train.batch_size: must be a valid integer"),
+        ({**MINIMAL, "train": {"lr": -1}}, "error: train.lr: must be > 0.0, got -1"),
+    ],
+)
+def test_cli_prints_one_line_and_exits_2(tmp_path, raw, expected):
+    result = CliRunner().invoke(app, ["show-recipe", str(write(tmp_path, raw))])
+    assert result.exit_code == 2
+    out = result.output.strip()
+    assert out.startswith(expected)
+    assert len(out.splitlines()) == 1
+    assert "Traceback" not in out
+
+
+def test_every_shipped_recipe_validates():
+    recipes = sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("*.yaml"))
+    for path in recipes:
+        load(path)
