@@ -111,5 +111,6 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, raw, expected):
 
 def test_every_shipped_recipe_validates():
     recipes = sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("*.yaml"))
+    assert {p.name for p in recipes} >= {"folksy-quick.yaml", "folksy-qwen0.5b.yaml", "prices-quick.yaml", "prices-qwen7b.yaml", "chefbot-qwen14b.yaml"}
     for path in recipes:
         load(path)
