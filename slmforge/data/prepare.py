@@ -76,7 +76,13 @@ def tokenize_split(records: list[dict[str, Any]], tokenizer: Any, max_length: in
         desc=f"tokenize {out.stem}",
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tokenized.to_parquet(str(out))
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar
+
+    disable_progress_bar()  # a bar for writing a few MB of Parquet is noise
+    try:
+        tokenized.to_parquet(str(out))
+    finally:
+        enable_progress_bar()
     n_tokens = tokenized["n_tokens"]
     n_loss = tokenized["n_loss_tokens"]
     return {
@@ -97,6 +103,12 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None = None) -> list[Path]:
     """Run the data stage; returns the files written."""
     data = recipe.data
+    sp = data.split
+    console.print(
+        f"model {recipe.model.id} · format {data.format} · split {sp.train:g}/{sp.val:g}/{sp.test:g} "
+        f"grouped by {sp.group_by or 'row'}{f', stratified by {sp.stratify}' if sp.stratify else ''} (seed {sp.seed}) · "
+        f"max_length {data.max_length} · on_error {data.on_error}"
+    )
     source = generate_source(recipe, run, console) if data.corpus else data.path
     validated: Validated = validate_rows(read_rows(str(source)), data)
     result = split_by_group(validated.examples, data.split)
