@@ -1,0 +1,285 @@
+"""The batching engine: requests that arrive within a few milliseconds are generated as one batch.
+
+One worker thread per model owns the model. It gathers queued requests for `batch_wait_ms`
+(up to `max_batch`), left-pads them into one tensor and runs its own decoding loop, so that each
+row keeps its own temperature, top_p, seed, stop strings and max_tokens. A row that finishes
+(end of turn, stop string, its own max_tokens, or its client went away) is answered at once and
+dropped from the KV cache, so the rest of the batch gets cheaper instead of waiting for it.
+Requests that arrive while a batch runs wait for the next one (no mid-batch joining).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    finish_reason: str  # "stop" (end of turn or stop string) | "length" (max_tokens)
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(eq=False)
+class GenRequest:
+    """One sequence to generate. Callbacks run on the engine thread: keep them cheap and thread-safe."""
+
+    prompt_ids: list[int]
+    params: SamplingParams
+    on_done: Callable[[GenerationResult | BaseException], None]
+    on_delta: Callable[[str], None] | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class EngineObserver(Protocol):
+    def batch_started(self, model: str, size: int) -> None: ...
+    def tokens_generated(self, model: str, count: int) -> None: ...
+    def queue_depth(self, model: str, depth: int) -> None: ...
+
+
+class Engine(Protocol):
+    """What the HTTP layer needs from an engine (transformers batching, llama.cpp, ...)."""
+
+    name: str
+    tokenizer: Any
+    max_context: int
+
+    def start(self) -> None: ...
+    def submit(self, request: GenRequest) -> None: ...
+    def stop(self) -> None: ...
+
+
+def longest_partial_stop(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest suffix of `text` that could still grow into a stop string.
+
+    A stream must hold that suffix back: sending "Hel" and then discovering the stop "Hello"
+    would leak text the client asked never to see.
+    """
+    best = 0
+    for stop in stops:
+        for k in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:k]):
+                best = k
+                break
+    return best
+
+
+class _Row:
+    """Decoding state of one request inside a batch."""
+
+    def __init__(self, request: GenRequest, eos_ids: set[int]):
+        self.request = request
+        self.eos_ids = eos_ids
+        self.ids: list[int] = []
+        self.emitted = ""
+        self.generator = None
+        if request.params.seed is not None:
+            self.generator = torch.Generator().manual_seed(request.params.seed)
+
+    def advance(self, token: int, tokenizer: Any) -> bool:
+        """Take one sampled token; answer the request and return True when it is finished."""
+        params = self.request.params
+        if token in self.eos_ids:
+            return self._finish(tokenizer.decode(self.ids, skip_special_tokens=True), "stop")
+        self.ids.append(token)
+        text = tokenizer.decode(self.ids, skip_special_tokens=True)
+        for stop in params.stop:
+            at = text.find(stop)
+            if at >= 0:
+                return self._finish(text[:at], "stop")
+        if len(self.ids) >= params.max_tokens:
+            return self._finish(text, "length")
+        if self.request.on_delta is not None:
+            # A trailing U+FFFD is half a multi-byte character: wait for the rest of it.
+            safe = text.rstrip("\ufffd")
+            safe = safe[: len(safe) - longest_partial_stop(safe, params.stop)]
+            if len(safe) > len(self.emitted) and safe.startswith(self.emitted):
+                self.request.on_delta(safe[len(self.emitted):])
+                self.emitted = safe
+        return False
+
+    def cancel_if_asked(self, tokenizer: Any) -> bool:
+        """The client went away (closed stream): answer with what there is and leave the batch."""
+        if not self.request.cancelled.is_set():
+            return False
+        return self._finish(tokenizer.decode(self.ids, skip_special_tokens=True), "stop")
+
+    def _finish(self, text: str, reason: str) -> bool:
+        if self.request.on_delta is not None and text.startswith(self.emitted) and len(text) > len(self.emitted):
+            self.request.on_delta(text[len(self.emitted):])
+        self.request.on_done(GenerationResult(text, reason, len(self.request.prompt_ids), len(self.ids)))
+        return True
+
+
+def sample_next(logits: torch.Tensor, rows: list[_Row]) -> list[int]:
+    """One token per row, each with its own temperature / top_p / seed (temperature 0 = greedy)."""
+    logits = logits.float()
+    greedy = logits.argmax(dim=-1).tolist()
+    tokens = []
+    for i, row in enumerate(rows):
+        params = row.request.params
+        if params.temperature <= 0:
+            tokens.append(greedy[i])
+            continue
+        scores = logits[i] / params.temperature
+        if params.top_p < 1.0:
+            sorted_scores, order = scores.sort(descending=True)
+            cumulative = sorted_scores.softmax(-1).cumsum(-1)
+            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+            drop = cumulative - sorted_scores.softmax(-1) >= params.top_p
+            scores = scores.scatter(0, order[drop], float("-inf"))
+        probs = scores.softmax(-1)
+        tokens.append(int(torch.multinomial(probs, 1, generator=row.generator)))
+    return tokens
+
+
+class BatchingEngine:
+    """Transformers model + tokenizer behind a queue; `submit` never blocks on generation."""
+
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        tokenizer: Any,
+        max_batch: int = 32,
+        batch_wait_ms: float = 5.0,
+        observer: EngineObserver | None = None,
+    ):
+        self.name = name
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_batch = max(1, max_batch)
+        self.batch_wait_s = max(0.0, batch_wait_ms) / 1000
+        self.observer = observer
+        self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, request: GenRequest) -> None:
+        self._queue.put(request)
+        self._report_depth()
+
+    def stop(self) -> None:
+        """Finish everything already queued, then end the worker (graceful shutdown loses nothing)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _report_depth(self) -> None:
+        if self.observer is not None:
+            self.observer.queue_depth(self.name, self._queue.qsize())
+
+    # ------------------------------------------------------------------ worker
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = time.monotonic() + self.batch_wait_s
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._report_depth()
+            try:
+                self._run_batch(batch)
+            except BaseException as exc:  # a failed batch must answer its requests, not hang them
+                for request in batch:
+                    request.on_done(exc)
+
+    @torch.inference_mode()
+    def _run_batch(self, batch: list[GenRequest]) -> None:
+        rows = [_Row(r, self.eos_ids) for r in batch if not r.cancelled.is_set()]
+        for request in batch:
+            if request.cancelled.is_set():
+                request.on_done(GenerationResult("", "stop", len(request.prompt_ids), 0))
+        if not rows:
+            return
+        if self.observer is not None:
+            self.observer.batch_started(self.name, len(rows))
+        device = self.model.device
+        width = max(len(r.request.prompt_ids) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids = row.request.prompt_ids
+            input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            mask[i, width - len(ids):] = 1
+        input_ids, mask = input_ids.to(device), mask.to(device)
+        # Left padding: positions count real tokens only, so a padded row sees the same
+        # positions as it would alone.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        cache, logits = out.cache, out.logits[:, -1, :]
+        last_pos = positions[:, -1]
+        generated = 0
+        while True:
+            tokens = sample_next(logits, rows)
+            keep = []
+            for i, (row, token) in enumerate(zip(rows, tokens)):
+                if row.advance(token, self.tokenizer) or row.cancel_if_asked(self.tokenizer):
+                    generated += len(row.ids)
+                else:
+                    keep.append(i)
+            if not keep:
+                break
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, dtype=torch.long, device=device)
+                cache.batch_select_indices(index)
+                mask, last_pos = mask[index], last_pos[index]
+                rows = [rows[i] for i in keep]
+                tokens = [tokens[i] for i in keep]
+            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=device)], dim=1)
+            last_pos = last_pos + 1
+            out = self.model(
+                input_ids=torch.tensor(tokens, dtype=torch.long, device=device)[:, None],
+                attention_mask=mask,
+                position_ids=last_pos[:, None],
+                cache=cache,
+                use_cache=True,
+            )
+            cache, logits = out.cache, out.logits[:, -1, :]
+        if self.observer is not None:
+            self.observer.tokens_generated(self.name, generated)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends a turn: the tokenizer's eos and the generation config's (often a list)."""
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(config_eos, int):
+        ids.add(config_eos)
+    elif isinstance(config_eos, (list, tuple)):
+        ids.update(int(i) for i in config_eos)
+    return ids

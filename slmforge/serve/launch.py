@@ -1,0 +1,54 @@
+"""`slmforge serve`: load every named model once, build one engine each, and run the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmforge.serve.engine import BatchingEngine, Engine
+from slmforge.serve.guards import check_bind
+from slmforge.serve.loading import ModelSpec, load_for_serving
+from slmforge.serve.metrics import ServeMetrics
+from slmforge.serve.options import ServeError, ServeOptions
+
+ENGINES = ("transformers", "llamacpp", "vllm")
+
+
+def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeMetrics, dtype: str = "auto",
+                  engine: str = "transformers") -> dict[str, Engine]:
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ServeError(f"--model: each served model needs its own name, got {', '.join(names)}")
+    engines: dict[str, Engine] = {}
+    for spec in specs:
+        if engine == "llamacpp":
+            from slmforge.serve.external import LlamaCppEngine
+
+            engines[spec.name] = LlamaCppEngine(spec.name, spec.source, observer=metrics)
+            continue
+        model, tokenizer = load_for_serving(spec.source, dtype)
+        engines[spec.name] = BatchingEngine(spec.name, model, tokenizer, max_batch=options.max_batch,
+                                            batch_wait_ms=options.batch_wait_ms, observer=metrics)
+    return engines
+
+
+def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", engine: str = "transformers",
+          echo: Any = print) -> None:
+    """Blocks until Ctrl-C / SIGTERM; in-flight requests finish before it returns."""
+    if engine not in ENGINES:
+        raise ServeError(f"--engine {engine}: must be one of {', '.join(ENGINES)}")
+    check_bind(options.host, options.api_keys)  # before minutes of model loading, not after
+    if engine == "vllm":
+        from slmforge.serve.external import run_vllm
+
+        run_vllm(specs, options)
+        return
+    from slmforge.serve.app import build_app
+    from slmforge.serve.server import run_foreground
+
+    metrics = ServeMetrics()
+    engines = build_engines(specs, options, metrics, dtype, engine)
+    app = build_app(engines, options, metrics)
+    names = ", ".join(engines) + (f"; A/B alias {options.split_alias!r} → {options.split}" if options.split else "")
+    echo(f"serving {names} on http://{options.host}:{options.port}/v1 "
+         f"(batch ≤ {options.max_batch}, wait {options.batch_wait_ms:g} ms, keys: {len(options.api_keys) or 'none'})")
+    run_foreground(app, options)
