@@ -1,0 +1,153 @@
+"""The batching engine: a batch answers exactly what each request would get alone, with its own
+max_tokens, stop strings and sampling, and finished rows leave without waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from slmforge.models import load_model
+from slmforge.recipe import ModelSection
+from slmforge.serve.engine import BatchingEngine, GenerationResult, GenRequest, SamplingParams, longest_partial_stop
+
+PROMPTS = ["a penny saved", "The quick brown fox", "Give me a recipe with flour", "hi", "What would a grumpy farmer say"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.tokens = 0
+
+    def batch_started(self, model: str, size: int) -> None:
+        self.batches.append(size)
+
+    def tokens_generated(self, model: str, count: int) -> None:
+        self.tokens += count
+
+    def queue_depth(self, model: str, depth: int) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_llama):
+    return load_model(ModelSection(id=str(tiny_llama)))
+
+
+def run_all(engine: BatchingEngine, jobs: list[tuple[list[int], SamplingParams]], stream: bool = False):
+    """Submit every job at once (so they share batches) and wait for all answers."""
+    results: list[GenerationResult | None] = [None] * len(jobs)
+    deltas: list[list[str]] = [[] for _ in jobs]
+    finished_at = [0.0] * len(jobs)
+    done = [threading.Event() for _ in jobs]
+    for i, (ids, params) in enumerate(jobs):
+        def on_done(r, i=i):
+            results[i], finished_at[i] = r, time.perf_counter()
+            done[i].set()
+        engine.submit(GenRequest(ids, params, on_done, on_delta=deltas[i].append if stream else None))
+    for event in done:
+        assert event.wait(60), "an engine request was never answered"
+    return results, deltas, finished_at
+
+
+def alone(model, ids: list[int], max_tokens: int) -> list[int]:
+    out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                         max_new_tokens=max_tokens, do_sample=False)
+    return out[0, len(ids):].tolist()
+
+
+def test_batched_greedy_answers_equal_each_request_generated_alone(tiny):
+    model, tokenizer = tiny
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=50, observer=recorder)
+    engine.start()
+    prompts = [tokenizer(p)["input_ids"] for p in PROMPTS]  # different lengths: left padding is exercised
+    lengths = [3, 9, 5, 12, 7]  # per-request max_tokens inside one batch
+    results, _, _ = run_all(engine, [(ids, SamplingParams(n, temperature=0)) for ids, n in zip(prompts, lengths)])
+    engine.stop()
+    assert max(recorder.batches) > 1
+    for ids, n, result in zip(prompts, lengths, results):
+        expected = alone(model, ids, n)
+        eos = tokenizer.eos_token_id
+        until_eos = expected[: expected.index(eos)] if eos in expected else expected
+        expected_text = tokenizer.decode(until_eos, skip_special_tokens=True)
+        assert result.text == expected_text
+        assert result.completion_tokens <= n
+        assert result.finish_reason == ("length" if eos not in expected else "stop")
+
+
+def test_short_request_is_answered_before_the_long_one_in_its_batch_finishes(tiny):
+    model, tokenizer = tiny
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=50, observer=recorder)
+    engine.start()
+    ids = tokenizer("a penny saved")["input_ids"]
+    # Sampling at a high temperature practically never hits end-of-turn, so lengths are what we ask.
+    jobs = [(ids, SamplingParams(2, temperature=1.5, seed=1)), (ids, SamplingParams(300, temperature=1.5, seed=2))]
+    results, _, finished_at = run_all(engine, jobs)
+    engine.stop()
+    assert recorder.batches == [2]
+    assert results[0].completion_tokens <= 2 < results[1].completion_tokens
+    assert finished_at[0] < finished_at[1]
+
+
+def test_stop_string_cuts_the_answer_and_is_never_streamed(tiny):
+    model, tokenizer = tiny
+    engine = BatchingEngine("t", model, tokenizer, max_batch=4, batch_wait_ms=1)
+    engine.start()
+    ids = tokenizer("The quick brown fox")["input_ids"]
+    (free,), _, _ = run_all(engine, [(ids, SamplingParams(30, temperature=0))])
+    assert len(free.text) > 6, "the tiny model should say something to cut"
+    stop = free.text[4:7]
+    (cut,), (deltas,), _ = run_all(engine, [(ids, SamplingParams(30, temperature=0, stop=(stop,)))], stream=True)
+    engine.stop()
+    assert cut.text == free.text[: free.text.index(stop)]
+    assert cut.finish_reason == "stop"
+    assert "".join(deltas) == cut.text
+    assert stop not in "".join(deltas)
+
+
+def test_seeded_sampling_repeats_and_differs_from_another_seed(tiny):
+    model, tokenizer = tiny
+    engine = BatchingEngine("t", model, tokenizer, max_batch=4, batch_wait_ms=20)
+    engine.start()
+    ids = tokenizer("hi")["input_ids"]
+    params = [SamplingParams(20, temperature=1.0, top_p=0.9, seed=s) for s in (7, 7, 8)]
+    results, _, _ = run_all(engine, [(ids, p) for p in params])
+    engine.stop()
+    assert results[0].text == results[1].text
+    assert results[0].text != results[2].text
+
+
+def test_stop_drains_queued_requests_before_the_worker_ends(tiny):
+    model, tokenizer = tiny
+    engine = BatchingEngine("t", model, tokenizer, max_batch=2, batch_wait_ms=0)
+    engine.start()
+    answered = []
+    ids = tokenizer("hi")["input_ids"]
+    for _ in range(6):
+        engine.submit(GenRequest(ids, SamplingParams(5, temperature=0), answered.append))
+    engine.stop()
+    assert len(answered) == 6 and all(isinstance(r, GenerationResult) for r in answered)
+
+
+def test_cancelled_request_leaves_the_batch_early(tiny):
+    model, tokenizer = tiny
+    engine = BatchingEngine("t", model, tokenizer, max_batch=2, batch_wait_ms=20)
+    engine.start()
+    ids = tokenizer("hi")["input_ids"]
+    got: list[GenerationResult] = []
+    request = GenRequest(ids, SamplingParams(500, temperature=1.5, seed=0), got.append,
+                         on_delta=lambda d: request.cancelled.set())
+    engine.submit(request)
+    engine.stop()
+    assert got[0].completion_tokens < 5
+
+
+@pytest.mark.parametrize("text, stops, held", [
+    ("Hello wor", ("world",), 3), ("Hello", ("xyz",), 0), ("abc", ("c!", "bc?"), 2), ("", ("a",), 0),
+])
+def test_stream_holds_back_only_what_could_become_a_stop_string(text, stops, held):
+    assert longest_partial_stop(text, stops) == held
