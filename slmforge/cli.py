@@ -62,6 +62,34 @@ def prepare_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("ru
     run_stages(_load(recipe, set_), runs, ["prepare"], force=True)
 
 
+@app.command("train")
+@user_errors
+def train_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    resume: Annotated[
+        Optional[str], typer.Option(help="auto: newest complete checkpoint; never: start over; or a checkpoint-N path.")
+    ] = None,
+) -> None:
+    """Fine-tune the model (full / lora / qlora) on the prepared data into runs/<name>/model/ (prepares first if needed)."""
+    from slmforge.pipeline import run_stages
+
+    overrides = list(set_ or []) + ([f"train.resume={resume}"] if resume else [])
+    resolved = _load(recipe, overrides)
+    run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
+    run_stages(resolved, runs, ["train"], force=True)
+
+
+@app.command("plan")
+@user_errors
+def plan_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
+    """Print memory (full / lora / qlora) and time per epoch for the recipe, from the model config alone."""
+    from slmforge.train.plan import print_plan
+
+    print_plan(_load(recipe, set_), runs)
+
+
 @app.command("run")
 @user_errors
 def run_cmd(

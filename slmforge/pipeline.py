@@ -36,8 +36,15 @@ def _prepare(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return prepare(recipe, run, con)
 
 
+def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.train.sft import train
+
+    return train(recipe, run, con)
+
+
 STAGES: list[Stage] = [
     Stage("prepare", ("model", "data"), (), _prepare),
+    Stage("train", ("model", "data", "train"), ("prepare",), _train),
 ]
 
 

@@ -121,6 +121,7 @@ class TrainSection(Section):
     logging_steps: int = Field(10, gt=0, description="Log every N steps.")
     early_stopping_patience: int | None = Field(None, gt=0, description="Stop after N evals without improvement.")
     report_to: list[str] = Field(default_factory=list, description="Extra loggers: wandb, mlflow (TensorBoard is always on).")
+    resume: str = Field("auto", description="auto: continue from the newest complete checkpoint; never: start over; or a checkpoint-N path.")
     lora: LoraSection = Field(default_factory=LoraSection)
 
 

@@ -1,0 +1,1 @@
+"""Training: `slmforge train` (TRL SFTTrainer configured from the recipe) and `slmforge plan`."""

@@ -1,0 +1,254 @@
+"""`slmforge train`: supervised fine-tuning (full, LoRA, QLoRA) from a prepared run directory.
+
+Reads top to bottom: check → data → model → trainer → (resume) train → save model/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from slmforge.errors import RunDirError, SlmforgeError
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, fingerprint
+from slmforge.train import checkpoints
+from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, truncate_metrics
+from slmforge.train.data import load_split, packs_per_step, token_stats
+from slmforge.train.precision import choose_precision
+
+SFT_METHODS = ("full", "lora", "qlora")
+# Train keys that change neither the weights nor the data order: a checkpoint stays resumable.
+_RESUME_NEUTRAL = {"resume", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "early_stopping_patience", "report_to"}
+
+
+class TrainingInterrupted(SlmforgeError):
+    """SIGINT/SIGTERM stopped training after saving a checkpoint."""
+
+
+def check_method(recipe: Recipe, cuda: bool) -> None:
+    method = recipe.train.method
+    if method not in SFT_METHODS:
+        raise SlmforgeError(f"train.method: {method} is not trained by `slmforge train` yet; use full, lora or qlora")
+    if method == "qlora" and not cuda:
+        raise SlmforgeError("train.method: qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine use --set train.method=lora")
+
+
+def checkpoint_fingerprint(recipe: Recipe) -> str:
+    train = recipe.train.model_dump(mode="json", exclude=_RESUME_NEUTRAL)
+    return fingerprint({"model": recipe.model.model_dump(mode="json"), "data": recipe.data.model_dump(mode="json"), "train": train})
+
+
+def find_resume_checkpoint(recipe: Recipe, run: RunDir, console: Console) -> str | None:
+    """The checkpoint to continue from (train.resume: auto | never | a checkpoint path), skipping broken ones."""
+    setting = recipe.train.resume
+    if setting == "never":
+        if run.checkpoints.exists():
+            console.print(f"resume never: removing {run.checkpoints}")
+            shutil.rmtree(run.checkpoints)
+        return None
+    if setting != "auto":
+        path = Path(setting)
+        problem = checkpoints.check(path) if path.is_dir() else "not a directory"
+        if problem:
+            raise RunDirError(f"train.resume: {path}: {problem}; pass --resume auto or a complete checkpoint-N directory")
+        return str(path)
+    found = checkpoints.scan(run.checkpoints)
+    for path, problem in found.broken:
+        console.print(f"[yellow]skipping {path}: {problem}[/yellow]")
+    checkpoints.discard([p for p, _ in found.broken])
+    latest = found.latest
+    if latest is None:
+        return None
+    if checkpoints.fingerprint_of(latest) != checkpoint_fingerprint(recipe):
+        raise RunDirError(
+            f"{latest} was trained with a different model/data/train recipe; "
+            "pass --resume never to start over (deletes checkpoints/) or restore the recipe"
+        )
+    console.print(f"resuming from [bold]{latest}[/bold]")
+    return str(latest)
+
+
+def end_of_turn_id(tokenizer: Any) -> int:
+    """The token that ends an assistant turn under the chat template (what generation must stop on)."""
+    from slmforge.data.tokenize import _end_of_turn, render
+
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
+    text = render(tokenizer, messages, generation_prompt=False)
+    after = text[text.rindex("ok") + 2 :]
+    token = after[: _end_of_turn(tokenizer, after)].strip()
+    return tokenizer.convert_tokens_to_ids(token)
+
+
+def load_base(recipe: Recipe, cuda: bool) -> tuple[Any, Any]:
+    from slmforge.models import load_model
+
+    if recipe.train.method != "qlora":
+        # fp32 master weights; bf16/fp16 come from autocast so optimizer updates are not lost to rounding.
+        return load_model(recipe.model, dtype=torch.float32)
+    try:
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise SlmforgeError("train.method: qlora needs bitsandbytes: pip install bitsandbytes (CUDA only)") from None
+    from slmforge.models import load_tokenizer, local_dir, resolve_source
+
+    source = resolve_source(recipe.model.id)
+    where = local_dir(source) or source.location
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16
+    )
+    model = AutoModelForCausalLM.from_pretrained(where, quantization_config=quant, dtype=torch.bfloat16, device_map={"": 0})
+    return model, load_tokenizer(recipe.model)
+
+
+def lora_config(recipe: Recipe) -> Any:
+    from peft import LoraConfig
+
+    lora = recipe.train.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                      task_type="CAUSAL_LM", bias="none")
+
+
+def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval: bool, cuda: bool) -> Any:
+    from trl import SFTConfig
+
+    t = recipe.train
+    liger = cuda and _has("liger_kernel")
+    return SFTConfig(
+        output_dir=str(run.checkpoints),
+        max_length=recipe.data.max_length,
+        packing=t.packing,
+        packing_strategy="bfd",  # best-fit-decreasing packs + position_ids: no attention across examples
+        per_device_train_batch_size=packs if t.packing else t.batch_size,
+        per_device_eval_batch_size=packs if t.packing else t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.lr,
+        lr_scheduler_type=t.scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
+        weight_decay=t.weight_decay,
+        gradient_checkpointing=t.gradient_checkpointing,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
+        optim="adamw_torch_fused",  # fused AdamW runs on CPU (torch >= 2.4) and CUDA
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        metric_for_best_model="eval_loss" if has_eval and t.early_stopping_patience else None,
+        greater_is_better=False if has_eval and t.early_stopping_patience else None,
+        report_to=list(t.report_to) or "none",
+        disable_tqdm=True,  # our rich bar shows useful tokens/s
+        dataset_num_proc=None,  # packing a prepared Parquet is fast; a pool costs more than it saves
+        use_liger_kernel=liger,
+        completion_only_loss=None,  # labels come precomputed from prepare and are used as is
+    )
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def save_model(trainer: Any, tokenizer: Any, run: RunDir) -> list[Path]:
+    """Write model/ (adapter or full weights, tokenizer, generation config) with one final rename."""
+    tmp = run.model.with_name("model.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    model = trainer.model
+    gen = model.generation_config if getattr(model, "generation_config", None) is not None else None
+    if gen is None:
+        from transformers import GenerationConfig
+
+        gen = GenerationConfig()
+    eot = end_of_turn_id(tokenizer)
+    gen.eos_token_id = eot
+    gen.pad_token_id = tokenizer.pad_token_id
+    gen.save_pretrained(str(tmp))
+    (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs to load the model
+    if run.model.exists():
+        shutil.rmtree(run.model)
+    os.replace(tmp, run.model)
+    return sorted(p for p in run.model.rglob("*") if p.is_file())
+
+
+def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Train the recipe's model on its prepared data; returns the files written under model/ and logs/metrics.jsonl."""
+    from transformers.integrations import TensorBoardCallback
+    from transformers import EarlyStoppingCallback
+    from torch.utils.tensorboard import SummaryWriter
+
+    cuda = torch.cuda.is_available()
+    check_method(recipe, cuda)
+    train_set, val_set = load_split(run, "train"), _optional_split(run, "val")
+    stats = token_stats(train_set)
+    precision = choose_precision(recipe.train.precision, cuda)
+    packs = packs_per_step(recipe.train.batch_size, stats.mean_tokens, recipe.data.max_length)
+    t = recipe.train
+    console.print(
+        f"train [bold]{t.method}[/bold] · {stats.examples:,} examples, {stats.tokens:,} tokens ({stats.loss_tokens:,} with loss) · "
+        f"precision {precision.name} ({precision.reason}) · "
+        + (f"packing: {packs} packs of ≤{recipe.data.max_length} tokens ≈ {t.batch_size} examples" if t.packing else f"batch {t.batch_size}")
+        + f" × accum {t.grad_accum} per step · lr {t.lr:g} {t.scheduler}"
+    )
+    resume = find_resume_checkpoint(recipe, run, console)
+
+    model, tokenizer = load_base(recipe, cuda)
+    counter = TokenCounter()
+    metrics = run.logs / "metrics.jsonl"
+    run.logs.mkdir(parents=True, exist_ok=True)
+    if resume is None:
+        metrics.unlink(missing_ok=True)
+    else:
+        truncate_metrics(metrics, checkpoints.step_of(Path(resume)))
+    stop = GracefulStop()
+    callbacks = [MetricsJsonl(metrics, counter), RichProgress(console, counter), stop,
+                 TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(run.logs)))]
+    if t.early_stopping_patience and val_set is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+
+    from slmforge.train.trainer import RunTrainer
+
+    trainer = RunTrainer(
+        model=model,
+        args=sft_config(recipe, run, precision.name, packs, val_set is not None, cuda),
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        processing_class=tokenizer,
+        peft_config=lora_config(recipe) if t.method in ("lora", "qlora") else None,
+        callbacks=callbacks,
+        counter=counter,
+        fingerprint=checkpoint_fingerprint(recipe),
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our bar and metrics.jsonl replace the dict dumps
+    trainer.train(resume_from_checkpoint=resume)
+    if stop.signal is not None:
+        raise TrainingInterrupted(
+            f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in {run.checkpoints}; "
+            "run the same command again to resume"
+        )
+    written = save_model(trainer, tokenizer, run)
+    console.print(f"model → {run.model} ({'LoRA adapter' if t.method != 'full' else 'full weights'})")
+    return written + [metrics]
+
+
+def _optional_split(run: RunDir, split: str) -> Any:
+    if not run.tokenized_file(split).is_file():
+        return None
+    dataset = load_split(run, split)
+    return dataset if len(dataset) else None
