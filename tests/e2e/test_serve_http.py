@@ -1,0 +1,232 @@
+"""A real uvicorn server on loopback with tiny models, spoken to by the official openai client."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from slmforge.serve.app import build_app
+from slmforge.serve.launch import build_engines
+from slmforge.serve.loading import ModelSpec
+from slmforge.serve.metrics import ServeMetrics
+from slmforge.serve.options import ServeOptions
+from slmforge.serve.server import ServerThread
+
+KEY = "sk-test-key"
+CHAT = [{"role": "user", "content": "hi"}]
+
+
+def start(specs: list[ModelSpec], **options) -> ServerThread:
+    opts = ServeOptions(port=0, **options)
+    metrics = ServeMetrics()
+    server = ServerThread(build_app(build_engines(specs, opts, metrics), opts, metrics), opts)
+    server.start()
+    return server
+
+
+def client(url: str, key: str = KEY) -> openai.OpenAI:
+    # max_retries=0: the client would otherwise quietly retry the 429s and 5xx we test for.
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
+    total = 0.0
+    for line in httpx.get(url + "/metrics").text.splitlines():
+        match = re.match(r"^([a-z_]+)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(match.group(3))
+    return total
+
+
+@pytest.fixture(scope="module")
+def server(tiny_qwen2, tiny_llama):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2)), ModelSpec("llama", str(tiny_llama))],
+                api_keys=[KEY], max_batch=64, batch_wait_ms=20, max_tokens_cap=64, max_n=4,
+                max_prompt_tokens=200, max_body_bytes=20_000, split={"qwen": 0.5, "llama": 0.5}, split_alias="ab")
+    yield srv.url
+    srv.stop()
+
+
+def test_models_lists_every_served_name_and_the_ab_alias(server):
+    assert sorted(m.id for m in client(server).models.list()) == ["ab", "llama", "qwen"]
+
+
+def test_chat_completion_answers_with_usage(server):
+    reply = client(server).chat.completions.create(model="qwen", messages=CHAT, max_tokens=5, temperature=0)
+    assert reply.object == "chat.completion" and reply.model == "qwen"
+    assert reply.choices[0].message.role == "assistant"
+    assert reply.choices[0].finish_reason in {"stop", "length"}
+    assert 0 < reply.usage.prompt_tokens and reply.usage.completion_tokens <= 5
+
+
+def test_streamed_chat_adds_up_to_the_unstreamed_answer(server):
+    c = client(server)
+    whole = c.chat.completions.create(model="llama", messages=CHAT, max_tokens=8, temperature=0, seed=1)
+    chunks = list(c.chat.completions.create(model="llama", messages=CHAT, max_tokens=8, temperature=0, stream=True,
+                                            stream_options={"include_usage": True}))
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text == whole.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] in {"stop", "length"}
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_completions_with_several_prompts_and_n_streamed_and_not(server):
+    c = client(server)
+    reply = c.completions.create(model="qwen", prompt=["a penny", "the quick"], n=2, max_tokens=4, temperature=0)
+    assert [ch.index for ch in reply.choices] == [0, 1, 2, 3]
+    assert reply.choices[0].text == reply.choices[1].text  # greedy: both choices of one prompt agree
+    texts: dict[int, str] = {}
+    for chunk in c.completions.create(model="qwen", prompt="a penny", max_tokens=4, temperature=0, stream=True):
+        for choice in chunk.choices:
+            texts[choice.index] = texts.get(choice.index, "") + choice.text
+    assert texts == {0: reply.choices[0].text}
+
+
+def test_two_models_answer_by_name(server):
+    c = client(server)
+    # Both tiny models share a seed (and so their answers): the per-model counters show who answered.
+    before = {m: metric(server, "slmforge_model_requests_total", model=m, requested=m) for m in ("qwen", "llama")}
+    answers = {m: c.completions.create(model=m, prompt="a penny", max_tokens=6, temperature=0) for m in ("qwen", "llama")}
+    assert {m: a.model for m, a in answers.items()} == {"qwen": "qwen", "llama": "llama"}
+    for m in ("qwen", "llama"):
+        assert metric(server, "slmforge_model_requests_total", model=m, requested=m) == before[m] + 1
+    with pytest.raises(openai.NotFoundError, match="served: qwen, llama, ab"):
+        c.completions.create(model="gpt-4", prompt="x", max_tokens=1)
+
+
+def test_ab_alias_spreads_requests_and_says_which_variant_answered(server):
+    c = client(server)
+    seen = []
+    for i in range(16):
+        raw = c.chat.completions.with_raw_response.create(model="ab", messages=CHAT, max_tokens=1, user=f"user{i}")
+        seen.append(raw.headers["x-slmforge-variant"])
+        assert raw.parse().model == seen[-1]
+    assert set(seen) == {"qwen", "llama"}
+    sticky = {c.chat.completions.with_raw_response.create(model="ab", messages=CHAT, max_tokens=1, user="same")
+              .headers["x-slmforge-variant"] for _ in range(4)}
+    assert len(sticky) == 1
+    assert metric(server, "slmforge_model_requests_total", requested="ab") >= 20
+    assert metric(server, "slmforge_model_requests_total", model="llama", requested="ab") > 0
+
+
+def test_wrong_or_missing_key_is_401(server):
+    with pytest.raises(openai.AuthenticationError, match="Bearer"):
+        client(server, key="sk-wrong").models.list()
+    assert httpx.post(server + "/v1/chat/completions", json={"model": "qwen", "messages": CHAT}).status_code == 401
+
+
+def test_caps_on_max_tokens_n_and_prompt_length_are_400(server):
+    c = client(server)
+    with pytest.raises(openai.BadRequestError, match="max_tokens is 65, the limit here is 64"):
+        c.chat.completions.create(model="qwen", messages=CHAT, max_tokens=65)
+    with pytest.raises(openai.BadRequestError, match="n is 5, the limit here is 4"):
+        c.chat.completions.create(model="qwen", messages=CHAT, n=5, max_tokens=1)
+    with pytest.raises(openai.BadRequestError, match="limit here is 200") as err:
+        c.completions.create(model="qwen", prompt="penny " * 300, max_tokens=1)
+    assert err.value.code == "context_length_exceeded"
+
+
+def test_malformed_json_is_400_and_wrong_shape_is_422_in_openai_error_form(server):
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    bad = httpx.post(server + "/v1/chat/completions", content=b'{"model": "qwen", "messages": [', headers=headers)
+    assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]["message"]
+    wrong = httpx.post(server + "/v1/chat/completions", json={"model": "qwen", "messages": "hi"}, headers=headers)
+    assert wrong.status_code == 422 and wrong.json()["error"]["param"] == "messages"
+    with pytest.raises(openai.UnprocessableEntityError):
+        client(server).chat.completions.create(model="qwen", messages=CHAT, temperature=5)
+
+
+def test_oversized_body_is_413_before_it_is_read(server):
+    with pytest.raises(openai.APIStatusError) as err:
+        client(server).chat.completions.create(model="qwen", messages=[{"role": "user", "content": "x" * 30_000}])
+    assert err.value.status_code == 413
+    assert metric(server, "slmforge_requests_total", route="/v1/chat/completions", status="413") >= 1
+
+
+def test_64_concurrent_requests_are_batched_and_each_gets_its_own_answer(server):
+    prompts = [f"{i} a penny saved is {i * 7}" for i in range(64)]
+    c = client(server)
+    # Reference answers one at a time. The never-matching stop string changes the cache key
+    # (so the burst below is really generated) without changing the answer.
+    alone = [c.completions.create(model="llama", prompt=p, max_tokens=6, temperature=0, stop=["\x00never"])
+             .choices[0].text for p in prompts[:8]]
+    batches_before = metric(server, "slmforge_batch_size_count", model="llama")
+
+    async def burst():
+        async with openai.AsyncOpenAI(base_url=server + "/v1", api_key=KEY, max_retries=0, timeout=60) as ac:
+            return await asyncio.gather(*(ac.completions.create(model="llama", prompt=p, max_tokens=6, temperature=0)
+                                           for p in prompts))
+
+    replies = asyncio.run(burst())
+    assert len(replies) == 64 and all(r.choices[0].finish_reason in {"stop", "length"} for r in replies)
+    assert [r.choices[0].text for r in replies[:8]] == alone
+    batches = metric(server, "slmforge_batch_size_count", model="llama") - batches_before
+    assert batches < 64 / 2, f"64 requests took {batches} batches: batching did not happen"
+    assert metric(server, "slmforge_batch_size_max", model="llama") > 1
+
+
+def test_repeated_greedy_request_is_a_cache_hit(server):
+    c = client(server)
+    before = metric(server, "slmforge_cache_total", result="hit")
+    first = c.chat.completions.create(model="qwen", messages=[{"role": "user", "content": "cache me"}], max_tokens=7, temperature=0)
+    again = c.chat.completions.create(model="qwen", messages=[{"role": "user", "content": "cache me"}], max_tokens=7, temperature=0)
+    assert again.choices[0].message.content == first.choices[0].message.content
+    assert metric(server, "slmforge_cache_total", result="hit") == before + 1
+
+
+def test_metrics_are_prometheus_text_with_the_promised_series(server):
+    text = httpx.get(server + "/metrics").text
+    for series in ("slmforge_requests_total", "slmforge_request_latency_seconds_bucket", "slmforge_generated_tokens_total",
+                   "slmforge_queue_depth", "slmforge_batch_size_bucket", "slmforge_prompt_tokens_total"):
+        assert f"\n{series}" in text or text.startswith(series), series
+    assert httpx.get(server + "/health").json()["status"] == "ok"
+
+
+def test_rate_limited_key_gets_429_with_retry_after(tiny_qwen2):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], api_keys=[KEY], rate_limit=0.5, rate_burst=2)
+    try:
+        c = client(srv.url)
+        c.models.list(), c.models.list()
+        with pytest.raises(openai.RateLimitError) as err:
+            c.models.list()
+        assert err.value.response.headers["retry-after"] == "2"
+        assert err.value.code == "rate_limit_exceeded"
+    finally:
+        srv.stop()
+
+
+def test_shutdown_with_requests_in_flight_answers_all_of_them(tiny_llama):
+    srv = start([ModelSpec("llama", str(tiny_llama))], max_batch=4, batch_wait_ms=1)
+    url, outcomes = srv.url, []
+
+    def ask(i: int) -> None:
+        try:
+            body = {"model": "llama", "prompt": f"{i} penny", "max_tokens": 300, "temperature": 1.5, "seed": i}
+            outcomes.append(httpx.post(url + "/v1/completions", json=body, timeout=60).status_code)
+        except httpx.HTTPError as exc:
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while metric(url, "slmforge_model_requests_total") < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    srv.stop()
+    for t in threads:
+        t.join(60)
+    assert outcomes == [200] * 12
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/health", timeout=2)
+
