@@ -104,6 +104,47 @@ def run_cmd(
     run_stages(_load(recipe, set_), runs, None, force=force)
 
 
+ModelOrRunArg = Annotated[str, typer.Argument(help="Run directory (runs/NAME), model directory, .gguf file or embedded:smollm2-135m.")]
+
+
+@app.command("serve")
+@user_errors
+def serve_cmd(
+    model_or_run: ModelOrRunArg,
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1; others need --api-keys).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+    api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File with one API key per line (Bearer auth).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name clients send for MODEL_OR_RUN (default: its name).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another model too: NAME=PATH (repeatable).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="A/B: route the alias across models by weight, e.g. a=0.9,b=0.1.")] = None,
+    split_alias: Annotated[str, typer.Option(help="Model name that --split routes.")] = "ab",
+    engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (CUDA).")] = "transformers",
+    dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: bf16 on GPU, fp32 on CPU).")] = "auto",
+    max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
+    batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,
+    rate_limit: Annotated[Optional[float], typer.Option(help="Requests per second per key; 0 = off.")] = None,
+) -> None:
+    """Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
+    from slmforge.serve.launch import serve_command
+
+    serve_command(model_or_run, name=name, models=model, api_keys_file=str(api_keys) if api_keys else None,
+                  split=split, split_alias=split_alias, engine=engine, dtype=dtype, host=host, port=port,
+                  max_batch=max_batch, batch_wait_ms=batch_wait_ms, rate_limit=rate_limit)
+
+
+@app.command("chat")
+@user_errors
+def chat_cmd(
+    model_or_run: ModelOrRunArg,
+    system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.7,
+) -> None:
+    """Chat with a model in the terminal, for a quick try."""
+    from slmforge.serve.chat import chat_loop
+
+    chat_loop(model_or_run, system=system, max_tokens=max_tokens, temperature=temperature)
+
 def _register_subapps() -> None:
     from slmforge.corpora.cli import app as corpus_app
 

@@ -52,3 +52,27 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     echo(f"serving {names} on http://{options.host}:{options.port}/v1 "
          f"(batch ≤ {options.max_batch}, wait {options.batch_wait_ms:g} ms, keys: {len(options.api_keys) or 'none'})")
     run_foreground(app, options)
+
+
+def serve_command(model_or_run: str, *, name: str | None = None, models: list[str] | None = None,
+                  api_keys_file: str | None = None, split: str | None = None, split_alias: str = "ab",
+                  engine: str = "transformers", dtype: str = "auto", **flags: Any) -> None:
+    """What `slmforge serve` does with its flags: defaults from the run's recipe, then the flags win."""
+    from slmforge.recipe import ServeSection
+    from slmforge.serve.guards import read_api_keys
+    from slmforge.serve.loading import parse_model_flag, run_serve_section, served_name
+    from slmforge.serve.options import parse_split
+
+    specs = [ModelSpec(name or served_name(model_or_run), model_or_run)]
+    specs += [parse_model_flag(m) for m in models or []]
+    section = run_serve_section(model_or_run) or ServeSection()
+    options = ServeOptions.from_section(
+        section, **flags,
+        api_keys=read_api_keys(api_keys_file) if api_keys_file else None,
+        split=parse_split(split) if split else None, split_alias=split_alias,
+    )
+    unknown = [v for v in options.split if v not in {s.name for s in specs}]
+    if unknown:
+        raise ServeError(f"--split: {', '.join(unknown)} not served; name variants with --model NAME=PATH "
+                         f"(served: {', '.join(s.name for s in specs)})")
+    serve(specs, options, dtype=dtype, engine=engine)
