@@ -136,6 +136,19 @@ class EvalSection(Section):
     seed: int = Field(0, description="Sampling seed.")
 
 
+class JudgeTargets(Section):
+    mean: float = Field(3.5, ge=1, le=5, description="Pass when the mean judge score is at least this.")
+    max_low_share: float = Field(0.10, ge=0, le=1, description="Pass when fewer than this share of samples score 1-2.")
+    min_win_rate: float = Field(0.80, ge=0, le=1, description="`compare` passes when the fine-tuned model wins more than this share.")
+
+
+class JudgeServer(Section):
+    command: str = Field(..., min_length=1, description="Shell command that starts the judge (vLLM, llama.cpp, `slmforge serve ...`).")
+    health: str | None = Field(None, description="URL that answers 200 once the judge is ready; empty = ENDPOINT/models.")
+    startup_timeout: float = Field(600.0, gt=0, description="Seconds to wait for the health URL before giving up.")
+    stop_timeout: float = Field(60.0, gt=0, description="Seconds to wait after SIGTERM before SIGKILL (until its memory is free).")
+
+
 class JudgeSection(Section):
     enabled: bool = Field(False, description="Run LLM-as-judge in `slmforge run`.")
     endpoint: str | None = Field(None, description="OpenAI-compatible base URL of the judge.")
@@ -143,6 +156,14 @@ class JudgeSection(Section):
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge's API key.")
     rubric: str = Field("quality", description="folksy | quality | path to a rubric file.")
     samples: int = Field(200, gt=0, description="Samples to judge.")
+    concurrency: int = Field(4, gt=0, description="Judge requests in flight at once.")
+    timeout: float = Field(60.0, gt=0, description="Seconds one judge request may take before it is retried.")
+    retries: int = Field(3, ge=0, description="Extra tries after a timeout, connection error, 429 or 5xx.")
+    backoff: float = Field(1.0, ge=0, description="Seconds before the first retry; doubled on each further retry.")
+    max_tokens: int = Field(128, gt=0, description="Length cap of a judge reply (a score and one sentence).")
+    temperature: float = Field(0.0, ge=0, description="Judge sampling temperature; 0 = deterministic.")
+    targets: JudgeTargets = Field(default_factory=JudgeTargets, description="Pass/fail thresholds.")
+    server: JudgeServer | None = Field(None, description="How to start the judge; empty = it is already running.")
 
 
 class ExportSection(Section):
