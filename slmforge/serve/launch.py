@@ -36,7 +36,11 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     """Blocks until Ctrl-C / SIGTERM; in-flight requests finish before it returns."""
     if engine not in ENGINES:
         raise ServeError(f"--engine {engine}: must be one of {', '.join(ENGINES)}")
-    check_bind(options.host, options.api_keys)  # before minutes of model loading, not after
+    # Before minutes of model loading, not after.
+    check_bind(options.host, options.api_keys)
+    from slmforge.serve.server import check_port_free
+
+    check_port_free(options.host, options.port)
     if engine == "vllm":
         from slmforge.serve.external import run_vllm
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -27,10 +28,30 @@ def uvicorn_config(app: Any, options: ServeOptions, log_level: str = "warning") 
 
 def run_foreground(app: Any, options: ServeOptions) -> None:
     server = uvicorn.Server(uvicorn_config(app, options, log_level="info"))
+    # Uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to whatever
+    # handler was there before. A drained shutdown is the normal end of a server, so make that
+    # re-raise a no-op for SIGTERM and swallow the KeyboardInterrupt of SIGINT: exit code 0.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass
     except OSError as exc:
         raise ServeError(f"--host {options.host} --port {options.port}: cannot listen ({exc.strerror or exc})") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail in a second with one line, not after loading every model."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"--host {host} --port {port}: cannot listen ({exc.strerror or exc}); "
+                             "pick another --port or stop the other server") from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
