@@ -1,0 +1,118 @@
+"""`slmforge train` on tiny models: LoRA and full outputs that plain transformers/peft load, logs, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from rich.console import Console
+from typer.testing import CliRunner
+
+from slmforge.pipeline import run_stages
+from slmforge.recipe import load
+
+QUIET = Console(stderr=True, quiet=True)
+
+
+def make_pairs(path: Path, n: int) -> Path:
+    animals = ["goat", "mule", "hen", "hog", "cow", "cat"]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            a = animals[i % len(animals)]
+            f.write(json.dumps({"input": f"Tell me about the {a} number {i}.", "output": f"The {a} {i} sleeps by the warm stove."}) + "\n")
+    return path
+
+
+def write_recipe(tmp_path: Path, model: Path, **train) -> Path:
+    raw = {
+        "name": "tiny",
+        "model": {"id": str(model)},
+        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl", 80)), "max_length": 64},
+        "train": {"max_steps": 6, "batch_size": 8, "lr": 5e-3, "precision": "fp32", "eval_steps": 3, "save_steps": 3, "logging_steps": 1, **train},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def train_run(tmp_path: Path, model: Path, **train) -> Path:
+    recipe = load(write_recipe(tmp_path, model, **train))
+    run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
+    return tmp_path / "runs" / "tiny"
+
+
+def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path, tiny_llama):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    run = train_run(tmp_path, tiny_llama, method="lora")
+    model_dir = run / "model"
+    assert (model_dir / "adapter_config.json").is_file() and (model_dir / "adapter_model.safetensors").is_file()
+    assert not (model_dir / "config.json").exists()  # an adapter, not a copy of the base
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), str(model_dir))
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # B starts at zero: non-zero means it trained
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
+    eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    assert tokenizer.convert_ids_to_tokens(eos) == "<|im_end|>"
+
+    lines = [json.loads(x) for x in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+    train_lines = [x for x in lines if "loss" in x]
+    assert [x["step"] for x in train_lines] == [1, 2, 3, 4, 5, 6]
+    assert all(x["tokens_per_s"] > 0 for x in train_lines) and max(x["lr"] for x in train_lines) > 0
+    assert [x["step"] for x in lines if "eval_loss" in x] == [3, 6]
+    assert list((run / "logs").glob("events.out.tfevents.*"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stages"]["train"]["status"] == "complete"
+    assert "model/adapter_model.safetensors" in manifest["stages"]["train"]["outputs"]
+
+
+def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed(tmp_path, tiny_qwen2):
+    from transformers import AutoModelForCausalLM
+
+    from slmforge.models import load_trained
+
+    run = train_run(tmp_path, tiny_qwen2, method="full", save_total_limit=1)
+    trained = AutoModelForCausalLM.from_pretrained(run / "model")
+    base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)
+    changed = [n for n, p in trained.named_parameters() if not torch.equal(p, dict(base.named_parameters())[n])]
+    assert changed
+    assert [p.name for p in (run / "checkpoints").glob("checkpoint-*")] == ["checkpoint-6"]  # last K=1 kept
+    model, _ = load_trained(run / "model", load(tmp_path / "recipe.yaml").model)
+    assert not hasattr(model, "peft_config")
+
+
+def test_qlora_without_cuda_is_one_line_suggesting_lora(tmp_path, tiny_qwen2):
+    from slmforge.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = CliRunner().invoke(app, ["train", str(write_recipe(tmp_path, tiny_qwen2, method="qlora")), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "train.method=lora" in errors[0] and "CUDA" in errors[0]
+
+
+def test_resuming_with_a_changed_recipe_is_refused_with_what_to_do(tmp_path, tiny_qwen2):
+    from slmforge.errors import RunDirError
+
+    train_run(tmp_path, tiny_qwen2, method="lora")
+    changed = load(tmp_path / "recipe.yaml", ["train.lr=1e-3"])
+    with pytest.raises(RunDirError, match="--resume never"):
+        run_stages(changed, tmp_path / "runs", ["train"])
+    fresh = load(tmp_path / "recipe.yaml", ["train.lr=1e-3", "train.resume=never"])
+    run_stages(fresh, tmp_path / "runs", ["train"])  # starts over
+
+
+def test_training_without_prepared_data_says_to_run_prepare(tmp_path, tiny_qwen2):
+    from slmforge.errors import RunDirError
+    from slmforge.rundir import RunDir
+    from slmforge.train.sft import train
+
+    recipe = load(write_recipe(tmp_path, tiny_qwen2, method="lora"))
+    with pytest.raises(RunDirError, match="slmforge prepare"):
+        train(recipe, RunDir(tmp_path / "runs" / "tiny"), QUIET)
