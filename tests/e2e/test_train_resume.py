@@ -35,14 +35,11 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from rich.console import Console
-    from slmforge.recipe import load
-    from slmforge.pipeline import run_stages
-    from slmforge.train import checkpoints, sft
+    from slmforge.train import checkpoints
     from slmforge.train.trainer import RunTrainer
 
-    kill_step, kill_in_save = int(sys.argv[2]), sys.argv[3] == "save"
-    if kill_in_save:
+    kill_step, where = int(sys.argv[2]), sys.argv[3]
+    if where == "save":
         commit = checkpoints.commit
         def commit_then_die(staged, root, fp):
             if staged.name == f"checkpoint-{kill_step}":
@@ -53,12 +50,12 @@ CHILD = textwrap.dedent(
         step = RunTrainer.training_step
         def step_then_die(self, *args, **kwargs):
             if self.state.global_step == kill_step:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGTERM if where == "term" else signal.SIGKILL)
             return step(self, *args, **kwargs)
         RunTrainer.training_step = step_then_die
-    recipe = load(sys.argv[1])
-    run_stages(recipe, Path("runs"), ["prepare"])
-    run_stages(recipe, Path("runs"), ["train"], force=True)
+    from slmforge.cli import main
+    sys.argv = ["slmforge", "train", sys.argv[1]]
+    main()
     """
 )
 
@@ -119,3 +116,11 @@ def test_kill_during_save_leaves_no_checkpoint_and_resume_uses_the_previous_one(
     assert "staging leftover" in resumed.stderr and "resuming from" in resumed.stderr
     assert "checkpoint-8" in resumed.stderr
     assert (tmp_path / "runs" / "resume" / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_step_saves_a_checkpoint_and_exits_with_a_clear_line(tmp_path, tiny_qwen2):
+    stopped = child(tmp_path, write_recipe(tmp_path, tiny_qwen2, "lora"), kill_step=5, where="term")
+    assert stopped.returncode == 2, stopped.stderr[-3000:]
+    assert "SIGTERM: stopped at step 6" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert (tmp_path / "runs" / "resume" / "checkpoints" / "checkpoint-6" / "slmforge_complete.json").is_file()
