@@ -145,6 +145,43 @@ def chat_cmd(
 
     chat_loop(model_or_run, system=system, max_tokens=max_tokens, temperature=temperature)
 
+SamplesOpt = Annotated[Optional[Path], typer.Option("--samples", help="JSONL of answers to judge (default: the run's eval/samples.jsonl).")]
+
+
+@app.command("judge")
+@user_errors
+def judge_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs"), samples: SamplesOpt = None) -> None:
+    """Score the run's answers 1-5 with an LLM judge into runs/<name>/judge/ (resumes an interrupted run)."""
+    from slmforge.evaluate.judge import judge
+    from slmforge.evaluate.judge_server import judge_server
+    from slmforge.rundir import RunDir
+
+    resolved = _load(recipe, set_)
+    run = RunDir.for_recipe(resolved, runs)
+    with judge_server(resolved.judge, run.judge / "server.log", console):
+        judge(resolved, run, console, samples_path=samples, recipe_dir=recipe.parent)
+
+
+@app.command("compare")
+@user_errors
+def compare_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    a: Annotated[str, typer.Option("--a", help="Side A: final, base, a run directory or a samples .jsonl.")] = "final",
+    b: Annotated[str, typer.Option("--b", help="Side B: base, template (the folksy engine), a run directory or a samples .jsonl.")] = "template",
+) -> None:
+    """Pairwise A/B with the judge, both orders per prompt: win/tie/loss, win rate with 95 % CI, order agreement."""
+    from slmforge.evaluate.compare import compare
+    from slmforge.evaluate.judge_server import judge_server
+    from slmforge.rundir import RunDir
+
+    resolved = _load(recipe, set_)
+    run = RunDir.for_recipe(resolved, runs)
+    with judge_server(resolved.judge, run.judge / "server.log", console):
+        compare(resolved, run, console, a=a, b=b, recipe_dir=recipe.parent)
+
+
 def _register_subapps() -> None:
     from slmforge.corpora.cli import app as corpus_app
 
