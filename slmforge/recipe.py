@@ -126,6 +126,11 @@ class TrainSection(Section):
 
 
 # --------------------------------------------------------------------------- later stages
+class SpotcheckTargets(Section):
+    min_good: float = Field(0.60, ge=0, le=1, description="Pass when more than this share of rated samples is Good.")
+    max_bad: float = Field(0.10, ge=0, le=1, description="Pass when less than this share of rated samples is Bad.")
+
+
 class EvalSection(Section):
     enabled: bool = Field(True, description="Run evaluation in `slmforge run`.")
     samples: int = Field(200, gt=0, description="Test prompts to generate answers for.")
@@ -134,6 +139,17 @@ class EvalSection(Section):
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
     batch_size: int = Field(16, gt=0, description="Generation batch size.")
     seed: int = Field(0, description="Sampling seed.")
+    compare_base: bool = Field(True, description="Also evaluate the base model on the same prompts (the side-by-side table).")
+    task: Literal["auto", "text", "number"] = Field(
+        "auto", description="number: parse a number from outputs (MAE, RMSE, within 10 %); auto: number when references are numbers."
+    )
+    label_field: str | None = Field(None, description="Meta field whose coverage is measured (e.g. meta_template); empty = split.stratify.")
+    group_field: str | None = Field("category", description="Meta field of the per-group median baseline (number task).")
+    baselines: bool = Field(True, description="Number task: also score mean, per-group median and TF-IDF ridge baselines.")
+    near_copy: float = Field(0.85, gt=0, le=1, description="Similarity (0-1) to a training output at which a generation counts as a copy.")
+    custom_metrics: list[str] = Field(default_factory=list, description="module:function(outputs, references, records) -> {name: value}.")
+    spotcheck: int = Field(50, ge=0, description="Random samples written to eval/spotcheck.csv for human rating.")
+    targets: SpotcheckTargets = Field(default_factory=SpotcheckTargets, description="Spot-check pass thresholds.")
 
 
 class JudgeTargets(Section):
