@@ -93,12 +93,24 @@ class JudgeClient:
         """judge.model, or the endpoint's only model (vLLM and llama.cpp serve one) when none is set."""
         if self.model:
             return self.model
-        try:
-            models = await asyncio.wait_for(self._client.models.list(), self.settings.timeout)
-        except Exception as exc:  # noqa: BLE001 - any failure here means: say which model
-            raise JudgeError(
-                f"judge.model: not set and {self.settings.endpoint}/models did not list one ({_describe(exc)}); set judge.model"
-            ) from None
+        s = self.settings
+        last = "no attempt"
+        for attempt in range(s.retries + 1):
+            try:
+                models = await asyncio.wait_for(self._client.models.list(), s.timeout)
+                break
+            except openai.APIStatusError as exc:
+                if exc.status_code not in _RETRY_STATUS and exc.status_code < 500:
+                    raise JudgeError(
+                        f"judge.model: not set and {s.endpoint}/models answered HTTP {exc.status_code}; set judge.model"
+                    ) from None
+                last = _describe(exc)
+            except (asyncio.TimeoutError, openai.APIConnectionError) as exc:
+                last = _describe(exc)
+            if attempt < s.retries:
+                await asyncio.sleep(s.backoff * 2**attempt)
+        else:
+            raise EndpointDown(f"judge {s.endpoint} did not answer after {s.retries + 1} tries ({last})")
         ids = [m.id for m in models.data]
         if len(ids) != 1:
             raise JudgeError(f"judge.model: not set and the endpoint serves {len(ids)} models ({', '.join(ids[:5])}); set judge.model")
