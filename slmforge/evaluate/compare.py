@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.errors import RecipeError
-from slmforge.evaluate.judge_client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all
+from slmforge.evaluate.judge_client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, resolve_model
 from slmforge.evaluate.judge_parse import parse_preference
 from slmforge.evaluate.judge_samples import ResultLog, read_samples, result_key
 from slmforge.evaluate.judge_stats import share_ci
@@ -125,10 +125,13 @@ def compare_answers(
 ) -> dict[str, Any]:
     """Judge each prompt's A and B answers in both orders into out_dir/ab.jsonl; returns the summary."""
     log = ResultLog(out_dir / "ab.jsonl")
-    judge_id = settings.model or settings.endpoint
+    try:
+        settings = resolve_model(settings)
+    except EndpointDown as exc:
+        raise JudgeError(f"{exc}; start the judge or fix judge.endpoint, then re-run") from None
     jobs: dict[str, tuple[str, str, str, str, str]] = {}  # key → (pair, order, prompt, text shown first, second)
     for prompt in prompts:
-        pair = result_key("pair", rubric.digest, judge_id, prompt, a[prompt], b[prompt])
+        pair = result_key("pair", *labels, rubric.digest, settings.model or "", prompt, a[prompt], b[prompt])
         jobs[result_key(pair, "ab")] = (pair, "ab", prompt, a[prompt], b[prompt])
         jobs[result_key(pair, "ba")] = (pair, "ba", prompt, b[prompt], a[prompt])
     have = log.load()

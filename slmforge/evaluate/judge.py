@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.evaluate.judge_client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all
+from slmforge.evaluate.judge_client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, resolve_model
 from slmforge.evaluate.judge_parse import parse_score
 from slmforge.evaluate.judge_samples import ResultLog, Sample, read_samples, result_key
 from slmforge.evaluate.judge_stats import mean_ci, share_ci
@@ -96,8 +96,11 @@ def judge_samples(
 ) -> dict[str, Any]:
     """Score `samples` into out_dir/scores.jsonl and out_dir/summary.json; returns the summary."""
     log = ResultLog(out_dir / "scores.jsonl")
-    judge_id = settings.model or settings.endpoint
-    keys = [result_key("score", rubric.digest, judge_id, s.prompt, s.output) for s in samples]
+    try:
+        settings = resolve_model(settings)
+    except EndpointDown as exc:
+        raise JudgeError(f"{exc}; start the judge or fix judge.endpoint, then re-run") from None
+    keys = [result_key("score", rubric.digest, settings.model or "", s.prompt, s.output) for s in samples]
     have = log.load()
     todo = [(k, s) for k, s in zip(keys, samples) if have.get(k, {}).get("reply") is None]
     by_key = dict(zip(keys, samples))

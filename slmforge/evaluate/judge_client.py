@@ -15,7 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import openai
 from rich.console import Console
@@ -157,6 +157,25 @@ def progress_bar(console: Console) -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, transient=False,
     )
+
+
+def resolve_model(settings: JudgeSettings) -> JudgeSettings:
+    """Settings with judge.model filled in (from the endpoint's /models when the recipe names none).
+
+    Results are keyed by the model's name, not the endpoint's address, so a judge restarted on
+    another port still finds its earlier replies.
+    """
+    if settings.model:
+        return settings
+
+    async def ask_name() -> str:
+        client = JudgeClient(settings)
+        try:
+            return await client.resolve_model()
+        finally:
+            await client.close()
+
+    return replace(settings, model=asyncio.run(ask_name()))
 
 
 def ask_all(
