@@ -43,11 +43,23 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
+    """True while a process of the group still runs. Zombies hold no memory and do not count:
+    orphaned children are reaped by init on its own schedule (about once a second here)."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # exited while we looked
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+        return False
     try:
         os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # the id was reused by someone else's group: ours is gone
+    except (ProcessLookupError, PermissionError):  # PermissionError: the id now belongs to someone else
         return False
     return True
 
