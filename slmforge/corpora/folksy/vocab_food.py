@@ -1,0 +1,117 @@
+"""Food: dishes (with their ingredients as parts), produce, the pantry, meat and drinks."""
+
+from __future__ import annotations
+
+from slmforge.corpora.folksy.lexicon import W, words
+
+DISHES = words(
+    "dish",
+    W("hamburger", traits="greasy", parts="beef, bun, tomato, onion, pickles"),
+    W("biscuit", traits="dry crusty", parts="flour, butter, buttermilk, lard"),
+    W("cornbread", "mass", traits="dry crumbly", parts="cornmeal, buttermilk, eggs, bacon grease"),
+    W("gravy", "mass", traits="lumpy greasy", parts="flour, milk, sausage, pepper"),
+    W("apple pie", traits="sweet", parts="apples, crust, sugar, cinnamon"),
+    W("pecan pie", traits="sweet sticky", parts="pecans, crust, molasses, eggs"),
+    W("peach cobbler", traits="sweet", parts="peaches, crust, sugar, butter"),
+    W("sweet potato pie", traits="sweet", parts="sweet potatoes, crust, sugar, cinnamon"),
+    W("pot roast", traits="tough", parts="beef, potatoes, carrots, onions"),
+    W("meatloaf", traits="dry lumpy", parts="beef, onions, ketchup, crackers"),
+    W("beef stew", "mass", traits="thick", parts="beef, potatoes, carrots, onions"),
+    W("chili", "mass", traits="hot greasy", parts="beef, beans, onions, tomatoes, chili peppers"),
+    W("fried chicken", "mass", traits="greasy crispy", parts="chicken, flour, lard, salt"),
+    W("sandwich", traits="soggy", parts="bread, ham, cheese, mustard"),
+    W("pancake", traits="flat", parts="flour, eggs, milk, butter, syrup"),
+    W("waffle", traits="crispy", parts="flour, eggs, milk, syrup"),
+    W("omelet", traits="runny", parts="eggs, cheese, ham, onions"),
+    W("grits", "plural", traits="lumpy plain", parts="corn, butter, cheese, salt"),
+    W("coleslaw", "mass", traits="soggy", parts="cabbage, carrots, mayonnaise"),
+    W("potato salad", "mass", traits="soggy", parts="potatoes, mayonnaise, eggs, pickles, mustard"),
+    W("mashed potatoes", "plural", traits="lumpy", parts="potatoes, butter, milk"),
+    W("succotash", "mass", parts="corn, lima beans, butter"),
+    W("gumbo", "mass", traits="thick hot", parts="okra, sausage, shrimp, rice, onions"),
+    W("jambalaya", "mass", traits="hot", parts="rice, sausage, shrimp, bell peppers"),
+    W("hush puppy", traits="greasy", parts="cornmeal, onions, buttermilk"),
+    W("deviled egg", parts="eggs, mayonnaise, mustard, paprika"),
+    W("banana pudding", "mass", traits="sweet", parts="bananas, milk, sugar, eggs"),
+    W("strawberry shortcake", traits="sweet", parts="strawberries, biscuit, cream"),
+    W("pot pie", parts="chicken, crust, carrots, peas"),
+    W("casserole", traits="soggy", parts="noodles, cheese, chicken, crackers"),
+    W("pound cake", traits="heavy dry", parts="butter, sugar, eggs, flour"),
+    W("layer cake", traits="sweet", parts="flour, sugar, eggs, frosting"),
+    W("doughnut", traits="greasy sweet", parts="flour, sugar, lard"),
+    W("apple fritter", traits="greasy", parts="apples, flour, lard, sugar"),
+    W("cinnamon roll", traits="sticky sweet", parts="flour, cinnamon, sugar, butter"),
+    W("hot dog", parts="wiener, bun, mustard, onions"),
+    W("pizza", traits="greasy", parts="crust, cheese, tomatoes, sausage"),
+    W("corn dog", traits="greasy", parts="wiener, cornmeal, stick"),
+    W("baked beans", "plural", traits="sweet", parts="beans, molasses, bacon"),
+    W("fried okra", "mass", traits="crispy", parts="okra, cornmeal, lard"),
+    W("chicken-fried steak", traits="tough greasy", parts="steak, flour, gravy"),
+    W("barbecue", "mass", traits="smoky", parts="pork, vinegar, molasses, pepper"),
+    W("fruitcake", traits="heavy", parts="raisins, pecans, flour, molasses"),
+    W("vegetable soup", "mass", traits="thin", parts="carrots, potatoes, onions, beans"),
+    W("salad", traits="soggy", parts="lettuce, tomatoes, cucumbers, onions"),
+    W("popcorn", "mass", traits="salty", parts="corn, butter, salt"),
+    W("oatmeal", "mass", traits="lumpy plain", parts="oats, milk, sugar"),
+    W("macaroni and cheese", "mass", traits="cheesy", parts="noodles, cheese, milk, butter"),
+)
+
+PRODUCE = words(
+    "produce",
+    W("apple", traits="sweet sour"), W("peach", traits="fuzzy sweet"), W("pear", traits="sweet"),
+    W("plum", traits="sour"), W("cherry", traits="sour"), W("grape", traits="sour"),
+    W("watermelon", traits="sweet heavy"), W("cantaloupe", traits="sweet"), W("strawberry", traits="sweet"),
+    W("blackberry", traits="prickly"), W("blueberry", traits="small"), W("banana", traits="mushy"),
+    W("lemon", traits="sour"), W("orange", traits="sweet"), W("pecan", traits="hard"),
+    W("peanut", traits="salty"), W("walnut", traits="hard"), W("tomato", traits="soft"),
+    W("potato", traits="lumpy plain"), W("sweet potato", traits="sweet"), W("onion", traits="strong smelly"),
+    W("carrot", traits="crunchy"), W("cabbage", traits="plain"), W("lettuce", "mass", traits="limp"),
+    W("cucumber", traits="cool"), W("pumpkin", traits="heavy"), W("squash", traits="plain"),
+    W("okra", "mass", traits="slimy"), W("corn", "mass", traits="sweet"), W("bean", traits="plain", prep="snappin'"),
+    W("green bean", prep="snappin'"), W("lima bean", prep="shellin'"), W("pea", prep="shellin'"),
+    W("turnip", traits="bitter plain"), W("radish", traits="bitter"), W("beet", traits="bitter"),
+    W("bell pepper", traits="crunchy"), W("chili pepper", traits="hot"), W("garlic", "mass", traits="strong smelly"),
+    W("celery", "mass", traits="stringy"), W("rhubarb", "mass", traits="sour"), W("gourd", traits="hard"),
+    W("raisin", traits="wrinkled"), W("fig", traits="sweet"), W("persimmon", traits="sour"),
+    W("muscadine", traits="sweet"), W("crabapple", traits="sour"),
+)
+
+PANTRY = words(
+    "pantry",
+    W("flour", "mass", prep="siftin'"), W("sugar", "mass", traits="sweet"), W("salt", "mass", traits="salty"),
+    W("pepper", "mass", traits="hot"), W("lard", "mass", traits="greasy"), W("butter", "mass", traits="greasy soft"),
+    W("egg"), W("cornmeal", "mass", prep="siftin'"), W("molasses", "mass", traits="slow sticky"),
+    W("honey", "mass", traits="sweet sticky"), W("syrup", "mass", traits="sticky sweet"),
+    W("jelly", "mass", traits="sticky sweet"), W("pickle", traits="sour"), W("cheese", "mass", traits="smelly"),
+    W("cream", "mass", prep="whippin'"), W("bacon grease", "mass", traits="greasy"), W("baking soda", "mass"),
+    W("yeast", "mass"), W("vinegar", "mass", traits="sour"), W("cinnamon", "mass"),
+    W("ketchup", "mass", traits="sweet"), W("mustard", "mass", traits="hot"), W("mayonnaise", "mass", traits="greasy"),
+    W("cracker", traits="dry salty"), W("bun", traits="soft"), W("bread", "mass", traits="stale", prep="slicin'"),
+    W("rice", "mass", prep="rinsin'"), W("noodle", traits="limp"), W("oats", "plural"), W("paprika", "mass"),
+    W("peanut butter", "mass", traits="sticky"), W("frosting", "mass", traits="sweet"), W("crust", traits="flaky", prep="rollin' out"),
+    W("cookie", traits="sweet"), W("candy", "mass", traits="sweet sticky"),
+)
+
+MEAT = words(
+    "meat",
+    W("beef", "mass", traits="tough"), W("pork", "mass"), W("bacon", "mass", traits="greasy salty"),
+    W("ham", "mass", traits="salty"), W("sausage", "mass", traits="greasy"), W("chicken", "mass"),
+    W("steak", traits="tough"), W("pork chop", traits="tough"), W("brisket", "mass", traits="smoky tough"),
+    W("jerky", "mass", traits="tough salty"), W("wiener"), W("shrimp", "mass"),
+    W("venison", "mass", traits="tough"), W("drumstick", traits="greasy"),
+)
+
+DRINKS = words(
+    "drink",
+    W("water", "mass", traits="cold", gone="dried up"), W("milk", "mass", traits="cold", gone="gone sour"),
+    W("buttermilk", "mass", traits="sour"), W("coffee", "mass", traits="bitter strong black hot"),
+    W("sweet tea", "mass", traits="sweet cold", parts="sugar, water, lemons"),
+    W("lemonade", "mass", traits="sour cold", parts="lemons, sugar, water"),
+    W("cider", "mass", traits="sweet", parts="apples, sugar"),
+    W("moonshine", "mass", traits="strong", parts="corn, sugar, water"),
+    W("root beer", "mass", traits="sweet"), W("soda pop", "mass", traits="sweet"),
+    W("cocoa", "mass", traits="hot sweet", parts="milk, sugar"),
+    W("whiskey", "mass", traits="strong"), W("eggnog", "mass", traits="sweet thick", parts="eggs, milk, sugar, whiskey"),
+)
+
+FOOD = DISHES + PRODUCE + PANTRY + MEAT + DRINKS
