@@ -165,3 +165,23 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
+
+
+@pytest.mark.slow
+def test_our_own_server_with_the_embedded_model_can_be_the_judge(embedded_dir, tmp_path: Path) -> None:
+    """The flow, counts and files with a real model as judge; a 135M judge's scores are poor, so not checked."""
+    port = free_port()
+    write_samples(tmp_path, ["A stitch in time saves nine.", "cow cow the the", ""])
+    recipe = write_recipe(
+        tmp_path, endpoint=f"http://127.0.0.1:{port}/v1", model="smollm2-135m", max_tokens=8, concurrency=3, timeout=60,
+        server={"command": f"{sys.executable} -m slmforge serve embedded:smollm2-135m --port {port}",
+                "health": f"http://127.0.0.1:{port}/health", "startup_timeout": 90, "stop_timeout": 10},
+    )
+    started = time.monotonic()
+    out = slmforge(tmp_path, "judge", str(recipe), timeout=150)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "runs" / NAME / "judge" / "summary.json").read_text())
+    assert summary["replies"] == 3 and summary["scored"] + summary["unparsable"] == 3
+    assert summary["judge_model"] == "smollm2-135m" and len(scores(tmp_path)) == 3
+    assert "judge: server stopped" in out.stderr and not port_is_open(port)
+    print(f"embedded judge run: {time.monotonic() - started:.1f} s", out.stderr[-1500:])
