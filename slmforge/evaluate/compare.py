@@ -27,8 +27,8 @@ from slmforge.evaluate.rubrics import Rubric, load_rubric
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, write_json_atomic
 
-# Where the evaluation stage leaves the base model's answers (the first that exists is used).
-BASE_SAMPLE_FILES = ("base_samples.jsonl", "samples_base.jsonl", "base/samples.jsonl")
+# Where the evaluation stage (evaluate/stage.py) leaves the base model's answers.
+BASE_SAMPLES = "base_samples.jsonl"
 
 
 def template_answers(prompts: list[str]) -> list[str]:
@@ -49,15 +49,15 @@ def resolve_side(spec: str, run: RunDir, prompts: list[str] | None = None) -> tu
     if spec == "final":
         path, label = run.eval / "samples.jsonl", "final"
     elif spec == "base":
-        path = next((run.eval / f for f in BASE_SAMPLE_FILES if (run.eval / f).is_file()), run.eval / BASE_SAMPLE_FILES[0])
-        label = "base"
+        path, label = run.eval / BASE_SAMPLES, "base"
     else:
         given = Path(spec)
         path = given / "eval" / "samples.jsonl" if given.is_dir() else given
         label = given.stem if given.suffix == ".jsonl" else given.name
         if not path.is_file():
             raise RecipeError(f"--a/--b {spec}: not final, base, template, a run directory or a samples .jsonl file")
-    samples = read_samples(path, hint="run `slmforge eval RECIPE` for that model first")
+    hint = "run `slmforge eval RECIPE --model base` first" if spec == "base" else "run `slmforge eval RECIPE` for that model first"
+    samples = read_samples(path, hint=hint)
     return label, {s.prompt: s.output for s in samples}
 
 
