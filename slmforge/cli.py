@@ -123,13 +123,14 @@ def serve_cmd(
     max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
     batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,
     rate_limit: Annotated[Optional[float], typer.Option(help="Requests per second per key; 0 = off.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model (default: torch's choice).")] = None,
 ) -> None:
     """Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
     from slmforge.serve.launch import serve_command
 
     serve_command(model_or_run, name=name, models=model, api_keys_file=str(api_keys) if api_keys else None,
                   split=split, split_alias=split_alias, engine=engine, dtype=dtype, host=host, port=port,
-                  max_batch=max_batch, batch_wait_ms=batch_wait_ms, rate_limit=rate_limit)
+                  max_batch=max_batch, batch_wait_ms=batch_wait_ms, rate_limit=rate_limit, threads=threads)
 
 
 @app.command("chat")
@@ -180,6 +181,49 @@ def compare_cmd(
     run = RunDir.for_recipe(resolved, runs)
     with judge_server(resolved.judge, run.judge / "server.log", console):
         compare(resolved, run, console, a=a, b=b, recipe_dir=recipe.parent)
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    model: Annotated[str, typer.Option("--model", help="final (the run's model/), base, or a model directory.")] = "final",
+) -> None:
+    """Evaluate the fine-tuned and the base model side by side on the test split into runs/<name>/eval/."""
+    from slmforge.evaluate.stage import evaluate
+    from slmforge.pipeline import run_stages
+    from slmforge.rundir import RunDir
+
+    resolved = _load(recipe, set_)
+    run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
+    run = RunDir.for_recipe(resolved, runs)
+    evaluate(resolved, run, console, model=model)
+
+
+RunArg = Annotated[Path, typer.Argument(help="Run directory (runs/NAME).")]
+
+
+@app.command("rate")
+@user_errors
+def rate_cmd(
+    run: RunArg, ratings: Annotated[Path, typer.Argument(help="The spot-check CSV with its rating column filled in.")]
+) -> None:
+    """Read a rated spot-check CSV (Good/Okay/Bad) and report the shares against the recipe's targets."""
+    from slmforge.evaluate.spotcheck import rate
+
+    if not rate(run, ratings, console).passed:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+@user_errors
+def report_cmd(run: RunArg) -> None:
+    """Write runs/<name>/report.html: loss curves, metrics vs the base model, samples, data report."""
+    from slmforge.report import write_report
+
+    typer.echo(write_report(run))
 
 
 def _register_subapps() -> None:

@@ -42,9 +42,26 @@ def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return train(recipe, run, con)
 
 
+def _eval(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.evaluate.stage import evaluate
+
+    return evaluate(recipe, run, con)
+
+
+def _report(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.report import write_report
+
+    path = write_report(run)
+    con.print(f"report: [bold]{path}[/bold]")
+    return [path]
+
+
 STAGES: list[Stage] = [
     Stage("prepare", ("model", "data"), (), _prepare),
     Stage("train", ("model", "data", "train"), ("prepare",), _train),
+    Stage("eval", ("model", "data", "eval"), ("train",), _eval, wanted=lambda r: r.eval.enabled),
+    # Last: the report reads every earlier stage (stages it does not find are left out of the page).
+    Stage("report", (), ("prepare", "train", "eval", "judge"), _report),
 ]
 
 

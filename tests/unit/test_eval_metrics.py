@@ -1,0 +1,113 @@
+"""Metric functions on fixed inputs with answers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from slmforge.evaluate import task_metrics as tm
+from slmforge.evaluate import text_metrics as txt
+
+
+def test_distinct_n_counts_unique_ngrams_over_all_outputs():
+    outputs = ["the cat sat", "the cat ran"]
+    # unigrams: the cat sat the cat ran -> 4 unique / 6
+    assert txt.distinct_n(outputs, 1) == pytest.approx(4 / 6)
+    # bigrams: (the cat) (cat sat) (the cat) (cat ran) -> 3 unique / 4
+    assert txt.distinct_n(outputs, 2) == pytest.approx(3 / 4)
+
+
+def test_distinct_n_of_a_collapsed_model_is_low():
+    collapsed = ["a penny saved is a penny earned"] * 10
+    varied = [f"saying number {i} about a {w}" for i, w in enumerate("barn mule goat hen pig cow dog cat fox owl".split())]
+    assert txt.distinct_n(collapsed, 2) < 0.2 < txt.distinct_n(varied, 2)
+    assert txt.distinct_n([], 2) == 0.0
+
+
+def test_novelty_counts_exact_and_near_copies_of_training_outputs():
+    training = ["A penny saved is a penny earned.", "The early bird gets the worm.", "Still waters run deep."]
+    outputs = [
+        "a penny saved is a penny earned",  # exact copy once case and punctuation are ignored
+        "The early bird gets the worms.",  # near copy: one letter added
+        "A mule in the rain still knows the way home.",  # new
+        "Never trust a goat with your hat.",  # new
+    ]
+    result = txt.novelty(outputs, training, threshold=0.85)
+    assert (result.exact_copies, result.near_copies, result.total) == (1, 1, 4)
+    assert result.novel == pytest.approx(0.5)
+    assert result.copied_examples[0] == (outputs[0], training[0])
+
+
+def test_novelty_threshold_decides_what_a_near_copy_is():
+    training = ["The early bird gets the worm."]
+    outputs = ["The early bird gets the fat worm."]
+    assert txt.novelty(outputs, training, threshold=0.99).novel == 1.0
+    assert txt.novelty(outputs, training, threshold=0.80).novel == 0.0
+
+
+def test_coverage_labels_each_output_by_its_nearest_training_example():
+    training = ["a cow in the barn", "a pig in the barn", "rain on the roof", "snow on the roof"]
+    labels = ["farm", "farm", "weather", "weather"]
+    outputs = ["a cow in the big barn", "a pig near the barn", "a goat in the barn", "rain on the tin roof"]
+    cov = txt.coverage(outputs, training, labels)
+    assert cov.generated == {"farm": 0.75, "weather": 0.25}
+    assert cov.data == {"farm": 0.5, "weather": 0.5}
+    assert cov.missing == []
+    assert cov.total_variation == pytest.approx(0.25)
+
+
+def test_coverage_names_labels_no_output_landed_on():
+    cov = txt.coverage(["rain on the roof"], ["a cow in the barn", "rain on the roof"], ["farm", "weather"])
+    assert cov.missing == ["farm"] and cov.total_variation == pytest.approx(0.5)
+
+
+def test_bleu_and_rouge_are_perfect_for_identical_text_and_lower_otherwise():
+    refs = ["the early bird gets the worm", "still waters run deep"]
+    assert txt.bleu(refs, refs) == pytest.approx(100.0)
+    assert txt.rouge_l(refs, refs) == pytest.approx(1.0)
+    other = ["the late bird gets nothing", "deep waters are cold"]
+    assert txt.bleu(other, refs) < 50 and txt.rouge_l(other, refs) < 0.6
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("Price is $123.00", 123.0), ("Price is $1,299.50", 1299.5), ("about 45 dollars", 45.0), ("no idea", None), ("", None)],
+)
+def test_parse_number_reads_the_first_price(text, value):
+    assert tm.parse_number(text) == value
+
+
+def test_number_scores_count_parse_failures_and_never_drop_them():
+    predictions = [tm.parse_number(t) for t in ["Price is $110.00", "Price is $80.00", "I cannot say", "Price is $300"]]
+    truths = [100.0, 100.0, 100.0, 200.0]
+    s = tm.number_scores(predictions, truths, fallback=150.0)
+    assert s.parse_failures == 1 and s.n == 4
+    assert s.mae == pytest.approx((10 + 20 + 100) / 3)  # over the three parsed replies
+    assert s.rmse == pytest.approx(math.sqrt((100 + 400 + 10000) / 3))
+    assert s.within_10pct == pytest.approx(1 / 3)  # 110 is within 10 % of 100; 80 and 300 are not
+    assert s.mae_all == pytest.approx((10 + 20 + 50 + 100) / 4)  # the failure is charged |100 - 150|
+
+
+def test_number_scores_when_nothing_parses():
+    s = tm.number_scores([None, None], [10.0, 30.0], fallback=20.0)
+    assert (s.mae, s.parse_failures, s.mae_all) == (None, 2, 10.0)
+
+
+def test_exact_match_ignores_case_and_punctuation():
+    assert tm.exact_match(["Price is $12.00", "price is 13"], ["price is $12.00!", "Price is $14.00"]) == 0.5
+
+
+def test_baselines_mean_group_median_and_ridge():
+    train_texts = ["cheap plastic kettle", "cheap steel kettle", "big steel fridge", "big white fridge"]
+    train_values = [20.0, 30.0, 800.0, 1000.0]
+    groups = ["kettle", "kettle", "fridge", "fridge"]
+    result = tm.baselines(train_texts, train_values, groups, ["steel kettle", "white fridge"], ["kettle", "fridge"], [25.0, 900.0])
+    assert set(result) == {"mean", "group median", "tf-idf ridge"}
+    assert result["mean"].mae == pytest.approx(abs(462.5 - 25) / 2 + abs(462.5 - 900) / 2)
+    assert result["group median"].mae == pytest.approx(0.0)
+    assert result["tf-idf ridge"].mae < result["mean"].mae
+
+
+def test_group_median_falls_back_to_overall_median_for_unseen_groups():
+    assert tm.group_median_baseline([1.0, 3.0, 10.0], ["a", "a", "b"], ["c", "b"]) == [3.0, 10.0]
