@@ -159,7 +159,7 @@ _can_apart = lambda lex, x: any(len(w.parts) >= 2 for w, _ in lex.pairs_with("pa
 DECONSTRUCTION = patterns(
     "deconstruction",
     without=(_can_apart, _apart(lambda rng, w, p, r: f"{w.A} without {p.np}? That's just {r.np} with {fill(pick(rng, P.WITH), r.is_plural)}.")),
-    take_away=(_can_apart, _apart(lambda rng, w, p, r: f"Take away {p.the}, and {be(w.a, w.is_plural)} {r.np} puttin' on airs.")),
+    take_away=(_can_apart, _apart(lambda rng, w, p, r: f"Take away {p.the}, and {be(w.a, w.is_plural)} just {r.np} puttin' on airs.")),
     get_along=(_can_apart, _apart(lambda rng, w, p, r: f"{be(w.A, w.is_plural)} just {p.np} and {r.np} that learned to get along.")),
     thinkin=(_can_apart, _apart(lambda rng, w, p, r: f"Without {p.the}, {be(w.the, w.is_plural)} just {r.np} thinkin' {it_is(r.is_plural)} somethin'.")),
     minus=(_can_apart, _apart(lambda rng, w, p, r: f"{w.A} minus {p.the}? That's {r.np} and a story.")),
