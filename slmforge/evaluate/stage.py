@@ -37,7 +37,7 @@ _NUMBER_TASK_SHARE = 0.9
 def is_number_task(recipe: Recipe, references: list[str]) -> bool:
     if recipe.eval.task != "auto":
         return recipe.eval.task == "number"
-    parsed = sum(1 for r in references if tm.parse_number(r) is not None)
+    parsed = sum(1 for r in references if tm.is_number_answer(r))
     return bool(references) and parsed / len(references) >= _NUMBER_TASK_SHARE
 
 

@@ -34,6 +34,15 @@ def parse_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def is_number_answer(text: str, max_other_words: int = 4) -> bool:
+    """A reply that is a number with a few words around it ('Price is $123.00'), not prose that mentions one."""
+    match = _NUMBER.search(text or "")
+    if not match:
+        return False
+    rest = (text[: match.start()] + " " + text[match.end():]).split()
+    return len(rest) <= max_other_words
+
+
 @dataclass(frozen=True)
 class NumberScores:
     mae: float | None  # mean absolute error over parsed outputs

@@ -78,6 +78,12 @@ def test_parse_number_reads_the_first_price(text, value):
     assert tm.parse_number(text) == value
 
 
+def test_a_number_answer_is_a_number_with_few_words_not_prose_mentioning_one():
+    assert tm.is_number_answer("Price is $1,299.00") and tm.is_number_answer("42")
+    assert not tm.is_number_answer("A mule in the barn is worth 2 in the field.")
+    assert not tm.is_number_answer("no number at all")
+
+
 def test_number_scores_count_parse_failures_and_never_drop_them():
     predictions = [tm.parse_number(t) for t in ["Price is $110.00", "Price is $80.00", "I cannot say", "Price is $300"]]
     truths = [100.0, 100.0, 100.0, 200.0]
