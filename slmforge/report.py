@@ -177,14 +177,20 @@ def metrics_section(results: dict[str, Any] | None) -> str:
     return "".join(out)
 
 
+def _reply(text: str | None) -> str:
+    if text is None:
+        return "<td></td>"
+    return _td(text) if text.strip() else "<td class='muted'>(empty reply)</td>"
+
+
 def samples_section(run: RunDir) -> str:
     final = read_jsonl(run.eval / "samples.jsonl")
     base = {row.get("id"): row for row in read_jsonl(run.eval / "base_samples.jsonl")}
     if not final and not base:
         return ""
     rows = final[:SAMPLES_SHOWN] if final else list(base.values())[:SAMPLES_SHOWN]
-    body = [[_td(r.get("prompt", "")), _td(base.get(r.get("id"), {}).get("output", "")),
-             _td(r.get("output", "") if final else ""), _td(r.get("reference", ""))] for r in rows]
+    body = [[_td(r.get("prompt", "")), _reply(base.get(r.get("id"), {}).get("output")),
+             _reply(r.get("output") if final else None), _td(r.get("reference", ""))] for r in rows]
     return f"<h2>Samples</h2>{_table(['prompt', 'base', 'fine-tuned', 'reference'], body, 'samples')}"
 
 

@@ -23,6 +23,7 @@ METRICS: list[tuple[str, str, bool, str]] = [
     ("novelty", "novel (not a training copy)", True, "{:.1%}"),
     ("exact_copies", "exact copies of training", False, "{:.0f}"),
     ("near_copies", "near copies of training", False, "{:.0f}"),
+    ("empty_outputs", "empty replies", False, "{:.0f}"),
     ("coverage_labels", "labels covered", True, "{:.0f}"),
     ("coverage_tv", "label-share distance to data", False, "{:.3f}"),
     ("mae", "MAE (parsed)", False, "{:,.2f}"),

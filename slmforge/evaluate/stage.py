@@ -94,6 +94,7 @@ def output_scores(outputs: list[str], records: list[EvalRecord], training: list[
         "novelty": novelty.novel,
         "exact_copies": novelty.exact_copies,
         "near_copies": novelty.near_copies,
+        "empty_outputs": novelty.empty,
         "copied_examples": novelty.copied_examples,
     }
     label_field = cfg.label_field or recipe.data.split.stratify

@@ -78,6 +78,9 @@ def nearest(queries: list[str], corpus: list[str], candidates: int = 5) -> list[
     exact = {text: i for i, text in reversed(list(enumerate(norm_corpus)))}
     result = []
     for qi, query in enumerate(norm_queries):
+        if not query:  # an empty reply resembles nothing
+            result.append(Neighbour(-1, 0.0))
+            continue
         if query in exact:
             result.append(Neighbour(exact[query], 1.0))
             continue
@@ -91,9 +94,10 @@ def nearest(queries: list[str], corpus: list[str], candidates: int = 5) -> list[
 
 @dataclass(frozen=True)
 class Novelty:
-    novel: float  # share of outputs that are neither copies nor near-copies of a training output
+    novel: float  # share of outputs that are new: not empty, not a copy or near-copy of a training output
     exact_copies: int
     near_copies: int  # similar at or above the threshold, but not identical
+    empty: int  # blank replies: not copies, but not new sayings either
     total: int
     copied_examples: list[tuple[str, str]]  # (output, the training text it copies), a few for the report
 
@@ -103,14 +107,18 @@ def novelty(outputs: list[str], training: list[str], threshold: float = 0.85) ->
     found = nearest(outputs, training)
     exact = sum(1 for n in found if n.similarity >= 1.0)
     near = sum(1 for n in found if threshold <= n.similarity < 1.0)
+    empty = sum(1 for o in outputs if not normalize(o))
     copied = [(o, training[n.index]) for o, n in zip(outputs, found) if n.similarity >= threshold][:5]
     total = len(outputs)
-    return Novelty((total - exact - near) / total if total else 0.0, exact, near, total, copied)
+    return Novelty((total - exact - near - empty) / total if total else 0.0, exact, near, empty, total, copied)
+
+
+EMPTY_LABEL = "(empty)"
 
 
 @dataclass(frozen=True)
 class Coverage:
-    generated: dict[str, float]  # label -> share of generations whose nearest training example has it
+    generated: dict[str, float]  # label -> share of generations whose nearest training example has it ("(empty)" = blank reply)
     data: dict[str, float]  # label -> share in the training data
     missing: list[str]  # labels of the data that no generation landed on
     total_variation: float  # 0 = same shares as the data, 1 = disjoint
@@ -125,7 +133,7 @@ def shares(labels: list[str]) -> dict[str, float]:
 def coverage(outputs: list[str], training: list[str], training_labels: list[str]) -> Coverage:
     """Label each output by its nearest training example; compare label shares with the data's."""
     found = nearest(outputs, training)
-    generated = shares([training_labels[n.index] for n in found if n.index >= 0])
+    generated = shares([training_labels[n.index] if n.index >= 0 else EMPTY_LABEL for n in found])
     data = shares(training_labels)
     labels = set(generated) | set(data)
     tv = 0.5 * sum(abs(generated.get(k, 0.0) - data.get(k, 0.0)) for k in labels)

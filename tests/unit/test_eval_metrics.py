@@ -117,3 +117,10 @@ def test_baselines_mean_group_median_and_ridge():
 
 def test_group_median_falls_back_to_overall_median_for_unseen_groups():
     assert tm.group_median_baseline([1.0, 3.0, 10.0], ["a", "a", "b"], ["c", "b"]) == [3.0, 10.0]
+
+
+def test_empty_replies_are_neither_copies_nor_new_and_get_their_own_coverage_label():
+    result = txt.novelty(["", "A brand new saying about goats."], ["The early bird gets the worm."])
+    assert (result.empty, result.exact_copies, result.near_copies, result.novel) == (1, 0, 0, 0.5)
+    cov = txt.coverage(["", "rain on the roof"], ["a cow in the barn", "rain on the roof"], ["farm", "weather"])
+    assert cov.generated == {"(empty)": 0.5, "weather": 0.5}
