@@ -226,19 +226,15 @@ def report_cmd(run: RunArg) -> None:
     typer.echo(write_report(run))
 
 
-def _register_subapps() -> None:
-    from slmforge.corpora.cli import app as corpus_app
+# The corpus generators are pure Python (no torch): cheap to import with the CLI.
+from slmforge.corpora.cli import app as corpus_app  # noqa: E402
 
-    app.add_typer(corpus_app, name="corpus", help="Generate the built-in training corpora.")
+app.add_typer(corpus_app, name="corpus", help="Generate the built-in training corpora.")
 
 
 def main() -> None:
-    # Library chatter (HF progress bars for weight conversion, tokenizer fork warnings) is noise here.
+    # Tokenizer fork warnings are noise for a CLI that forks for tokenization on purpose.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        _register_subapps()
-    except ImportError:  # corpora not installed in this checkout: the other verbs still work
-        pass
     app(prog_name="slmforge")
 
 
