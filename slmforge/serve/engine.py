@@ -5,7 +5,8 @@ One worker thread per model owns the model. It gathers queued requests for `batc
 row keeps its own temperature, top_p, seed, stop strings and max_tokens. A row that finishes
 (end of turn, stop string, its own max_tokens, or its client went away) is answered at once and
 dropped from the KV cache, so the rest of the batch gets cheaper instead of waiting for it.
-Requests that arrive while a batch runs wait for the next one (no mid-batch joining).
+Requests that arrive while a batch runs join it between two decoding steps: they are prefilled
+on their own and their KV cache is left-padded and concatenated to the running one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import torch
+from transformers.cache_utils import DynamicLayer
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,14 @@ class GenRequest:
     on_done: Callable[[GenerationResult | BaseException], None]
     on_delta: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    answered: bool = False  # set once on_done has been called
 
 
 class EngineObserver(Protocol):
     def batch_started(self, model: str, size: int) -> None: ...
     def tokens_generated(self, model: str, count: int) -> None: ...
     def queue_depth(self, model: str, depth: int) -> None: ...
+    def batch_joined(self, model: str, joined: int, size: int) -> None: ...
 
 
 class Engine(Protocol):
@@ -123,6 +127,7 @@ class _Row:
     def _finish(self, text: str, reason: str) -> bool:
         if self.request.on_delta is not None and text.startswith(self.emitted) and len(text) > len(self.emitted):
             self.request.on_delta(text[len(self.emitted):])
+        self.request.answered = True
         self.request.on_done(GenerationResult(text, reason, len(self.request.prompt_ids), len(self.ids)))
         return True
 
@@ -192,40 +197,51 @@ class BatchingEngine:
             self.observer.queue_depth(self.name, self._queue.qsize())
 
     # ------------------------------------------------------------------ worker
+    def _take(self, limit: int, wait_s: float) -> list[GenRequest]:
+        """Up to `limit` queued requests, waiting at most `wait_s` for them; notes the stop sentinel."""
+        taken: list[GenRequest] = []
+        deadline = time.monotonic() + wait_s
+        while len(taken) < limit and not self._stopping:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic())) if wait_s else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._stopping = True
+            else:
+                taken.append(item)
+        self._report_depth()
+        return taken
+
     def _loop(self) -> None:
-        stopping = False
-        while not stopping:
+        self._stopping = False
+        while not self._stopping:
             first = self._queue.get()
             if first is None:
                 break
-            batch = [first]
-            deadline = time.monotonic() + self.batch_wait_s
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._report_depth()
+            batch = [first, *self._take(self.max_batch - 1, self.batch_wait_s)]
+            self._batched_requests: list[GenRequest] = []
             try:
                 self._run_batch(batch)
             except BaseException as exc:  # a failed batch must answer its requests, not hang them
-                for request in batch:
-                    request.on_done(exc)
+                for request in {id(r): r for r in batch + self._batched_requests}.values():
+                    if not request.answered:
+                        request.answered = True
+                        request.on_done(exc)
 
-    @torch.inference_mode()
-    def _run_batch(self, batch: list[GenRequest]) -> None:
-        rows = [_Row(r, self.eos_ids) for r in batch if not r.cancelled.is_set()]
-        for request in batch:
+    def _prefill(self, requests: list[GenRequest]) -> tuple[list[_Row], Any, torch.Tensor, torch.Tensor, list[int]]:
+        """Run the prompts of `requests` (left-padded) and sample each one's first token.
+
+        Returns the rows still running, their cache, attention mask, last positions and next tokens.
+        """
+        rows = [_Row(r, self.eos_ids) for r in requests if not r.cancelled.is_set()]
+        for request in requests:
             if request.cancelled.is_set():
+                request.answered = True
                 request.on_done(GenerationResult("", "stop", len(request.prompt_ids), 0))
+        self._batched_requests.extend(r.request for r in rows)  # answered with the error if the batch fails
         if not rows:
-            return
-        if self.observer is not None:
-            self.observer.batch_started(self.name, len(rows))
+            return [], None, torch.zeros(0), torch.zeros(0), []
         device = self.model.device
         width = max(len(r.request.prompt_ids) for r in rows)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
@@ -239,25 +255,43 @@ class BatchingEngine:
         # positions as it would alone.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        cache, logits = out.cache, out.logits[:, -1, :]
-        last_pos = positions[:, -1]
-        generated = 0
-        while True:
-            tokens = sample_next(logits, rows)
-            keep = []
-            for i, (row, token) in enumerate(zip(rows, tokens)):
-                if row.advance(token, self.tokenizer) or row.cancel_if_asked(self.tokenizer):
-                    generated += len(row.ids)
-                else:
-                    keep.append(i)
-            if not keep:
-                break
-            if len(keep) < len(rows):
-                index = torch.tensor(keep, dtype=torch.long, device=device)
-                cache.batch_select_indices(index)
-                mask, last_pos = mask[index], last_pos[index]
-                rows = [rows[i] for i in keep]
-                tokens = [tokens[i] for i in keep]
+        return self._advance(rows, out.cache, mask, positions[:, -1], out.logits[:, -1, :])
+
+    def _advance(self, rows: list[_Row], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor,
+                 logits: torch.Tensor) -> tuple[list[_Row], Any, torch.Tensor, torch.Tensor, list[int]]:
+        """Sample one token per row; answer and drop the rows that finished (their cache rows too)."""
+        tokens = sample_next(logits, rows)
+        keep = []
+        for i, (row, token) in enumerate(zip(rows, tokens)):
+            if row.advance(token, self.tokenizer) or row.cancel_if_asked(self.tokenizer):
+                if self.observer is not None:
+                    self.observer.tokens_generated(self.name, len(row.ids))
+            else:
+                keep.append(i)
+        if len(keep) < len(rows) and keep:
+            index = torch.tensor(keep, dtype=torch.long, device=mask.device)
+            cache.batch_select_indices(index)
+            mask, last_pos = mask[index], last_pos[index]
+        return [rows[i] for i in keep], cache, mask, last_pos, [tokens[i] for i in keep]
+
+    def _can_join(self, cache: Any) -> bool:
+        # Joining pads key/value tensors by hand, which only plain (non-sliding) dynamic layers allow.
+        return all(type(layer) is DynamicLayer and layer.keys is not None for layer in getattr(cache, "layers", [None]))
+
+    @torch.inference_mode()
+    def _run_batch(self, batch: list[GenRequest]) -> None:
+        rows, cache, mask, last_pos, tokens = self._prefill(batch)
+        if self.observer is not None and rows:
+            self.observer.batch_started(self.name, len(rows))
+        while rows:
+            # Requests that came in while this batch ran join it now instead of waiting for its end.
+            if len(rows) < self.max_batch and not self._queue.empty() and self._can_join(cache):
+                joined = self._prefill(self._take(self.max_batch - len(rows), 0.0))
+                if joined[0]:
+                    rows, cache, mask, last_pos, tokens = _merge((rows, cache, mask, last_pos, tokens), joined)
+                    if self.observer is not None:
+                        self.observer.batch_joined(self.name, len(joined[0]), len(rows))
+            device = mask.device
             mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=device)], dim=1)
             last_pos = last_pos + 1
             out = self.model(
@@ -267,9 +301,28 @@ class BatchingEngine:
                 cache=cache,
                 use_cache=True,
             )
-            cache, logits = out.cache, out.logits[:, -1, :]
-        if self.observer is not None:
-            self.observer.tokens_generated(self.name, generated)
+            rows, cache, mask, last_pos, tokens = self._advance(rows, out.cache, mask, last_pos, out.logits[:, -1, :])
+
+
+def _merge(a: tuple, b: tuple) -> tuple:
+    """Two running batches as one: the shorter cache and mask are left-padded (masked out) to match."""
+    rows_a, cache_a, mask_a, pos_a, tok_a = a
+    rows_b, cache_b, mask_b, pos_b, tok_b = b
+    width = max(mask_a.shape[1], mask_b.shape[1])
+
+    def pad(t: torch.Tensor, dim: int) -> torch.Tensor:
+        missing = width - t.shape[dim]
+        if missing == 0:
+            return t
+        shape = list(t.shape)
+        shape[dim] = missing
+        return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
+
+    for layer_a, layer_b in zip(cache_a.layers, cache_b.layers):
+        layer_a.keys = torch.cat([pad(layer_a.keys, -2), pad(layer_b.keys, -2)], dim=0)
+        layer_a.values = torch.cat([pad(layer_a.values, -2), pad(layer_b.values, -2)], dim=0)
+    mask = torch.cat([pad(mask_a, 1), pad(mask_b, 1)], dim=0)
+    return rows_a + rows_b, cache_a, mask, torch.cat([pos_a, pos_b]), tok_a + tok_b
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

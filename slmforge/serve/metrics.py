@@ -33,11 +33,18 @@ class ServeMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=r,
         )
         self.max_batch = Gauge("slmforge_batch_size_max", "Largest batch seen since start, by model.", ["model"], registry=r)
+        self.joins = Counter("slmforge_batch_joins", "Requests that joined a batch already running, by model.", ["model"], registry=r)
         self.cache = Counter("slmforge_cache", "Response cache lookups of deterministic requests.", ["result"], registry=r)
 
     # EngineObserver: called from engine threads (prometheus_client is thread-safe).
     def batch_started(self, model: str, size: int) -> None:
         self.batch.labels(model).observe(size)
+        gauge = self.max_batch.labels(model)
+        if size > gauge._value.get():
+            gauge.set(size)
+
+    def batch_joined(self, model: str, joined: int, size: int) -> None:
+        self.joins.labels(model).inc(joined)
         gauge = self.max_batch.labels(model)
         if size > gauge._value.get():
             gauge.set(size)

@@ -19,6 +19,7 @@ PROMPTS = ["a penny saved", "The quick brown fox", "Give me a recipe with flour"
 class Recorder:
     def __init__(self) -> None:
         self.batches: list[int] = []
+        self.joins: list[int] = []
         self.tokens = 0
 
     def batch_started(self, model: str, size: int) -> None:
@@ -29,6 +30,9 @@ class Recorder:
 
     def queue_depth(self, model: str, depth: int) -> None:
         pass
+
+    def batch_joined(self, model: str, joined: int, size: int) -> None:
+        self.joins.append(joined)
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +155,26 @@ def test_cancelled_request_leaves_the_batch_early(tiny):
 ])
 def test_stream_holds_back_only_what_could_become_a_stop_string(text, stops, held):
     assert longest_partial_stop(text, stops) == held
+
+
+def test_requests_arriving_mid_batch_join_it_and_still_get_their_own_answer(tiny):
+    model, tokenizer = tiny
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=0, observer=recorder)
+    engine.start()
+    started = threading.Event()
+    long_done: list[GenerationResult] = []
+    first = tokenizer("hi")["input_ids"]
+    engine.submit(GenRequest(first, SamplingParams(400, temperature=1.5, seed=3), long_done.append,
+                             on_delta=lambda d: started.set()))
+    assert started.wait(30)
+    prompts = [tokenizer(p)["input_ids"] for p in PROMPTS[:3]]  # longer and shorter than the running row
+    results, _, _ = run_all(engine, [(ids, SamplingParams(6, temperature=0)) for ids in prompts])
+    engine.stop()
+    assert sum(recorder.joins) >= 1 and recorder.batches[0] == 1
+    for ids, result in zip(prompts, results):
+        expected = alone(model, ids, 6)
+        eos = tokenizer.eos_token_id
+        assert result.text == tokenizer.decode(expected[: expected.index(eos)] if eos in expected else expected,
+                                               skip_special_tokens=True)
+    assert long_done and long_done[0].completion_tokens > 6
