@@ -39,7 +39,10 @@ def test_embedded_model_served_by_the_cli_batches_guards_and_reports(embedded_di
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "slmforge", "serve", "embedded:smollm2-135m", "--port", str(port), "--api-keys", str(keys),
-         "--rate-limit", "5", "--batch-wait-ms", "30"],
+         "--rate-limit", "5", "--batch-wait-ms", "30",
+         # One torch thread: on a CPU shared with other test runs, two OpenMP threads spin
+         # against each other (measured here: 9x slower per decoding step).
+         "--threads", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     try:
