@@ -1,0 +1,130 @@
+"""`slmforge export`: merged safetensors, GGUF files, an Ollama Modelfile and a model card.
+
+Reads top to bottom: check → load the trained model merged → reference logits → write each
+format → load each back and compare (export/verify.json) → model card. A failed check fails the
+stage after verify.json is written, so a broken file is never reported as done.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from slmforge.errors import RunDirError, SlmforgeError
+from slmforge.export import verify
+from slmforge.export.card import write_card
+from slmforge.export.gguf_write import check_supported, write_gguf
+from slmforge.export.ollama import ollama_hint, write_modelfile
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, write_json_atomic
+
+
+def gguf_name(recipe: Recipe, quant: str) -> str:
+    return f"{recipe.name}-{quant}.gguf"
+
+
+def load_merged(recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
+    """The run's trained model with any LoRA merged into the base, in float32 (the reference)."""
+    import torch
+
+    from slmforge.models import load_trained
+
+    if not run.model.is_dir() or not any(run.model.iterdir()):
+        raise RunDirError(f"{run.model}: no trained model yet; run `slmforge train RECIPE` (or `slmforge run RECIPE`) first")
+    model, tokenizer = load_trained(run.model, recipe.model, merge=True, dtype=torch.float32)
+    return model.eval(), tokenizer
+
+
+def save_merged(model: Any, tokenizer: Any, out: Path) -> list[Path]:
+    """safetensors + tokenizer (with chat template) + generation config, written to a temp dir and renamed."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _write_gguf_with_progress(model: Any, tokenizer: Any, path: Path, quant: str, name: str, con: Console) -> None:
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=con, transient=True) as progress:
+        task = progress.add_task(f"GGUF {quant}", total=None)
+        write_gguf(model, tokenizer, path, quant, name, progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _print_checks(checks: list[verify.Check], con: Console) -> None:
+    table = Table(title="export checks (loaded back, compared with the merged model)")
+    for col in ("file", "max |Δlogit|", "Δ / scale", "top-1", "positions", "tokenizer", "passed"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for c in checks:
+        table.add_row(c.file, f"{c.max_abs_diff:.3g}", f"{c.rel_diff:.2%}", f"{c.top1_agreement:.1%}", str(c.positions),
+                      "-" if c.tokenizer_ok is None else ("same" if c.tokenizer_ok else "[red]differs"),
+                      "[green]yes" if c.passed else "[red]NO")
+    con.print(table)
+
+
+def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None = None,
+           quants: list[str] | None = None) -> list[Path]:
+    """Run the export stage; returns the files written."""
+    formats = list(formats if formats is not None else recipe.export.formats)
+    quants = list(quants if quants is not None else recipe.export.quant)
+    if not formats:
+        raise SlmforgeError("export.formats is empty; set it (e.g. [merged, gguf, ollama]) or pass --format merged,gguf")
+    if {"gguf", "ollama"} & set(formats) and not quants:
+        raise SlmforgeError("export.quant is empty; set it (e.g. [f16, q8_0]) or pass --quant f16")
+    con.print(f"export: {run.model} → {run.export} · formats {', '.join(formats)}"
+              + (f" · GGUF {', '.join(quants)}" if {"gguf", "ollama"} & set(formats) else ""))
+    model, tokenizer = load_merged(recipe, run)
+    if {"gguf", "ollama"} & set(formats):
+        check_supported(model.config)  # before any file is written
+    run.export.mkdir(parents=True, exist_ok=True)
+    texts, reference = verify.reference_logits(model, tokenizer)
+    outputs: list[Path] = []
+    checks: list[verify.Check] = []
+    files: dict[str, str] = {}
+
+    if "merged" in formats:
+        merged = run.export / "merged"
+        outputs += save_merged(model, tokenizer, merged)
+        checks.append(verify.verify_merged(merged, reference, tokenizer, texts))
+        files["merged"] = merged.name  # paths in the card are relative to export/
+    ggufs: list[Path] = []
+    # Ollama needs a GGUF even when gguf is not listed: it gets the first quant type.
+    for quant in quants if "gguf" in formats else quants[:1] if "ollama" in formats else []:
+        path = run.export / gguf_name(recipe, quant)
+        _write_gguf_with_progress(model, tokenizer, path, quant, recipe.name, con)
+        con.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); loading it back with transformers")
+        checks.append(verify.verify_gguf(path, quant, reference, tokenizer, texts))
+        ggufs.append(path)
+        outputs.append(path)
+    if ggufs:
+        files["gguf"] = ggufs[0].name
+    if "ollama" in formats:
+        # The most compact file that passed a strict check: q8_0 when exported, else the first.
+        chosen = next((g for g in ggufs if g.name.endswith("-q8_0.gguf")), ggufs[0])
+        num_ctx = min(int(model.config.max_position_embeddings), 4096)
+        modelfile = write_modelfile(run.export / "Modelfile", chosen, tokenizer, recipe.eval.temperature or 0.7,
+                                    recipe.eval.top_p, num_ctx)
+        outputs.append(modelfile)
+        files["ollama"] = modelfile.name
+        con.print(f"ollama: [bold]{ollama_hint(recipe.name, modelfile)}[/bold]")
+
+    report = verify.as_json(checks)
+    verify_path = run.export / "verify.json"
+    write_json_atomic(verify_path, report)
+    outputs.append(verify_path)
+    _print_checks(checks, con)
+    outputs.append(write_card(run.export / "README.md", recipe, run, files, report))
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise SlmforgeError(f"{verify_path}: {failed[0].file} failed verification ({'; '.join(failed[0].problems)})")
+    return outputs
