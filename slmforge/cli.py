@@ -217,6 +217,26 @@ def rate_cmd(
         raise typer.Exit(1)
 
 
+@app.command("export")
+@user_errors
+def export_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    format_: Annotated[Optional[str], typer.Option("--format", help="Comma list of merged, gguf, ollama (default: export.formats).")] = None,
+    quant: Annotated[Optional[str], typer.Option("--quant", help="Comma list of GGUF types: f16, bf16, q8_0, q4_0 (default: export.quant).")] = None,
+) -> None:
+    """Export the trained model (merged safetensors, GGUF, Ollama Modelfile, model card), each loaded back and checked."""
+    from slmforge.pipeline import run_stages
+
+    overrides = list(set_ or [])
+    if format_:
+        overrides.append(f"export.formats=[{format_}]")
+    if quant:
+        overrides.append(f"export.quant=[{quant}]")
+    run_stages(_load(recipe, overrides), runs, ["export"], force=True)
+
+
 @app.command("report")
 @user_errors
 def report_cmd(run: RunArg) -> None:

@@ -48,6 +48,12 @@ def _eval(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return evaluate(recipe, run, con)
 
 
+def _export(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.export.stage import export
+
+    return export(recipe, run, con)
+
+
 def _report(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     from slmforge.report import write_report
 
@@ -60,6 +66,7 @@ STAGES: list[Stage] = [
     Stage("prepare", ("model", "data"), (), _prepare),
     Stage("train", ("model", "data", "train"), ("prepare",), _train),
     Stage("eval", ("model", "data", "eval"), ("train",), _eval, wanted=lambda r: r.eval.enabled),
+    Stage("export", ("model", "export"), ("train",), _export, wanted=lambda r: bool(r.export.formats)),
     # Last: the report reads every earlier stage (stages it does not find are left out of the page).
     Stage("report", (), ("prepare", "train", "eval", "judge"), _report),
 ]

@@ -19,7 +19,7 @@ from rich.table import Table
 from slmforge.errors import RunDirError, SlmforgeError
 from slmforge.export import verify
 from slmforge.export.card import write_card
-from slmforge.export.gguf_write import check_supported, write_gguf
+from slmforge.export.gguf_write import QUANTS, check_supported, write_gguf
 from slmforge.export.ollama import ollama_hint, write_modelfile
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, write_json_atomic
@@ -81,6 +81,9 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
         raise SlmforgeError("export.formats is empty; set it (e.g. [merged, gguf, ollama]) or pass --format merged,gguf")
     if {"gguf", "ollama"} & set(formats) and not quants:
         raise SlmforgeError("export.quant is empty; set it (e.g. [f16, q8_0]) or pass --quant f16")
+    unknown = [q for q in quants if q not in QUANTS]
+    if unknown and {"gguf", "ollama"} & set(formats):
+        raise SlmforgeError(f"export.quant: {unknown[0]} cannot be written yet; supported GGUF types: {', '.join(QUANTS)}")
     con.print(f"export: {run.model} → {run.export} · formats {', '.join(formats)}"
               + (f" · GGUF {', '.join(quants)}" if {"gguf", "ollama"} & set(formats) else ""))
     model, tokenizer = load_merged(recipe, run)
