@@ -107,6 +107,8 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
         _write_gguf_with_progress(model, tokenizer, path, quant, recipe.name, con)
         con.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); loading it back with transformers")
         checks.append(verify.verify_gguf(path, quant, reference, tokenizer, texts))
+        if quant == "f16" and verify.llamacpp_available():
+            checks.append(verify.verify_llamacpp(path, model, tokenizer))
         ggufs.append(path)
         outputs.append(path)
     if ggufs:

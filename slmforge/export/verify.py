@@ -146,3 +146,40 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
         "passed": all(c.passed for c in checks),
         "checks": [asdict(c) | {"passed": c.passed} for c in checks],
     }
+
+
+def llamacpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def greedy_llamacpp(path: Path, prompt_ids: list[int], n: int = 20) -> list[int]:
+    """The first n greedy tokens llama.cpp generates from prompt_ids (optional extra llama-cpp-python)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=max(256, len(prompt_ids) + n + 8), verbose=False, seed=0)
+    out: list[int] = []
+    for token in llm.generate(prompt_ids, top_k=1, temp=0.0, repeat_penalty=1.0):
+        out.append(int(token))
+        if len(out) == n or token == llm.token_eos():
+            break
+    llm.close()
+    return out
+
+
+def verify_llamacpp(path: Path, model: Any, tokenizer: Any, n: int = 20) -> Check:
+    """Greedy generation in llama.cpp matches transformers (the merged model) for the first n tokens."""
+    import torch
+
+    text = probe_prompts(tokenizer)[-1]
+    ids = tokenizer(text).input_ids
+    with torch.no_grad():
+        want = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
+                              eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)[0][len(ids):].tolist()
+    got = greedy_llamacpp(path, ids, n)
+    same = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+    check = Check(f"{path.name} (llama.cpp)", "llamacpp", 0.0, 0.0, same / max(len(want), 1), len(want))
+    if got[: len(want)] != want:
+        check.problems.append(f"llama.cpp greedy tokens differ from transformers at token {same + 1} of {len(want)}")
+    return check
