@@ -82,9 +82,13 @@ FUTILE_PREPARATION = patterns(
 
 # --- ironic deficiency: "The cobbler's own young'uns always go without boots." -----------------
 
-def _trade(sentence, portable: bool = False):
+def _fits(p: Part, portable: bool, traits: bool) -> bool:
+    return (not portable or p.word.category in PORTABLE) and (not traits or bool(p.word.traits))
+
+
+def _trade(sentence, portable: bool = False, traits: bool = False):
     def render(rng, lex, x) -> Rendered | None:
-        pairs = [(f, p) for f, p in lex.pairs_with("makes", x) if f.category == "folks" and (not portable or p.word.category in PORTABLE)]
+        pairs = [(f, p) for f, p in lex.pairs_with("makes", x) if f.category == "folks" and _fits(p, portable, traits)]
         if not pairs:
             return None
         folk, product = pick(rng, pairs)
@@ -92,8 +96,14 @@ def _trade(sentence, portable: bool = False):
     return render
 
 
-def _can_trade(portable: bool = False):
-    return lambda lex, x: any(f.category == "folks" and (not portable or p.word.category in PORTABLE) for f, p in lex.pairs_with("makes", x))
+def _can_trade(portable: bool = False, traits: bool = False):
+    return lambda lex, x: any(f.category == "folks" and _fits(p, portable, traits) for f, p in lex.pairs_with("makes", x))
+
+
+def _own_is_always(rng, folk, product: Part) -> str:
+    """'The clockmaker's own clock is always slow.'"""
+    verb = "are" if product.is_plural else "is"
+    return f"The {folk.text}'s own {product.bare} {verb} always {pick(rng, product.word.traits)}."
 
 
 def _held(sentence):
@@ -135,22 +145,29 @@ IRONIC_DEFICIENCY = patterns(
     never_any=(lambda lex, x: bool(lex.pairs_with("holds", x)), _held(lambda rng, k, h: f"There's never {h.any} in the {k.text} {pick(rng, P.WHEN_COMPANY)}.")),
     runs_out=(lambda lex, x: bool(lex.pairs_with("holds", x)), _held(lambda rng, k, h: f"The {k.text} {k.verb('run')} out of {h.plural} right when you need {_them(h)}.")),
     brag=(lambda lex, x: any(a.category in FEEDABLE | {"bug"} for a, _ in lex.pairs_with("makes", x)), _brag),
+    own_is_always=(_can_trade(traits=True), _trade(_own_is_always, traits=True)),
+    but_at_home=(_can_trade(True), _trade(lambda rng, f, p: f"The {f.text} takes care of every {p.word.text} in town but the one at home.", True)),
+    full_of_everything=(lambda lex, x: bool(lex.pairs_with("holds", x)), _held(lambda rng, k, h: f"{k.A} full of everything but {h.plural}: that's how it goes.")),
+    missin=(_has_target, _tool(lambda rng, t, g, prep: f"{cap(t.the)} always {t.verb('go')} missin' the day the {g.plural} {'come' if g.takes_plural_verb else 'comes'} in.")),
 )
 
 
 # --- deconstruction: "A burger without beef? That's just a tomato thinkin' it's better than the rest."
 
-def _apart(sentence):
+def _apart(sentence, names_missing: bool = True):
+    """names_missing=False: the sentence never says which part went missing, so x cannot be it."""
     def render(rng, lex, x) -> Rendered | None:
         wholes = [w for w, _ in lex.pairs_with("parts", x) if len(w.parts) >= 2]
         if not wholes:
             return None
         whole = pick(rng, wholes)
         parts = list(lex.related(whole, "parts"))
-        mine = [p for p in parts if p.word is x]
-        missing = mine[0] if mine and rng.random() < 0.5 else pick(rng, parts)
-        rest = pick(rng, [p for p in parts if p is not missing and p.word is not missing.word])
-        return sentence(rng, whole, missing, rest), (x, whole, missing.word, rest.word)
+        mine = [p for p in parts if p.word is x]  # x is a part: it must be the missing one or what is left
+        first = mine[0] if mine else pick(rng, parts)
+        second = pick(rng, [p for p in parts if p.word is not first.word])
+        missing, rest = (first, second) if not mine or (names_missing and rng.random() < 0.5) else (second, first)
+        used = (x, whole, missing.word, rest.word) if names_missing else (x, whole, rest.word)
+        return sentence(rng, whole, missing, rest), used
     return render
 
 
@@ -163,7 +180,7 @@ DECONSTRUCTION = patterns(
     get_along=(_can_apart, _apart(lambda rng, w, p, r: f"{be(w.A, w.is_plural)} just {p.np} and {r.np} that learned to get along.")),
     thinkin=(_can_apart, _apart(lambda rng, w, p, r: f"Without {p.the}, {be(w.the, w.is_plural)} just {r.np} thinkin' {it_is(r.is_plural)} somethin'.")),
     minus=(_can_apart, _apart(lambda rng, w, p, r: f"{w.A} minus {p.the}? That's {r.np} and a story.")),
-    strip=(_can_apart, _apart(lambda rng, w, p, r: f"Strip {w.a} down to {r.np} and see who's impressed.")),
+    strip=(_can_apart, _apart(lambda rng, w, p, r: f"Strip {w.a} down to {r.np} and see who's impressed.", names_missing=False)),
     with_no=(_can_apart, _apart(lambda rng, w, p, r: f"{w.A} with no {p.bare} {w.is_} just {r.np} and a prayer.")),
     just_the_rest=(_can_apart, _apart(lambda rng, w, p, r: f"{w.A} without {p.np} {w.is_} just {r.np}.")),
 )
@@ -190,7 +207,7 @@ def _weathered(sentence):
         if weathering is None:
             return None
         material, exposure, blame = weathering
-        return sentence(rng, x, exposure.format(x=x.a), blame, material.decay), (x, material)
+        return sentence(rng, x, exposure.format(x=x.a), blame, material.decay), (x,)  # the material goes unsaid
     return render
 
 

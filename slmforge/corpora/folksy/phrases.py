@@ -38,7 +38,7 @@ SAME_DIFFERENT = (
 # "A mule is just a horse ..."
 DISGUISED = (
     "in a Sunday suit", "with a fancier name", "in a borrowed hat", "with a better story", "that got lucky",
-    "with its hair slicked back", "wearin' somebody else's boots", "with a new sign out front",
+    "with {its} hair slicked back", "wearin' somebody else's boots", "with a new sign out front",
 )
 
 # "Might as well ..."
@@ -54,10 +54,11 @@ OPENER_NO_SENSE = ("No sense", "Ain't no use", "No point", "Ain't no sense", "It
 FUTILE_TAIL = ("is practicin' for disappointment", "wastes a good Saturday", "ain't work, it's worry", "won't put supper on the table", "keeps a man busy and broke")
 
 # "The cobbler's own ... always go without boots."
-KIN = ("kids", "young'uns", "grandkids")
-WHERE = ("in the county", "in three counties", "this side of the river", "in town", "on the whole road")
+KIN = ("kids", "young'uns", "grandkids", "neighbors", "in-laws", "cousins")
+WHERE = ("in the county", "in three counties", "this side of the river", "in town", "on the whole road", "in the state", "on the mountain")
 PLACE_IN_HOUSE = ("house", "kitchen", "cupboard", "front room")
-WHEN_COMPANY = ("when company comes", "on the hottest day", "when the preacher visits", "the day the in-laws come", "when you're in a hurry")
+WHEN_COMPANY = ("when company comes", "on the hottest day", "when the preacher visits", "the day the in-laws come", "when you're in a hurry",
+                "come Sunday dinner", "the one day it matters", "when the cousins visit", "right before a storm", "on the first cold night")
 BRAG = ("struts the most", "hollers the loudest", "fusses the most", "carries on the longest", "brags the loudest")
 
 # "That's like a mule callin' a goat stubborn ..."
