@@ -101,6 +101,20 @@ class LoraSection(Section):
     target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules to adapt.")
 
 
+class PrefTrainSection(Section):
+    """Preference methods (dpo, orpo, reward): what TRL's DPO/ORPO/Reward configs need beyond SFT's keys."""
+
+    adapter: Literal["lora", "full"] = Field("lora", description="lora: train an adapter (the frozen base is DPO's reference, no second copy); full: all weights.")
+    beta: float = Field(0.1, gt=0, description="dpo: KL strength to the reference; orpo: weight of the odds-ratio term (lambda).")
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "apo_zero", "apo_down"] = Field(
+        "sigmoid", description="dpo loss (sigmoid = the DPO paper's)."
+    )
+    max_length: int | None = Field(None, gt=8, description="Prompt + reply tokens; empty = data.max_length.")
+    max_completion_length: int | None = Field(None, gt=0, description="orpo: reply tokens; empty = no separate cap.")
+    truncation_mode: Literal["keep_start", "keep_end"] = Field("keep_end", description="dpo: which end of a too-long pair to keep (keep_end keeps the reply).")
+    eval_pairs: int = Field(200, gt=0, description="Held-out test pairs scored before and after training (chosen-over-rejected accuracy).")
+
+
 class TrainSection(Section):
     method: Literal["full", "lora", "qlora", "dpo", "orpo", "kto", "reward", "grpo"] = Field("lora", description="Training method.")
     epochs: float = Field(1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0).")
@@ -123,6 +137,7 @@ class TrainSection(Section):
     report_to: list[str] = Field(default_factory=list, description="Extra loggers: wandb, mlflow (TensorBoard is always on).")
     resume: str = Field("auto", description="auto: continue from the newest complete checkpoint; never: start over; or a checkpoint-N path.")
     lora: LoraSection = Field(default_factory=LoraSection)
+    pref: PrefTrainSection = Field(default_factory=PrefTrainSection, description="dpo / orpo / reward settings.")
 
 
 # --------------------------------------------------------------------------- later stages
@@ -182,6 +197,21 @@ class JudgeSection(Section):
     server: JudgeServer | None = Field(None, description="How to start the judge; empty = it is already running.")
 
 
+class PrefsSection(Section):
+    """`slmforge prefs`: preference pairs from the trained model's own samples, scored by a judge or a function."""
+
+    samples: int = Field(500, gt=0, description="Training prompts to sample answers for.")
+    k: int = Field(4, ge=2, description="Answers sampled per prompt.")
+    temperature: float = Field(0.8, gt=0, description="Sampling temperature (must be > 0: K greedy answers are one answer).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
+    max_new_tokens: int = Field(64, gt=0, description="Length cap of a sampled answer.")
+    batch_size: int = Field(16, gt=0, description="Prompts generated together.")
+    seed: int = Field(0, description="Prompt choice and sampling seed.")
+    margin: float = Field(1.0, ge=0, description="Keep a pair only when best and worst scores differ by at least this.")
+    scorer: str = Field("judge", description="judge: the judge section's endpoint and rubric; or module:function(prompt, answer) -> float.")
+    model: str | None = Field(None, description="Model to sample from; empty = this run's model/ (the SFT model), else model.id.")
+
+
 class ExportSection(Section):
     formats: list[Literal["merged", "gguf", "ollama"]] = Field(default_factory=list, description="Exports `run` produces.")
     quant: list[Literal["f16", "bf16", "q8_0", "q4_0", "q4_k"]] = Field(default_factory=lambda: ["f16"], description="GGUF types.")
@@ -209,6 +239,7 @@ class Recipe(Section):
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     judge: JudgeSection = Field(default_factory=JudgeSection)
+    prefs: PrefsSection = Field(default_factory=PrefsSection)
     export: ExportSection = Field(default_factory=ExportSection)
     serve: ServeSection = Field(default_factory=ServeSection)
 
