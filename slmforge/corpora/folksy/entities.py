@@ -7,12 +7,12 @@ whatever it is handed instead of only the vocabulary it was trained on.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from slmforge.corpora.folksy import phrases as P
 from slmforge.corpora.folksy.corpus import Pair
 from slmforge.corpora.folksy.families import FAMILY_WEIGHTS, families_for, make_saying
-from slmforge.corpora.folksy.grammar import third_person, with_article
+from slmforge.corpora.folksy.grammar import third_person
 from slmforge.corpora.folksy.lexicon import Lexicon, Word
 from slmforge.corpora.folksy.pattern import Saying
 from slmforge.corpora.folksy.render import cap, fill, pick

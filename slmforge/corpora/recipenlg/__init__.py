@@ -11,7 +11,6 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from slmforge.corpora.recipenlg.pairs import prep_while_cooking, recipe_from_ingredients, step_order, two_dish_plan
 from slmforge.corpora.recipenlg.rows import MalformedRow, Recipe, parse_row, read_recipes

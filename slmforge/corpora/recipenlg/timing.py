@@ -11,8 +11,9 @@ WAITING_VERBS = ("bake", "simmer", "boil", "roast", "chill", "refrigerate", "ris
                  "freeze", "steep", "soak", "set", "cook", "braise", "smoke", "stand", "proof", "broil", "slow cook")
 PREP_VERBS = ("chop", "dice", "slice", "mince", "whisk", "mix", "combine", "beat", "grate", "peel", "measure",
               "toss", "cut", "blend", "shred", "stir together", "prepare", "make the", "wash", "trim", "crush", "meanwhile")
-_DURATION = re.compile(r"\b(\d+(?:\.\d+)?|an?|one|two|three|four|five|ten|fifteen|twenty|thirty|forty|forty-five|sixty)"
-                       r"(?:\s*(?:-|to|or)\s*(\d+(?:\.\d+)?))?\s*(minutes?|mins?\.?|hours?|hrs?\.?)\b", re.IGNORECASE)
+_NUMBER = r"\d+(?:\.\d+)?(?:\s+\d/\d)?|\d/\d"  # 20, 1.5, 1 1/2, 1/2
+_DURATION = re.compile(rf"\b({_NUMBER}|an?|one|two|three|four|five|ten|fifteen|twenty|thirty|forty|forty-five|sixty)"
+                       rf"(?:\s*(?:-|to|or)\s*({_NUMBER}))?\s*(minutes?|mins?\.?|hours?|hrs?\.?)\b", re.IGNORECASE)
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "fifteen": 15, "twenty": 20,
           "thirty": 30, "forty": 40, "forty-five": 45, "sixty": 60}
 
@@ -32,12 +33,21 @@ class Step:
         return not self.waiting and any(re.search(rf"\b{v}\b", text) for v in PREP_VERBS)
 
 
+def _amount(text: str) -> float:
+    """'1 1/2' -> 1.5, '1/2' -> 0.5, '20' -> 20."""
+    total = 0.0
+    for part in text.split():
+        top, _, bottom = part.partition("/")
+        total += float(top) / float(bottom) if bottom else float(top)
+    return total
+
+
 def duration_minutes(text: str) -> tuple[int, str] | None:
     """The longest time a step mentions, in minutes, and how it was written; None without one."""
     best: tuple[int, str] | None = None
     for match in _DURATION.finditer(text):
         low, high, unit = match.groups()
-        amount = float(high) if high else (float(low) if low[0].isdigit() else _WORDS[low.lower()])
+        amount = _amount(high) if high else (_amount(low) if low[0].isdigit() else _WORDS[low.lower()])
         minutes = round(amount * (60 if unit.lower().startswith(("h",)) else 1))
         if minutes > 0 and (best is None or minutes > best[0]):
             best = (minutes, match.group(0))
