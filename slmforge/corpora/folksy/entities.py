@@ -72,9 +72,10 @@ def _town_saying(rng: random.Random, lex: Lexicon, town: Word, taken: set[str]) 
     t = town.text
     place = pick(rng, lex.by_category["land"] + lex.by_category["building"])
     critter = pick(rng, [w for w in lex.by_trait["loud"] if w.category in {"livestock", "wildlife", "bird", "bug"}])
-    x = pick(rng, lex.words)
+    x = pick(rng, [w for c in ("livestock", "dish", "vehicle", "tool", "household", "clothing") for w in lex.by_category[c]])
     y = pick(rng, [w for w in lex.kin(x) if w.text not in x.text and x.text not in w.text])
-    inner = make_saying(rng, pick(rng, sorted(FAMILY_WEIGHTS)), None, lex)
+    fixable = pick(rng, [w for c in ("tool", "vehicle", "household") for w in lex.by_category[c] if w.number == "count"])
+    holder, held = pick(rng, [(k, p.word) for k in lex.by_category["building"] for p in lex.related(k, "holds")])
     options: list[tuple[str, str, tuple[Word, ...]]] = [
         ("false_equivalence", f"{t} is just {place.a} with a post office.", (place,)),
         ("false_equivalence", f"{t} ain't nothin' but {place.a} that {fill(pick(rng, P.THAT), place.is_plural)}.", (place,)),
@@ -84,10 +85,16 @@ def _town_saying(rng: random.Random, lex: Lexicon, town: Word, taken: set[str]) 
         ("ironic_deficiency", f"{t} ain't big enough for {place.a}, but it's got opinions about {x.plural}.", (place, x)),
         ("futile_preparation", f"No sense paintin' the welcome sign in {t} when the bridge is washed out.", (lex.by_text["bridge"],)),
         ("denial_of_consequences", f"Folks who move to {t} for the quiet got no business complainin' about the {critter.plural}.", (critter,)),
+        ("tautological_wisdom", f"You can take a fella out of {t}, but you can't take {t} out of the fella.", ()),
+        ("futile_preparation", f"Nobody in {t} ever fixed {fixable.a} that wasn't broke.", (fixable,)),
+        ("ironic_deficiency", f"In {t}, the {holder.text} is always out of {held.plural}.", (holder, held)),
+        ("false_equivalence", f"{t} has more {critter.plural} than folks, and the {critter.plural} vote.", (critter,)),
     ]
-    if inner is not None:
-        options.append((inner.family, f'Folks in {t} like to say, "{inner.text}"', inner.words))
-    family, text, used = pick(rng, options)
+    inner = make_saying(rng, pick(rng, sorted(FAMILY_WEIGHTS)), None, lex) if rng.random() < 0.3 else None
+    if inner is not None:  # the town passes on a saying of its own
+        family, text, used = inner.family, f'Folks in {t} like to say, "{inner.text}"', inner.words
+    else:
+        family, text, used = pick(rng, options)
     return None if text.lower() in taken else Saying(text, family, used, "town")
 
 

@@ -8,7 +8,7 @@ BUILDINGS = words(
     "building",
     W("barn", traits="drafty", material="wood", parts="roof, doors, hinges, rafters, hayloft", holds="hay"),
     W("shed", traits="rickety", material="wood", parts="roof, door, hinges"),
-    W("henhouse", traits="smelly", material="wood", parts="roof, door", holds="eggs, hens"),
+    W("henhouse", traits="smelly", material="wood", parts="roof, door", holds="eggs"),
     W("outhouse", traits="smelly drafty", material="wood", parts="door, seat"),
     W("smokehouse", traits="smoky", material="wood", parts="roof, door", holds="ham, bacon, sausage"),
     W("corn crib", material="wood", holds="corn"), W("silo", traits="tall", holds="corn"),
