@@ -69,7 +69,7 @@ FUTILE_PREPARATION = patterns(
     "futile_preparation",
     already_gone=(_has_components, _futile(lambda rng, w, c, prep, gone: f"{pick(rng, P.OPENER_NO_SENSE)} {prep} {c.the} when {be(w.the, w.is_plural)} {gone}.")),
     aint_got=(_has_owned_components, _futile(lambda rng, w, c, prep, gone: f"Don't go {prep} {c.the} for {w.a} you ain't got.", weather=False)),
-    no_need=(_has_components, _futile(lambda rng, w, c, prep, gone: f"Ain't no {w.text}, ain't no need for {c.bare}.")),
+    no_need=(_has_components, _futile(lambda rng, w, c, prep, gone: f"Ain't no {w.text}, ain't no need for {c.np}.")),
     why_bother=(_has_components, _futile(lambda rng, w, c, prep, gone: f"Why bother {prep} {c.the} with no {w.text} in sight?")),
     might_as_well=(_has_components, _futile(lambda rng, w, c, prep, gone: f"{cap(prep)} {c.the} with no {w.text}? Might as well {pick(rng, P.FUTILE_ACT)}.")),
     bring_back=(_has_components, _futile(lambda rng, w, c, prep, gone: f"{cap(prep)} {c.the} won't bring back {w.the}.")),
