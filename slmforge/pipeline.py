@@ -28,6 +28,9 @@ class Stage:
     after: tuple[str, ...]  # stages whose outputs this one reads
     run: Callable[[Recipe, RunDir, Console], list[Path]]
     wanted: Callable[[Recipe], bool] = lambda recipe: True
+    # An optional stage that fails with a user-facing error is reported and the run goes on
+    # (a judge server that does not come up must not cost the user the report).
+    optional: bool = False
 
 
 def _prepare(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
@@ -37,7 +40,10 @@ def _prepare(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
 
 
 def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
-    from slmforge.train.sft import train
+    if recipe.train.method in ("dpo", "orpo", "reward"):
+        from slmforge.train.preference import train
+    else:
+        from slmforge.train.sft import train
 
     return train(recipe, run, con)
 
@@ -62,13 +68,36 @@ def _report(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return [path]
 
 
+def _judge(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    """Score the fine-tuned answers, then A/B them against the base model (and the folksy engine).
+
+    The judge server (judge.server.command) is started only now, after training and evaluation
+    have released their memory, and stopped before the stage returns: judge and trainer never
+    share the accelerator.
+    """
+    from slmforge.evaluate.compare import compare
+    from slmforge.evaluate.judge import judge
+    from slmforge.evaluate.judge_server import judge_server
+
+    outputs: list[Path] = []
+    with judge_server(recipe.judge, run.judge / "server.log", con):
+        outputs += judge(recipe, run, con)
+        opponents = ["base"] if (run.eval / "base_samples.jsonl").is_file() else []
+        if recipe.data.corpus is not None and recipe.data.corpus.name == "folksy":
+            opponents.append("template")
+        for opponent in opponents:
+            outputs += compare(recipe, run, con, a="final", b=opponent)
+    return sorted(set(outputs))
+
+
 STAGES: list[Stage] = [
     Stage("prepare", ("model", "data"), (), _prepare),
     Stage("train", ("model", "data", "train"), ("prepare",), _train),
     Stage("eval", ("model", "data", "eval"), ("train",), _eval, wanted=lambda r: r.eval.enabled),
     Stage("export", ("model", "export"), ("train",), _export, wanted=lambda r: bool(r.export.formats)),
+    Stage("judge", ("judge",), ("eval",), _judge, wanted=lambda r: r.judge.enabled, optional=True),
     # Last: the report reads every earlier stage (stages it does not find are left out of the page).
-    Stage("report", (), ("prepare", "train", "eval", "judge"), _report),
+    Stage("report", (), ("prepare", "train", "eval", "export", "judge"), _report),
 ]
 
 
@@ -107,6 +136,11 @@ def run_stages(recipe: Recipe, runs: Path, only: list[str] | None = None, force:
             outputs = stage.run(recipe, run, console)
         except BaseException as exc:
             run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            if stage.optional and isinstance(exc, SlmforgeError):
+                for line in str(exc).splitlines():
+                    console.print(f"[red]{stage.name} failed:[/red] {line}", highlight=False)
+                console.print(f"[yellow]{stage.name}: skipped; the rest of the run goes on (re-run to retry)[/yellow]")
+                continue
             raise
         run.finish_stage(stage.name, record, outputs)
         console.print(f"[green]{stage.name}: done in {time.time() - started:.1f}s[/green]")
