@@ -1,0 +1,188 @@
+"""`slmforge train` for train.method dpo | orpo | reward, from prepared `preference` data.
+
+Reads top to bottom like sft.py: check → pairs → score before → model → trainer → (resume)
+train → score after → save model/ and logs/preference.json. Reuses SFT's resume, precision,
+LoRA config, callbacks and model saving; only the TRL trainer and its config differ.
+
+With LoRA (train.pref.adapter, the default) DPO's reference model is the frozen base under the
+adapter (TRL disables the adapter for the reference pass), so no second copy is held in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from slmforge.errors import SlmforgeError
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.train import checkpoints
+from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, truncate_metrics
+from slmforge.train.pref_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
+from slmforge.train.precision import choose_precision
+from slmforge.train.sft import TrainingInterrupted, checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model
+
+PREFERENCE_METHODS = ("dpo", "orpo", "reward")
+
+
+def check_preference_recipe(recipe: Recipe, run: RunDir) -> None:
+    if recipe.train.method not in PREFERENCE_METHODS:
+        raise SlmforgeError(f"train.method: {recipe.train.method} is not a preference method ({', '.join(PREFERENCE_METHODS)})")
+    if recipe.data.format != "preference":
+        raise SlmforgeError(f"train.method: {recipe.train.method} needs data.format: preference (prompt, chosen, rejected), "
+                            f"got {recipe.data.format}; run `slmforge prefs RECIPE` to make pairs")
+    if not run.split_file("train").is_file():
+        raise SlmforgeError(f"{run.split_file('train')} is missing; run `slmforge prepare RECIPE` first")
+
+
+def pref_dataset(rows: list[dict[str, Any]]) -> Any:
+    """TRL's conversational preference format: prompt turns, then chosen / rejected assistant turns."""
+    from datasets import Dataset
+
+    return Dataset.from_list([
+        {"prompt": r["messages"], "chosen": [{"role": "assistant", "content": r["chosen"]}],
+         "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+        for r in rows
+    ])
+
+
+def max_length(recipe: Recipe) -> int:
+    return recipe.train.pref.max_length or recipe.data.max_length
+
+
+def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cuda: bool) -> Any:
+    """The method's TRL config: the keys every Trainer shares (as SFT sets them) plus the method's own."""
+    t, p = recipe.train, recipe.train.pref
+    common: dict[str, Any] = dict(
+        output_dir=str(run.checkpoints),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.lr,
+        lr_scheduler_type=t.scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
+        weight_decay=t.weight_decay,
+        gradient_checkpointing=t.gradient_checkpointing,  # TRL's preference configs default it on
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        report_to=list(t.report_to) or "none",
+        disable_tqdm=True,
+        dataset_num_proc=None,
+        max_length=max_length(recipe),
+    )
+    if t.method == "dpo":
+        from trl import DPOConfig
+
+        return DPOConfig(**common, beta=p.beta, loss_type=[p.loss_type], truncation_mode=p.truncation_mode)
+    if t.method == "orpo":
+        from trl.experimental.orpo import ORPOConfig
+
+        return ORPOConfig(**common, beta=p.beta, max_completion_length=p.max_completion_length)
+    from trl import RewardConfig
+
+    return RewardConfig(**common)
+
+
+def load_policy(recipe: Recipe) -> tuple[Any, Any]:
+    """fp32 master weights (as SFT): a causal LM for dpo/orpo, a one-score sequence classifier for reward."""
+    from slmforge.models import load_model, load_tokenizer, local_dir, resolve_source
+
+    if recipe.train.method != "reward":
+        return load_model(recipe.model, dtype=torch.float32)
+    from transformers import AutoModelForSequenceClassification
+
+    tokenizer = load_tokenizer(recipe.model)
+    source = resolve_source(recipe.model.id)
+    where = local_dir(source) or source.location
+    model = AutoModelForSequenceClassification.from_pretrained(where, num_labels=1, dtype=torch.float32,
+                                                               trust_remote_code=recipe.model.trust_remote_code)
+    model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
+    return model, tokenizer
+
+
+def peft_config(recipe: Recipe) -> Any:
+    if recipe.train.pref.adapter == "full":
+        return None
+    config = lora_config(recipe)
+    if recipe.train.method == "reward":
+        # SEQ_CLS makes peft train and save the new score head along with the adapter.
+        config.task_type = "SEQ_CLS"
+    return config
+
+
+def pair_score(recipe: Recipe, model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> PairScore:
+    scorer = reward_pair_score if recipe.train.method == "reward" else lm_pair_score
+    return scorer(model, tokenizer, rows, batch_size=recipe.train.batch_size, max_length=max_length(recipe))
+
+
+def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Train a dpo / orpo / reward model on the prepared preference pairs; returns the files written."""
+    from transformers.trainer_callback import PrinterCallback
+
+    from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
+
+    check_preference_recipe(recipe, run)
+    cuda = torch.cuda.is_available()
+    t, p = recipe.train, recipe.train.pref
+    train_rows = read_pairs(run.split_file("train"))
+    val_rows = read_pairs(run.split_file("val"))
+    held_out = read_pairs(run.split_file("test"), p.eval_pairs) or val_rows[: p.eval_pairs]
+    precision = choose_precision(t.precision, cuda)
+    console.print(
+        f"train [bold]{t.method}[/bold] ({p.adapter}) · {len(train_rows):,} pairs, {len(val_rows):,} val, "
+        f"{len(held_out):,} held out · beta {p.beta:g}{f' loss {p.loss_type}' if t.method == 'dpo' else ''} · "
+        f"precision {precision.name} ({precision.reason}) · batch {t.batch_size} × accum {t.grad_accum} · lr {t.lr:g} {t.scheduler}"
+    )
+    resume = find_resume_checkpoint(recipe, run, console)
+
+    model, tokenizer = load_policy(recipe)
+    before = pair_score(recipe, model, tokenizer, held_out)
+    counter = TokenCounter()
+    metrics = run.logs / "metrics.jsonl"
+    run.logs.mkdir(parents=True, exist_ok=True)
+    if resume is None:
+        metrics.unlink(missing_ok=True)
+    else:
+        truncate_metrics(metrics, checkpoints.step_of(Path(resume)))
+    stop = GracefulStop()
+    trainer = TRAINERS[t.method](
+        model=model,
+        args=trainer_args(recipe, run, precision.name, bool(val_rows), cuda),
+        train_dataset=pref_dataset(train_rows),
+        eval_dataset=pref_dataset(val_rows) if val_rows else None,
+        processing_class=tokenizer,
+        peft_config=peft_config(recipe),
+        callbacks=[PrefMetricsJsonl(metrics, counter), RichProgress(console, counter), stop],
+        counter=counter,
+        fingerprint=checkpoint_fingerprint(recipe),
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.train(resume_from_checkpoint=resume)
+    if stop.signal is not None:
+        raise TrainingInterrupted(
+            f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in {run.checkpoints}; "
+            "run the same command again to resume"
+        )
+    after = pair_score(recipe, trainer.model, tokenizer, held_out)
+    written = save_model(trainer, tokenizer, run)
+    summary = run.logs / "preference.json"
+    write_json_atomic(summary, {"method": t.method, "held_out": "test" if run.split_file("test").is_file() else "val",
+                                "before": before.as_dict(), "after": after.as_dict()})
+    console.print(f"chosen over rejected on {after.pairs} held-out pairs: {before.accuracy:.0%} → [bold]{after.accuracy:.0%}[/bold] "
+                  f"(mean margin {before.mean_margin:+.2f} → {after.mean_margin:+.2f})")
+    console.print(f"model → {run.model} ({'LoRA adapter' if p.adapter == 'lora' else 'full weights'})")
+    return written + [metrics, summary]
