@@ -111,8 +111,15 @@ def stage_fingerprint(stage: Stage, recipe: Recipe, run: RunDir) -> tuple[str, d
     return fingerprint(parts), inputs
 
 
-def run_stages(recipe: Recipe, runs: Path, only: list[str] | None = None, force: bool = False) -> RunDir:
-    """Run the recipe's stages (all wanted ones, or `only`) in order."""
+def run_stages(
+    recipe: Recipe, runs: Path, only: list[str] | None = None, force: bool = False,
+    replace: dict[str, Callable[[Recipe, RunDir, Console], list[Path]]] | None = None,
+) -> RunDir:
+    """Run the recipe's stages (all wanted ones, or `only`) in order.
+
+    `replace` swaps a stage's function while keeping its manifest bookkeeping (the sweep trains
+    with an extra pruning callback this way).
+    """
     run = RunDir.for_recipe(recipe, runs)
     run.ensure(recipe)
     known = {s.name for s in STAGES}
@@ -133,7 +140,7 @@ def run_stages(recipe: Recipe, runs: Path, only: list[str] | None = None, force:
         record = run.start_stage(stage.name, fp, inputs)
         started = time.time()
         try:
-            outputs = stage.run(recipe, run, console)
+            outputs = (replace or {}).get(stage.name, stage.run)(recipe, run, console)
         except BaseException as exc:
             run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             if stage.optional and isinstance(exc, SlmforgeError):

@@ -138,6 +138,9 @@ class TrainSection(Section):
     resume: str = Field("auto", description="auto: continue from the newest complete checkpoint; never: start over; or a checkpoint-N path.")
     lora: LoraSection = Field(default_factory=LoraSection)
     pref: PrefTrainSection = Field(default_factory=PrefTrainSection, description="dpo / orpo / reward settings.")
+    distributed: Literal["none", "ddp", "fsdp", "deepspeed"] = Field(
+        "none", description="Multi-process strategy for `slmforge train --nproc N` (accelerate); batch_size × grad_accum stays the global batch."
+    )
 
 
 # --------------------------------------------------------------------------- later stages
@@ -232,6 +235,21 @@ class ServeSection(Section):
     cache_size: int = Field(1024, ge=0, description="Deterministic (temperature 0) answers kept in an LRU cache; 0 = off.")
 
 
+class SweepSection(Section):
+    """`slmforge sweep`: an Optuna study over recipe keys; every trial is an ordinary run directory."""
+
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="KEY: SPACE, e.g. train.lr: loguniform:1e-5:5e-5, train.epochs: int:2:5, train.lora.r: categorical:8,16.",
+    )
+    trials: int = Field(10, gt=0, description="Trials the study should hold in total (re-running continues it).")
+    objective: str = Field("val_loss", description="val_loss | train_loss (logs/metrics.jsonl) or a metric of eval/results.json (e.g. rougeL).")
+    direction: Literal["auto", "minimize", "maximize"] = Field("auto", description="auto: minimize loss/error/mae/rmse/perplexity, else maximize.")
+    pruner: Literal["median", "none"] = Field("median", description="median: stop a trial whose eval loss is worse than the median of earlier trials at the same step.")
+    storage: str | None = Field(None, description="Optuna storage URL; empty = SQLite file runs/<name>/sweep.db.")
+    seed: int = Field(0, description="Sampler seed.")
+
+
 class Recipe(Section):
     name: str = Field(..., min_length=1, description="Run name: outputs go to runs/<name>/.")
     model: ModelSection = Field(default_factory=ModelSection)
@@ -242,6 +260,7 @@ class Recipe(Section):
     prefs: PrefsSection = Field(default_factory=PrefsSection)
     export: ExportSection = Field(default_factory=ExportSection)
     serve: ServeSection = Field(default_factory=ServeSection)
+    sweep: SweepSection | None = Field(None, description="Hyperparameter search for `slmforge sweep`; ignored by other verbs.")
 
     @field_validator("name")
     @classmethod

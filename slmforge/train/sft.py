@@ -185,8 +185,11 @@ def save_model(trainer: Any, tokenizer: Any, run: RunDir) -> list[Path]:
     return sorted(p for p in run.model.rglob("*") if p.is_file())
 
 
-def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
-    """Train the recipe's model on its prepared data; returns the files written under model/ and logs/metrics.jsonl."""
+def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[Any, ...] = ()) -> list[Path]:
+    """Train the recipe's model on its prepared data; returns the files written under model/ and logs/metrics.jsonl.
+
+    `extra_callbacks`: more TrainerCallbacks (the sweep's pruner), run after ours so metrics.jsonl is written first.
+    """
     from transformers.integrations import TensorBoardCallback
     from transformers import EarlyStoppingCallback
     from torch.utils.tensorboard import SummaryWriter
@@ -219,6 +222,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
                  TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(run.logs)))]
     if t.early_stopping_patience and val_set is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    callbacks.extend(extra_callbacks)
 
     from slmforge.train.trainer import RunTrainer
 
