@@ -103,7 +103,9 @@ def load_policy(recipe: Recipe) -> tuple[Any, Any]:
 
     if recipe.train.method != "reward":
         return load_model(recipe.model, dtype=torch.float32)
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    set_seed(recipe.train.seed)  # the score head starts random: same seed, same head, same "before" figure
 
     tokenizer = load_tokenizer(recipe.model)
     source = resolve_source(recipe.model.id)
