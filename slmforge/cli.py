@@ -81,6 +81,44 @@ def train_cmd(
     run_stages(resolved, runs, ["train"], force=True)
 
 
+@app.command("prefs")
+@user_errors
+def prefs_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
+    """Sample K answers per training prompt, score them (prefs.scorer) and write runs/<name>/prefs/pairs.jsonl; resumes."""
+    from slmforge.pipeline import run_stages
+    from slmforge.prefs.pairs import make_pairs
+    from slmforge.rundir import RunDir
+
+    resolved = _load(recipe, set_)
+    run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
+    make_pairs(resolved, RunDir.for_recipe(resolved, runs), console)
+
+
+@app.command("sweep")
+@user_errors
+def sweep_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="KEY=SPACE: loguniform:LO:HI, float:LO:HI, int:LO:HI, categorical:A,B (repeatable).")] = None,
+    trials: Annotated[Optional[int], typer.Option(min=1, help="Trials the study should hold in total (default sweep.trials).")] = None,
+    objective: Annotated[Optional[str], typer.Option(help="val_loss, train_loss or an eval metric (default sweep.objective).")] = None,
+    direction: Annotated[Optional[str], typer.Option(help="minimize | maximize (default: inferred from the objective's name).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL shared by several sweeps (default runs/<name>/sweep.db).")] = None,
+) -> None:
+    """Search hyperparameters with Optuna: each trial is a run directory under runs/<name>/trials/; re-running continues."""
+    from slmforge.sweep.space import parse_cli_params
+    from slmforge.sweep.study import make_plan, sweep
+    from slmforge.sweep.summary import print_summary, summarize
+
+    if direction not in (None, "minimize", "maximize"):
+        raise SlmforgeError(f"--direction: must be minimize or maximize, got {direction!r}")
+    resolved = _load(recipe, set_)
+    plan = make_plan(resolved, runs, parse_cli_params(param or []), trials, objective, direction, storage)
+    study = sweep(resolved, plan, console)
+    print_summary(summarize(study, resolved, plan, recipe), console)
+
+
 @app.command("plan")
 @user_errors
 def plan_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:

@@ -1,0 +1,1 @@
+"""Preference pairs from a model's own samples (`slmforge prefs`)."""

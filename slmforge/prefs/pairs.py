@@ -1,0 +1,199 @@
+"""`slmforge prefs RECIPE`: preference pairs from the trained model's own samples.
+
+For prefs.samples training prompts, sample prefs.k answers, score each with prefs.scorer and
+keep (best, worst) as (chosen, rejected) where they differ by at least prefs.margin. Every
+prompt in is a pair out or a drop counted by reason; every answer is scored or counted failed.
+
+Resume: prefs/samples.jsonl gains one line per prompt as each batch finishes; a rerun skips the
+prompts already there (batches are seeded by position, so the answers are the ones an
+uninterrupted run would have drawn). pairs.jsonl and report.json are rebuilt from it each time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from slmforge.errors import SlmforgeError
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, write_json_atomic
+
+Scorer = Callable[[list[dict[str, str]], str], float]
+
+
+def load_scorer(spec: str) -> Scorer:
+    """prefs.scorer 'module:function' → function(prompt_messages, answer) -> float."""
+    if spec == "judge":
+        raise SlmforgeError("prefs.scorer: judge scoring is not built yet; set prefs.scorer to module:function(prompt, answer) -> float")
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise SlmforgeError(f"prefs.scorer: expected judge or module:function, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SlmforgeError(f"prefs.scorer: cannot import {module_name} ({exc}); is it on PYTHONPATH?") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise SlmforgeError(f"prefs.scorer: {module_name} has no function {attr}")
+    return fn
+
+
+def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
+    """(score, None) or (None, reason): a scorer that raises or returns no number is counted, never fatal."""
+    if not answer.strip():
+        return None, "empty_answer"
+    try:
+        value = scorer(prompt, answer)
+    except Exception:  # a user's scorer may fail any way; the count says how often
+        return None, "scorer_error"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, "unparsable_score"
+    return (number, None) if math.isfinite(number) else (None, "unparsable_score")
+
+
+def pick_pair(answers: list[str], scores: list[float | None], margin: float) -> tuple[dict[str, Any] | None, str | None]:
+    """Best and worst scored answers as a pair, or the reason there is none."""
+    scored = [(s, a) for a, s in zip(answers, scores) if s is not None]
+    if len(scored) < 2:
+        return None, "fewer_than_2_scored"
+    best = max(scored, key=lambda x: x[0])
+    worst = min(scored, key=lambda x: x[0])
+    if best[0] - worst[0] < margin:
+        return None, "tie_within_margin"
+    if best[1].strip() == worst[1].strip():  # a scorer that is not a function of the text
+        return None, "identical_answers"
+    return {"chosen": best[1], "rejected": worst[1], "chosen_score": best[0], "rejected_score": worst[0]}, None
+
+
+def choose_prompts(rows: list[dict[str, Any]], n: int, seed: int, stratify: str | None) -> list[list[dict[str, str]]]:
+    """n prompts (the turns before the reply), keeping each stratum's share like the data split does."""
+    rnd = random.Random(seed)
+    by_stratum: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_stratum.setdefault(str(row.get("meta", {}).get(stratify)) if stratify else "", []).append(row)
+    n = min(n, len(rows))
+    picked: list[dict[str, Any]] = []
+    for key in sorted(by_stratum):
+        group = by_stratum[key]
+        picked += rnd.sample(group, min(len(group), round(n * len(group) / len(rows))))
+    rnd.shuffle(picked)
+    return [row["messages"][:-1] if row["messages"][-1]["role"] == "assistant" else row["messages"] for row in picked[:n]]
+
+
+def sample_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], recipe: Recipe, seed: int) -> list[list[str]]:
+    """prefs.k sampled answers per prompt (one generate call for the batch)."""
+    import torch
+
+    p = recipe.prefs
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
+    saved, tokenizer.padding_side = tokenizer.padding_side, "left"  # new tokens must follow the prompt directly
+    try:
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    finally:
+        tokenizer.padding_side = saved
+    eos = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None, tokenizer.unk_token_id}
+    gen_eos = getattr(model.generation_config, "eos_token_id", None)
+    eos |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        out = model.generate(**batch, do_sample=True, temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
+                             num_return_sequences=p.k, eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id)
+    new = out[:, batch["input_ids"].shape[1]:]
+    answers = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+    return [answers[i * p.k:(i + 1) * p.k] for i in range(len(prompts))]
+
+
+def load_sampler(recipe: Recipe, run: RunDir) -> tuple[Any, Any, str]:
+    from slmforge.models import load_model, load_trained
+
+    if recipe.prefs.model:
+        section = recipe.model.model_copy(update={"id": recipe.prefs.model})
+        return (*load_model(section), recipe.prefs.model)
+    if run.model.is_dir():
+        return (*load_trained(run.model, recipe.model), str(run.model))
+    return (*load_model(recipe.model), recipe.model.id)
+
+
+def read_done(path: Path) -> dict[int, dict[str, Any]]:
+    done: dict[int, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # the half line of a killed write: that prompt is redone
+                continue
+            done[row["index"]] = row
+    return done
+
+
+def make_pairs(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Sample, score and pair; returns prefs/pairs.jsonl, prefs/samples.jsonl and prefs/report.json."""
+    p = recipe.prefs
+    scorer = load_scorer(p.scorer)  # before any model loads: a typo fails in a second
+    train_file = run.split_file("train")
+    if not train_file.is_file():
+        raise SlmforgeError(f"{train_file} is missing; run `slmforge prepare RECIPE` first")
+    rows = [json.loads(line) for line in train_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    prompts = choose_prompts(rows, p.samples, p.seed, recipe.data.split.stratify)
+    out_dir = run.root / "prefs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples_path = out_dir / "samples.jsonl"
+    done = read_done(samples_path)
+    if done and any(done[i]["prompt"] != prompts[i] for i in done if i < len(prompts)):
+        raise SlmforgeError(f"{samples_path} holds samples of other prompts (data or prefs.seed changed); delete it to start over")
+    todo = [i for i in range(len(prompts)) if i not in done]
+    console.print(f"prefs · {len(prompts)} prompts × {p.k} answers (temperature {p.temperature:g}) · scorer {p.scorer} · "
+                  f"margin {p.margin:g} · {len(done)} done before, {len(todo)} to go")
+    if todo:
+        model, tokenizer, name = load_sampler(recipe, run)
+        console.print(f"sampling from {name}")
+        model.eval()
+        with open(samples_path, "a", encoding="utf-8") as f:
+            for start in range(0, len(prompts), p.batch_size):
+                batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
+                if not batch:
+                    continue
+                answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
+                for i, k_answers in zip(batch, answers):
+                    scored = [score_answer(scorer, prompts[i], a) for a in k_answers]
+                    row = {"index": i, "prompt": prompts[i], "answers": k_answers,
+                           "scores": [s for s, _ in scored], "failures": [r for _, r in scored]}
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    done[i] = row
+                f.flush()
+    return write_pairs(recipe, out_dir, [done[i] for i in sorted(done) if i < len(prompts)], console)
+
+
+def write_pairs(recipe: Recipe, out_dir: Path, samples: list[dict[str, Any]], console: Console) -> list[Path]:
+    drops: Counter[str] = Counter()
+    answer_failures: Counter[str] = Counter(r for s in samples for r in s["failures"] if r)
+    pairs_path = out_dir / "pairs.jsonl"
+    tmp = pairs_path.with_name("pairs.jsonl.tmp")
+    pairs = 0
+    with open(tmp, "w", encoding="utf-8") as f:
+        for s in samples:
+            pair, reason = pick_pair(s["answers"], s["scores"], recipe.prefs.margin)
+            if pair is None:
+                drops[reason or "unknown"] += 1
+                continue
+            pairs += 1
+            f.write(json.dumps({"prompt": s["prompt"], **pair}, ensure_ascii=False) + "\n")
+    tmp.replace(pairs_path)
+    report = {"prompts": len(samples), "pairs": pairs, "dropped": sum(drops.values()), "dropped_by_reason": dict(drops),
+              "answers": len(samples) * recipe.prefs.k, "answer_failures": dict(answer_failures),
+              "margin": recipe.prefs.margin, "scorer": recipe.prefs.scorer}
+    report_path = out_dir / "report.json"
+    write_json_atomic(report_path, report)
+    why = ", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"
+    console.print(f"prompts {len(samples)} = pairs {pairs} + dropped {sum(drops.values())} ({why}) → {pairs_path}")
+    return [pairs_path, out_dir / "samples.jsonl", report_path]
