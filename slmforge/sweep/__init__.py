@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps on Optuna: `slmforge sweep RECIPE` (space, objective, study, summary)."""
