@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -61,10 +62,18 @@ def test_plan_reads_a_local_config_and_prints_a_table(tmp_path, tiny_qwen2):
     assert "optimizer" in result.output and "fits here" in result.output and "slmforge prepare" in result.output
 
 
+def clean_env() -> dict[str, str]:
+    # Only what the child needs: variables other tests leave in os.environ (thread counts, allocator
+    # settings) change a process's memory and made this measurement flaky inside the full suite.
+    keep = ("PATH", "HOME", "SLMFORGE_CACHE", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    return {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
 def measured_peak(tmp_path: Path, model: str) -> float:
     (tmp_path / "peak.py").write_text(PEAK)
     out = subprocess.run([sys.executable, str(tmp_path / "peak.py"), model, str(tmp_path)], capture_output=True, text=True, timeout=600,
-                         cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+                         cwd=tmp_path, env=clean_env())
     assert out.returncode == 0, out.stderr[-2000:]
     return float(out.stdout.split("PEAK")[-1])
 
