@@ -118,7 +118,9 @@ def open_study(plan: SweepPlan) -> Any:
 
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our per-trial lines replace Optuna's
+    # Our per-trial lines replace Optuna's; its "trial failed" warning carries a traceback a user must not see
+    # (unexpected errors keep theirs in the trial's error.log).
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat is "experimental"
     storage: Any = plan.storage
     if plan.storage.startswith(("sqlite:", "postgresql", "mysql")):
@@ -203,7 +205,14 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            trial.set_user_attr("error", (str(exc).splitlines() or [type(exc).__name__])[0])
+            line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            if not isinstance(exc, SlmforgeError):  # a bug, not a user mistake: keep the traceback for the report
+                import traceback
+
+                run.root.mkdir(parents=True, exist_ok=True)
+                (run.root / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+                line = f"{type(exc).__name__}: {line} (traceback in {run.root / 'error.log'})"
+            trial.set_user_attr("error", line)
             raise
         finally:
             trial.set_user_attr("seconds", round(time.time() - started, 1))
