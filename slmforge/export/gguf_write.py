@@ -108,7 +108,31 @@ def _encode(name: str, data: np.ndarray, quant: QuantType) -> tuple[np.ndarray, 
     block, _ = GGML_QUANT_SIZES[ggml]
     if data.shape[-1] % block:
         return data.astype(np.float16), GGMLQuantizationType.F16
-    return quants.quantize(data.astype(np.float32), ggml), ggml
+    data = data.astype(np.float32)
+    exact = _exact_encoding(data, ggml)
+    if exact is not None:
+        return exact
+    return quants.quantize(data, ggml), ggml
+
+
+# Block types a base model may already have been dequantized from (an embedded or downloaded GGUF).
+_SOURCE_GRIDS = (GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_1, GGMLQuantizationType.Q4_0)
+
+
+def _exact_encoding(data: np.ndarray, target: GGMLQuantizationType) -> tuple[np.ndarray, GGMLQuantizationType] | None:
+    """A tensor that already lies on a quant grid (weights dequantized from a GGUF and untouched by
+    training) is written in that type, bit for bit, instead of being rounded a second time:
+    Q4_1 weights re-rounded to Q8_0 / Q4_0 lose top-1 agreement for nothing. Only used when the
+    exact type is no larger than `target` would be (or is `target` itself)."""
+    target_bytes = GGML_QUANT_SIZES[target][1] / GGML_QUANT_SIZES[target][0]
+    for ggml in (target, *(g for g in _SOURCE_GRIDS if g != target)):
+        block, size = GGML_QUANT_SIZES[ggml]
+        if data.shape[-1] % block or size / block > target_bytes * 1.15:
+            continue
+        encoded = quants.quantize(data, ggml)
+        if np.array_equal(quants.dequantize(encoded, ggml).reshape(data.shape), data):
+            return encoded, ggml
+    return None
 
 
 def gguf_tensors(model: Any) -> list[tuple[str, np.ndarray]]:
