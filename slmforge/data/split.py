@@ -49,16 +49,26 @@ def split_by_group(examples: list[Example], cfg: SplitSection) -> SplitResult:
     rng = random.Random(cfg.seed)
     assigned: dict[str, list[int]] = {s: [] for s in SPLITS}
     group_counts = {s: 0 for s in SPLITS}
+    seen = 0  # rows placed so far, over all strata
     for stratum in sorted(strata, key=repr):
         keys = sorted(strata[stratum], key=repr)
         rng.shuffle(keys)
         total = sum(len(groups[k]) for k in keys)
         filled = {s: 0 for s in SPLITS}
         for key in keys:
-            # The split furthest below its target share takes the next group, so every split
-            # ends within one group of its ideal size in every stratum.
-            target = max(SPLITS, key=lambda s: (fractions[s] * total - filled[s], -SPLITS.index(s)))
-            filled[target] += len(groups[key])
+            size = len(groups[key])
+            seen += size
+            # The split furthest below its target takes the next group: below its share in this
+            # stratum, plus below its share overall. The stratum term keeps every stratum within
+            # a group of its ideal; the overall term stops many small strata (say 7 rows each,
+            # 5 % test) from rounding the same way every time and starving the small splits.
+            def deficit(s: str) -> tuple[float, int]:
+                local = fractions[s] * total - filled[s]
+                overall = fractions[s] * seen - len(assigned[s])
+                return (local + overall, -SPLITS.index(s))
+
+            target = max(SPLITS, key=deficit)
+            filled[target] += size
             group_counts[target] += 1
             assigned[target].extend(groups[key])
     # File order inside each split keeps the output readable and byte-stable.

@@ -83,3 +83,15 @@ def test_missing_stratify_field_is_a_clear_error():
 
     with pytest.raises(DataError, match=r"f:1: field 'nope' named by data.split.stratify is missing"):
         split_by_group(corpus(10), SplitSection(stratify="nope"))
+
+
+def test_many_small_strata_still_give_every_split_its_share():
+    # 30 strata of 7 rows: rounding each stratum on its own would give val/test ~1 row in 7 each
+    # time or none at all; overall shares must still come out near 90/5/5.
+    examples = [
+        Example(f"f:{i}", [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}], {"cat": i % 30})
+        for i in range(210)
+    ]
+    result = split_by_group(examples, SplitSection(stratify="cat", group_by=None))
+    sizes = {s: len(result.splits[s]) for s in SPLITS}
+    assert abs(sizes["test"] - 10.5) <= 2 and abs(sizes["val"] - 10.5) <= 2, sizes
