@@ -71,12 +71,21 @@ def train_cmd(
     resume: Annotated[
         Optional[str], typer.Option(help="auto: newest complete checkpoint; never: start over; or a checkpoint-N path.")
     ] = None,
+    nproc: Annotated[int, typer.Option(min=1, help="Processes per machine (accelerate launch; train.distributed picks ddp/fsdp/deepspeed).")] = 1,
+    nnodes: Annotated[int, typer.Option(min=1, help="Machines taking part (each runs this command).")] = 1,
+    node_rank: Annotated[int, typer.Option(min=0, help="This machine's index, 0 on the main one.")] = 0,
+    master: Annotated[str, typer.Option(help="ADDR:PORT of the main machine.")] = "127.0.0.1:29500",
 ) -> None:
     """Fine-tune the model (full / lora / qlora) on the prepared data into runs/<name>/model/ (prepares first if needed)."""
     from slmforge.pipeline import run_stages
 
     overrides = list(set_ or []) + ([f"train.resume={resume}"] if resume else [])
     resolved = _load(recipe, overrides)
+    if nproc * nnodes > 1:
+        from slmforge.train.distributed import launch
+
+        launch(recipe, overrides, runs, resolved, nproc, console, nnodes, node_rank, master)
+        return
     run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
     run_stages(resolved, runs, ["train"], force=True)
 

@@ -1,0 +1,105 @@
+"""`slmforge train --nproc 2`: DDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
+
+Tolerance: the training losses of 2 processes × 2 examples and 1 process × 4 examples (same global
+batch, same data order) agree to 1e-4 relative (float32 all-reduce order is the only difference);
+eval loss to 1e-3 (the eval set is sharded and its batch means are combined differently).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slmforge.errors import SlmforgeError
+from slmforge.train.distributed import accelerate_config, check_strategy, split_global_batch
+
+
+def make_pairs(path: Path, n: int = 60) -> Path:
+    animals = ["goat", "mule", "hen", "hog", "cow", "cat"]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            a = animals[i % len(animals)]
+            f.write(json.dumps({"input": f"Tell me about the {a} number {i}.", "output": f"The {a} {i} sleeps by the warm stove."}) + "\n")
+    return path
+
+
+def slmforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "slmforge", *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_global_batch_stays_global_whatever_the_process_count():
+    assert split_global_batch(8, 1, 2) == split_global_batch(8, 1, 2)
+    s = split_global_batch(8, 1, 2)
+    assert (s.per_device, s.grad_accum, s.per_device * s.grad_accum * s.nproc) == (4, 1, 8)
+    s = split_global_batch(4, 4, 8)  # 16 examples on 8 processes: 2 each, no accumulation needed
+    assert (s.per_device, s.grad_accum) == (2, 1)
+    s = split_global_batch(2, 8, 2)  # per-device batch never grows past the recipe's: accumulate instead
+    assert (s.per_device, s.grad_accum) == (2, 4)
+
+
+def test_a_global_batch_that_does_not_split_evenly_says_what_to_set():
+    with pytest.raises(SlmforgeError, match=r"train.batch_size × train.grad_accum = 6 is not divisible by --nproc 4"):
+        split_global_batch(6, 1, 4)
+
+
+def test_generated_accelerate_config_names_the_strategy_and_the_rendezvous():
+    ddp = accelerate_config("ddp", 2, master="10.0.0.1:29400")
+    assert (ddp["distributed_type"], ddp["num_processes"], ddp["main_process_ip"], ddp["main_process_port"]) == ("MULTI_GPU", 2, "10.0.0.1", 29400)
+    fsdp = accelerate_config("fsdp", 4, nnodes=2, node_rank=1)
+    assert (fsdp["distributed_type"], fsdp["num_processes"], fsdp["machine_rank"]) == ("FSDP", 8, 1)
+    assert fsdp["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    assert accelerate_config("deepspeed", 2)["deepspeed_config"]["zero_stage"] == 2
+    with pytest.raises(SlmforgeError, match="--master: expected ADDR:PORT"):
+        accelerate_config("ddp", 2, master="localhost")
+
+
+def test_deepspeed_without_a_gpu_is_one_clear_line():
+    with pytest.raises(SlmforgeError, match="deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp"):
+        check_strategy("deepspeed", cuda=False)
+
+
+def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
+    raw = {
+        "name": "dd", "model": {"id": str(tiny_qwen2)},
+        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
+                 "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
+        # packing off: packs per device depend on the per-device batch, which would change the examples per step
+        "train": {"method": "full", "max_steps": 3, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": 3,
+                  "save_steps": 100, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": "ddp"},
+        "eval": {"enabled": False},
+    }
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    two = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29547", "--runs", "two", cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = slmforge("train", str(recipe), "--runs", "one", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    run2, run1 = tmp_path / "two" / "dd", tmp_path / "one" / "dd"
+    assert "global batch 4 = 2 per device × accum 1 × 2 processes" in " ".join(two.stderr.split())
+    loss2 = [m["loss"] for m in metrics(run2) if "loss" in m]
+    loss1 = [m["loss"] for m in metrics(run1) if "loss" in m]
+    assert len(loss2) == len(loss1) == 3 and loss2[-1] < loss2[0]
+    assert loss2 == pytest.approx(loss1, rel=1e-4)
+    eval2 = [m["eval_loss"] for m in metrics(run2) if "eval_loss" in m]
+    eval1 = [m["eval_loss"] for m in metrics(run1) if "eval_loss" in m]
+    assert eval2 == pytest.approx(eval1, rel=1e-3)
+    # What a user reads came from rank 0 alone: one metrics writer, one TensorBoard file, no rank scratch left.
+    assert len(metrics(run2)) == len(metrics(run1))
+    assert len(list((run2 / "logs").glob("events.out.tfevents.*"))) == 1
+    assert not (run2 / ".ranks").exists()
+    assert (run2 / "model" / "model.safetensors").is_file()
+    config = yaml.safe_load((run2 / "accelerate.yaml").read_text())
+    assert (config["distributed_type"], config["num_processes"]) == ("MULTI_GPU", 2)
+    assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
+    assert "Traceback" not in two.stderr
