@@ -1,4 +1,4 @@
-"""`slmforge train --nproc 2`: DDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
+"""`slmforge train --nproc 2`: DDP and FSDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
 
 Tolerance: the training losses of 2 processes × 2 examples and 1 process × 4 examples (same global
 batch, same data order) agree to 1e-4 relative (float32 all-reduce order is the only difference);
@@ -69,7 +69,7 @@ def test_deepspeed_without_a_gpu_is_one_clear_line():
         check_strategy("deepspeed", cuda=False)
 
 
-def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
+def test_two_cpu_processes_with_ddp_and_fsdp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
     raw = {
         "name": "dd", "model": {"id": str(tiny_qwen2)},
         "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
@@ -103,3 +103,11 @@ def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp
     assert (config["distributed_type"], config["num_processes"]) == ("MULTI_GPU", 2)
     assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
     assert "Traceback" not in two.stderr
+
+    fsdp = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29549", "--runs", "fsdp",
+                    "--set", "train.distributed=fsdp", cwd=tmp_path)
+    assert fsdp.returncode == 0, fsdp.stderr[-3000:]
+    run_f = tmp_path / "fsdp" / "dd"
+    assert [m["loss"] for m in metrics(run_f) if "loss" in m] == pytest.approx(loss1, rel=1e-4)
+    assert yaml.safe_load((run_f / "accelerate.yaml").read_text())["distributed_type"] == "FSDP"
+    assert (run_f / "model" / "model.safetensors").is_file() and not (run_f / ".ranks").exists()
