@@ -118,8 +118,8 @@ def test_sides_are_read_from_a_run_directory_or_a_samples_file(tmp_path: Path) -
 
 
 def test_template_answers_come_from_the_folksy_engine(tmp_path: Path) -> None:
-    folksy = pytest.importorskip("slmforge.corpora.folksy")
-    if not hasattr(folksy, "say"):
-        pytest.skip("slmforge.corpora.folksy.say is not there yet")
+    from slmforge.corpora.folksy import say
+
     label, answers = resolve_side("template", RunDir(tmp_path), PROMPTS[:2])
     assert label == "template" and all(isinstance(answers[p], str) and answers[p] for p in PROMPTS[:2])
+    assert answers[PROMPTS[0]] == say(PROMPTS[0])
