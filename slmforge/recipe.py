@@ -274,6 +274,23 @@ class Recipe(Section):
 
 
 # --------------------------------------------------------------------------- loading
+def import_callable(spec: str, key: str, example: str = "mypkg.module:function") -> Any:
+    """Resolve a recipe's `module:function` (custom metrics, scorers) or raise a RecipeError naming key."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise RecipeError(f"{key}: {spec!r} is not module:function (e.g. {example})")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RecipeError(f"{key}: cannot import {module_name} ({exc}); put it on PYTHONPATH") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise RecipeError(f"{key}: {module_name} has no function {attr}")
+    return fn
+
+
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
     """Apply one `--set a.b=c` (the value is parsed as YAML: 3 → int, [a,b] → list, null → None)."""
     if "=" not in assignment:

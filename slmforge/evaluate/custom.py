@@ -6,25 +6,15 @@ The function is called as fn(outputs=[...], references=[...], metas=[...]) and r
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from slmforge.errors import RecipeError
+from slmforge.recipe import import_callable
 
 
 def load_metric(spec: str) -> Callable[..., dict[str, float]]:
-    module_name, _, function = spec.partition(":")
-    if not module_name or not function:
-        raise RecipeError(f"eval.custom_metrics: {spec!r} is not module:function (e.g. mypkg.metrics:rhymes)")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RecipeError(f"eval.custom_metrics: cannot import {module_name} ({exc}); put it on PYTHONPATH") from None
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise RecipeError(f"eval.custom_metrics: {module_name} has no function {function}")
-    return fn
+    return import_callable(spec, "eval.custom_metrics", example="mypkg.metrics:rhymes")
 
 
 def run_custom_metrics(specs: list[str], outputs: list[str], references: list[str], metas: list[dict[str, Any]]) -> dict[str, float]:

@@ -11,7 +11,6 @@ uninterrupted run would have drawn). pairs.jsonl and report.json are rebuilt fro
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import random
@@ -23,7 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from slmforge.errors import SlmforgeError
-from slmforge.recipe import Recipe
+from slmforge.recipe import Recipe, import_callable
 from slmforge.rundir import RunDir, write_json_atomic
 
 Scorer = Callable[[list[dict[str, str]], str], float]
@@ -33,17 +32,7 @@ def load_scorer(spec: str) -> Scorer:
     """prefs.scorer 'module:function' → function(prompt_messages, answer) -> float."""
     if spec == "judge":
         raise SlmforgeError("prefs.scorer: judge scoring is not built yet; set prefs.scorer to module:function(prompt, answer) -> float")
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise SlmforgeError(f"prefs.scorer: expected judge or module:function, got {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SlmforgeError(f"prefs.scorer: cannot import {module_name} ({exc}); is it on PYTHONPATH?") from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise SlmforgeError(f"prefs.scorer: {module_name} has no function {attr}")
-    return fn
+    return import_callable(spec, "prefs.scorer", example="mypkg.scoring:score")
 
 
 def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
