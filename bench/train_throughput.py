@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
     from slmforge.recipe import load
     from slmforge.rundir import RunDir
     from slmforge.train.data import load_split, token_stats
-    from slmforge.train.loss import validation_loss
+    from slmforge.evaluate.loss import read_tokenized, token_loss
     mode, recipe_path, runs = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     recipe = load(recipe_path)
     run = RunDir(runs / recipe.name)
@@ -64,7 +64,7 @@ CHILD = textwrap.dedent(
     useful = stats.loss_tokens / stats.examples * examples
     n_params = sum(p.numel() for p in model.parameters())
     flops = 6 * n_params * (stats.tokens / stats.examples) * examples
-    val = validation_loss(model, load_split(run, "val"))
+    val = token_loss(model, *read_tokenized(run.tokenized_file("val"))).loss
     print("RESULT " + json.dumps({"useful_tok_s": useful / seconds, "seconds": seconds, "flop_s": flops / seconds,
                                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, "val_loss": val}))
     """

@@ -41,8 +41,7 @@ def test_lora_on_the_embedded_model_beats_the_base_model_val_loss(tmp_path):
     from slmforge.models import load_model, load_trained
     from slmforge.recipe import load
     from slmforge.rundir import RunDir
-    from slmforge.train.data import load_split
-    from slmforge.train.loss import validation_loss
+    from slmforge.evaluate.loss import read_tokenized, token_loss
 
     raw = {
         "name": "folksy-tiny",
@@ -60,9 +59,9 @@ def test_lora_on_the_embedded_model_beats_the_base_model_val_loss(tmp_path):
 
     recipe = load(path)
     run = RunDir(tmp_path / "runs" / "folksy-tiny")
-    val = load_split(run, "val")
+    val = read_tokenized(run.tokenized_file("val"))
     base, _ = load_model(recipe.model)
-    base_loss = validation_loss(base, val)
+    base_loss = token_loss(base, *val).loss  # the same masked, batching-independent loss eval reports
     trained, _ = load_trained(run.model, recipe.model)
-    trained_loss = validation_loss(trained, val)
+    trained_loss = token_loss(trained, *val).loss
     assert trained_loss < base_loss * 0.8, (trained_loss, base_loss)
