@@ -120,8 +120,8 @@ def verify_gguf(path: Path, quant: str, reference_logits: list[Any], tokenizer: 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=str(path), dtype=torch.float32)
-    rebuilt = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=str(path))
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    rebuilt = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     # Logits from the exported tokenizer's ids: a tokenizer mismatch is reported on its own line.
     diff, rel, agree, n = compare_logits(reference_logits, _logits(model, tokenizer, texts))
     check = Check(path.name, quant, diff, rel, agree, n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,14 @@ def exported(tmp_path_factory, tiny_llama):
     run = tmp / "runs" / "tinyrun"
     make_lora_run(run, tiny_llama)
     write_reports(run)
-    result = CliRunner().invoke(app, ["export", str(recipe), "--runs", str(tmp / "runs"), "--quant", "f16,q8_0"])
+    # A relative runs/ from the working directory, as `slmforge run` uses by default: the GGUF
+    # loader once got a path relative to the wrong place (found by `make demo`).
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        result = CliRunner().invoke(app, ["export", str(recipe), "--runs", "runs", "--quant", "f16,q8_0"])
+    finally:
+        os.chdir(cwd)
     assert result.exit_code == 0, result.output
     return tmp, recipe, run, result.output
 
