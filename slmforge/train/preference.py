@@ -23,7 +23,14 @@ from slmforge.train import checkpoints
 from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, truncate_metrics
 from slmforge.train.pref_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
 from slmforge.train.precision import choose_precision
-from slmforge.train.sft import TrainingInterrupted, checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model
+from slmforge.train.sft import (
+    TrainingInterrupted,
+    checkpoint_fingerprint,
+    find_resume_checkpoint,
+    lora_config,
+    save_model,
+    shared_trainer_args,
+)
 
 PREFERENCE_METHODS = ("dpo", "orpo", "reward")
 
@@ -57,31 +64,9 @@ def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cu
     """The method's TRL config: the keys every Trainer shares (as SFT sets them) plus the method's own."""
     t, p = recipe.train, recipe.train.pref
     common: dict[str, Any] = dict(
-        output_dir=str(run.checkpoints),
+        **shared_trainer_args(recipe, run, precision, has_eval, cuda),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum,
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        learning_rate=t.lr,
-        lr_scheduler_type=t.scheduler,
-        warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
-        weight_decay=t.weight_decay,
-        gradient_checkpointing=t.gradient_checkpointing,  # TRL's preference configs default it on
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=not cuda,
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=t.eval_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        report_to=list(t.report_to) or "none",
-        disable_tqdm=True,
-        dataset_num_proc=None,
         max_length=max_length(recipe),
     )
     if t.method == "dpo":

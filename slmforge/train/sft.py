@@ -114,18 +114,11 @@ def lora_config(recipe: Recipe) -> Any:
                       task_type="CAUSAL_LM", bias="none")
 
 
-def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval: bool, cuda: bool) -> Any:
-    from trl import SFTConfig
-
+def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cuda: bool) -> dict[str, Any]:
+    """TrainingArguments every method sets the same way from the recipe (SFT, DPO, ORPO, reward)."""
     t = recipe.train
-    liger = cuda and _has("liger_kernel")
-    return SFTConfig(
+    return dict(
         output_dir=str(run.checkpoints),
-        max_length=recipe.data.max_length,
-        packing=t.packing,
-        packing_strategy="bfd",  # best-fit-decreasing packs + position_ids: no attention across examples
-        per_device_train_batch_size=packs if t.packing else t.batch_size,
-        per_device_eval_batch_size=packs if t.packing else t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -133,11 +126,10 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval
         lr_scheduler_type=t.scheduler,
         warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
         weight_decay=t.weight_decay,
-        gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing=t.gradient_checkpointing,  # TRL's preference configs default it on
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not cuda,
-        optim="adamw_torch_fused",  # fused AdamW runs on CPU (torch >= 2.4) and CUDA
         seed=t.seed,
         data_seed=t.seed,
         logging_steps=t.logging_steps,
@@ -146,11 +138,27 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
-        metric_for_best_model="eval_loss" if has_eval and t.early_stopping_patience else None,
-        greater_is_better=False if has_eval and t.early_stopping_patience else None,
         report_to=list(t.report_to) or "none",
         disable_tqdm=True,  # our rich bar shows useful tokens/s
-        dataset_num_proc=None,  # packing a prepared Parquet is fast; a pool costs more than it saves
+        dataset_num_proc=None,  # a prepared Parquet is fast to pack; a pool costs more than it saves
+    )
+
+
+def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval: bool, cuda: bool) -> Any:
+    from trl import SFTConfig
+
+    t = recipe.train
+    liger = cuda and _has("liger_kernel")
+    return SFTConfig(
+        **shared_trainer_args(recipe, run, precision, has_eval, cuda),
+        max_length=recipe.data.max_length,
+        packing=t.packing,
+        packing_strategy="bfd",  # best-fit-decreasing packs + position_ids: no attention across examples
+        per_device_train_batch_size=packs if t.packing else t.batch_size,
+        per_device_eval_batch_size=packs if t.packing else t.batch_size,
+        optim="adamw_torch_fused",  # fused AdamW runs on CPU (torch >= 2.4) and CUDA
+        metric_for_best_model="eval_loss" if has_eval and t.early_stopping_patience else None,
+        greater_is_better=False if has_eval and t.early_stopping_patience else None,
         use_liger_kernel=liger,
         completion_only_loss=None,  # labels come precomputed from prepare and are used as is
     )
