@@ -40,6 +40,20 @@ def truncate_metrics(path: Path, after_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
+def start_metrics_log(logs: Path, resume: str | None) -> Path:
+    """logs/metrics.jsonl for a run about to train: emptied for a fresh start, cut back to the
+    checkpoint's step when resuming (so no step appears twice)."""
+    from slmforge.train.checkpoints import step_of
+
+    path = logs / "metrics.jsonl"
+    logs.mkdir(parents=True, exist_ok=True)
+    if resume is None:
+        path.unlink(missing_ok=True)
+    else:
+        truncate_metrics(path, step_of(Path(resume)))
+    return path
+
+
 class MetricsJsonl(TrainerCallback):
     """One JSON line per log or eval step: step, loss / eval_loss, lr, tokens/s."""
 

@@ -19,8 +19,7 @@ from rich.console import Console
 from slmforge.errors import SlmforgeError
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, write_json_atomic
-from slmforge.train import checkpoints
-from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, truncate_metrics
+from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
 from slmforge.train.pref_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
 from slmforge.train.precision import choose_precision
 from slmforge.train.sft import (
@@ -139,12 +138,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     model, tokenizer = load_policy(recipe)
     before = pair_score(recipe, model, tokenizer, held_out)
     counter = TokenCounter()
-    metrics = run.logs / "metrics.jsonl"
-    run.logs.mkdir(parents=True, exist_ok=True)
-    if resume is None:
-        metrics.unlink(missing_ok=True)
-    else:
-        truncate_metrics(metrics, checkpoints.step_of(Path(resume)))
+    metrics = start_metrics_log(run.logs, resume)
     stop = GracefulStop()
     trainer = TRAINERS[t.method](
         model=model,

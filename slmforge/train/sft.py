@@ -17,7 +17,7 @@ from slmforge.errors import RunDirError, SlmforgeError
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, fingerprint
 from slmforge.train import checkpoints
-from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, truncate_metrics
+from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, start_metrics_log
 from slmforge.train.data import load_split, packs_per_step, token_stats
 from slmforge.train.precision import choose_precision
 
@@ -219,12 +219,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
 
     model, tokenizer = load_base(recipe, cuda)
     counter = TokenCounter()
-    metrics = run.logs / "metrics.jsonl"
-    run.logs.mkdir(parents=True, exist_ok=True)
-    if resume is None:
-        metrics.unlink(missing_ok=True)
-    else:
-        truncate_metrics(metrics, checkpoints.step_of(Path(resume)))
+    metrics = start_metrics_log(run.logs, resume)
     stop = GracefulStop()
     callbacks = [MetricsJsonl(metrics, counter), RichProgress(console, counter), stop,
                  TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(run.logs)))]
