@@ -93,14 +93,17 @@ def train_cmd(
 @app.command("prefs")
 @user_errors
 def prefs_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
-    """Sample K answers per training prompt, score them (prefs.scorer) and write runs/<name>/prefs/pairs.jsonl; resumes."""
+    """Preference pairs into runs/<name>/prefs/pairs.jsonl: scored samples of the model (resumes), a file, or a rated spot-check."""
     from slmforge.pipeline import run_stages
     from slmforge.prefs.pairs import make_pairs
     from slmforge.rundir import RunDir
 
     resolved = _load(recipe, set_)
-    run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
-    make_pairs(resolved, RunDir.for_recipe(resolved, runs), console)
+    if resolved.prefs.source == "samples":
+        run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
+    run = RunDir.for_recipe(resolved, runs)
+    run.root.mkdir(parents=True, exist_ok=True)
+    make_pairs(resolved, run, console, recipe_dir=recipe.parent)
 
 
 @app.command("sweep")
@@ -236,7 +239,7 @@ def eval_cmd(
     recipe: RecipeArg,
     set_: SetOpt = None,
     runs: RunsOpt = Path("runs"),
-    model: Annotated[str, typer.Option("--model", help="final (the run's model/), base, or a model directory.")] = "final",
+    model: Annotated[str, typer.Option("--model", help="final (the aligned model when align is on, else model/), sft (model/), base, or a model directory.")] = "final",
 ) -> None:
     """Evaluate the fine-tuned and the base model side by side on the test split into runs/<name>/eval/."""
     from slmforge.evaluate.stage import evaluate

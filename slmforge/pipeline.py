@@ -48,6 +48,18 @@ def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return train(recipe, run, con)
 
 
+def _prefs(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.prefs.pairs import make_pairs
+
+    return make_pairs(recipe, run, con)
+
+
+def _align(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.train.align import align
+
+    return align(recipe, run, con)
+
+
 def _eval(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     from slmforge.evaluate.stage import evaluate
 
@@ -87,17 +99,24 @@ def _judge(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
             opponents.append("template")
         for opponent in opponents:
             outputs += compare(recipe, run, con, a="final", b=opponent)
+        if recipe.align.enabled and (run.eval / "sft_samples.jsonl").is_file():
+            from slmforge.evaluate.preference_view import judge_sft_side
+
+            outputs += judge_sft_side(recipe, run, con)  # judge mean of the SFT model, A/B aligned vs SFT
     return sorted(set(outputs))
 
 
 STAGES: list[Stage] = [
     Stage("prepare", ("model", "data"), (), _prepare),
     Stage("train", ("model", "data", "train"), ("prepare",), _train),
-    Stage("eval", ("model", "data", "eval"), ("train",), _eval, wanted=lambda r: r.eval.enabled),
+    # SFT → preference pairs → preference training, when align.enabled (train/align.py).
+    Stage("prefs", ("model", "data", "train", "prefs"), ("train",), _prefs, wanted=lambda r: r.align.enabled),
+    Stage("align", ("model", "data", "train", "prefs", "align"), ("prefs",), _align, wanted=lambda r: r.align.enabled),
+    Stage("eval", ("model", "data", "eval", "align"), ("train", "align"), _eval, wanted=lambda r: r.eval.enabled),
     Stage("export", ("model", "export"), ("train",), _export, wanted=lambda r: bool(r.export.formats)),
     Stage("judge", ("judge",), ("eval",), _judge, wanted=lambda r: r.judge.enabled, optional=True),
     # Last: the report reads every earlier stage (stages it does not find are left out of the page).
-    Stage("report", (), ("prepare", "train", "eval", "export", "judge"), _report),
+    Stage("report", (), ("prepare", "train", "prefs", "align", "eval", "export", "judge"), _report),
 ]
 
 

@@ -213,6 +213,37 @@ class PrefsSection(Section):
     margin: float = Field(1.0, ge=0, description="Keep a pair only when best and worst scores differ by at least this.")
     scorer: str = Field("judge", description="judge: the judge section's endpoint and rubric; or module:function(prompt, answer) -> float.")
     model: str | None = Field(None, description="Model to sample from; empty = this run's model/ (the SFT model), else model.id.")
+    source: Literal["samples", "file", "spotcheck"] = Field(
+        "samples", description="samples: the model's own scored samples; file: prefs.path, your own prompt/chosen/rejected file; "
+        "spotcheck: a rated spot-check CSV (Good beats Bad on the same prompt)."
+    )
+    path: str | None = Field(None, description="file: the preference file (JSONL/JSON/CSV/Parquet); spotcheck: the rated CSV (empty = eval/spotcheck.csv).")
+    on_error: Literal["fail", "skip"] = Field("fail", description="file: stop at bad rows (listing them with file:line) or drop and count them.")
+
+    @model_validator(mode="after")
+    def _file_source_has_a_path(self) -> PrefsSection:
+        if self.source == "file" and not self.path:
+            raise ValueError("source: file needs prefs.path (a prompt/chosen/rejected file)")
+        return self
+
+
+class AlignSection(Section):
+    """One recipe, SFT then preference training: `run` adds the prefs and align stages after train.
+
+    align merges the SFT model into its base once (align/sft_merged/), then trains align.method on
+    prefs/pairs.jsonl in the sub run directory align/ (data/, checkpoints/, logs/, model/), starting
+    from the SFT weights; with LoRA (train.pref.adapter) the frozen SFT weights are DPO's reference.
+    train.pref (beta, loss_type, adapter, max_length, eval_pairs) applies; the keys below replace train's.
+    """
+
+    enabled: bool = Field(False, description="Run prefs (make pairs) and align (preference training) after train in `slmforge run`.")
+    method: Literal["dpo", "orpo", "kto", "grpo"] = Field("dpo", description="Preference method trained from the SFT model.")
+    lr: float = Field(5e-5, gt=0, description="Peak learning rate (preference steps want a smaller one than SFT).")
+    epochs: float = Field(1.0, gt=0, description="Passes over the pairs (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+    batch_size: int = Field(8, gt=0, description="Pairs per device per step.")
+    grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
+    held_out: float = Field(0.15, gt=0, lt=1, description="Share of pairs held out (align/data/test.jsonl) for the before/after view.")
 
 
 class ExportSection(Section):
@@ -258,6 +289,7 @@ class Recipe(Section):
     eval: EvalSection = Field(default_factory=EvalSection)
     judge: JudgeSection = Field(default_factory=JudgeSection)
     prefs: PrefsSection = Field(default_factory=PrefsSection)
+    align: AlignSection = Field(default_factory=AlignSection, description="SFT → prefs → preference training in one `run`.")
     export: ExportSection = Field(default_factory=ExportSection)
     serve: ServeSection = Field(default_factory=ServeSection)
     sweep: SweepSection | None = Field(None, description="Hyperparameter search for `slmforge sweep`; ignored by other verbs.")

@@ -239,6 +239,26 @@ def judge_section(run: RunDir) -> str:
     return ("<h2>Judge and human ratings</h2>" + "".join(out)) if out else ""
 
 
+def preference_section(run: RunDir) -> str:
+    """SFT → prefs → align: the pairs made, then SFT (before) vs aligned (after) on held-out pairs and by the judge."""
+    from slmforge.evaluate.preference_view import preference_rows
+
+    rows = preference_rows(run)
+    prefs = read_json(run.root / "prefs" / "report.json")
+    if not rows and not prefs:
+        return ""
+    out = ["<h2>Preference alignment: SFT vs aligned</h2>"]
+    if prefs:
+        drops = ", ".join(f"{k}: {v:,}" for k, v in (prefs.get("dropped_by_reason") or {}).items()) or "none"
+        out.append(f"<p>Pairs ({_e(prefs.get('source'))}{', scorer ' + _e(prefs['scorer']) if prefs.get('scorer') else ''}): "
+                   f"{_e(prefs.get('unit'))} {prefs.get('read', 0):,} = pairs {prefs.get('pairs', 0):,} + dropped "
+                   f"{prefs.get('dropped', 0):,} ({_e(drops)}).</p>")
+    if rows:
+        out.append(_table(["metric", "SFT (before)", "aligned (after)", "Δ"],
+                          [[_td(r[0])] + [_td(v, "num") for v in r[1:]] for r in rows], "preference"))
+    return "".join(out)
+
+
 def training_section(run: RunDir) -> str:
     logs = read_jsonl(run.logs / "metrics.jsonl")
     if not logs:
@@ -258,6 +278,7 @@ def render(run: RunDir) -> str:
         f"<h1>{_e(run.root.name)}</h1><p class='muted'>{_e(run.root)} · git {_e(manifest.get('git_rev') or '?')} · {_e(timing)}</p>",
         training_section(run),
         metrics_section(read_json(run.eval / "results.json")),
+        preference_section(run),
         samples_section(run),
         data_section(read_json(run.data / "data_report.json")),
         judge_section(run),

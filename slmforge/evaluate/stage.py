@@ -47,15 +47,23 @@ def _progress(console: Console) -> Progress:
 
 
 def load_side(spec: str, recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
-    """(model, tokenizer) for base | final | a model directory (full weights or an adapter)."""
+    """(model, tokenizer) for base | final | sft | a model directory (full weights or an adapter).
+
+    final is the aligned model (align/model/ on the SFT weights) when align is on, else model/;
+    sft is always model/.
+    """
     from slmforge.models import load_model, load_trained
+    from slmforge.train.align import final_model
 
     if spec == "base":
         return load_model(recipe.model)
-    path = run.model if spec == "final" else Path(spec)
-    if spec == "final" and not path.is_dir():
+    if spec == "final":
+        path, section = final_model(recipe, run)
+    else:
+        path, section = (run.model if spec == "sft" else Path(spec)), recipe.model
+    if spec in ("final", "sft") and not path.is_dir():
         raise RunDirError(f"{path}: no fine-tuned model; run `slmforge train RECIPE` first, or evaluate the base with --model base")
-    return load_trained(path, recipe.model)
+    return load_trained(path, section)
 
 
 def score_side(
@@ -148,6 +156,9 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
     ids, labels = read_tokenized(run.tokenized_file("test"), limit=cfg.samples)
     number_task = is_number_task(recipe, [r.reference for r in records])
     sides = ["base"] if model == "base" else (["base", model] if cfg.compare_base else [model])
+    aligned = recipe.align.enabled and model == "final"
+    if aligned:  # the preference view: the SFT model answers too (last, so the Δ column stays final − base)
+        sides.append("sft")
     console.print(f"eval: {len(records)} test prompts · {len(training):,} training outputs · task "
                   f"{'number' if number_task else 'text'} · models {', '.join(sides)} · max_new_tokens {cfg.max_new_tokens} "
                   f"· temperature {cfg.temperature:g} · top_p {cfg.top_p:g} · batch {cfg.batch_size} · seed {cfg.seed}")
@@ -155,16 +166,20 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
     results: dict[str, Any] = {"task": "number" if number_task else "text", "prompts": len(records), "models": {}}
     outputs: list[Path] = []
     for side in sides:
-        label = side if side in ("base", "final") else Path(side).name
+        label = side if side in ("base", "final", "sft") else Path(side).name
         loaded, tokenizer = load_side(side, recipe, run)
         scores, gens = score_side(label, loaded, tokenizer, records, (ids, labels), training, recipe, number_task, console)
+        if aligned and side == "final":
+            from slmforge.evaluate.preference_view import preference_view
+
+            outputs.append(preference_view(recipe, run, loaded, tokenizer, console))
         del loaded
         gc.collect()
         results["models"][label] = scores
-        path = run.eval / ("base_samples.jsonl" if side == "base" else "samples.jsonl")
+        path = run.eval / {"base": "base_samples.jsonl", "sft": "sft_samples.jsonl"}.get(side, "samples.jsonl")
         _write_samples(path, records, gens)
         outputs.append(path)
-        if side != "base" and cfg.spotcheck:
+        if side not in ("base", "sft") and cfg.spotcheck:
             outputs.append(write_spotcheck(run.eval / "spotcheck.csv", records, gens.texts, cfg.spotcheck, cfg.seed))
     results["models"]["reference"] = output_scores([r.reference for r in records], records, training, recipe, number_task)
     if number_task and cfg.baselines:

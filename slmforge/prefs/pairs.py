@@ -1,8 +1,10 @@
-"""`slmforge prefs RECIPE`: preference pairs from the trained model's own samples.
+"""`slmforge prefs RECIPE`: preference pairs into prefs/pairs.jsonl, from one of three sources.
 
-For prefs.samples training prompts, sample prefs.k answers, score each with prefs.scorer and
-keep (best, worst) as (chosen, rejected) where they differ by at least prefs.margin. Every
-prompt in is a pair out or a drop counted by reason; every answer is scored or counted failed.
+prefs.source samples (default): for prefs.samples training prompts, sample prefs.k answers, score
+each with prefs.scorer (the judge, or a module:function) and keep (best, worst) as (chosen,
+rejected) where they differ by at least prefs.margin. Every prompt in is a pair out or a drop
+counted by reason; every answer is scored or counted failed. prefs.source file | spotcheck
+(sources.py) write the same file and the same counted report.
 
 Resume: prefs/samples.jsonl gains one line per prompt as each batch finishes; a rerun skips the
 prompts already there (batches are seeded by position, so the answers are the ones an
@@ -16,6 +18,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +29,23 @@ from slmforge.recipe import Recipe, import_callable
 from slmforge.rundir import RunDir, write_json_atomic
 
 Scorer = Callable[[list[dict[str, str]], str], float]
+Scored = tuple[float | None, str | None]
+# Scores a batch at once: prompts × their k answers → (score, None) or (None, failure reason) each.
+BatchScorer = Callable[[list[list[dict[str, str]]], list[list[str]]], list[list[Scored]]]
 
 
-def load_scorer(spec: str) -> Scorer:
-    """prefs.scorer 'module:function' → function(prompt_messages, answer) -> float."""
-    if spec == "judge":
-        raise SlmforgeError("prefs.scorer: judge scoring is not built yet; set prefs.scorer to module:function(prompt, answer) -> float")
-    return import_callable(spec, "prefs.scorer", example="mypkg.scoring:score")
+def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> BatchScorer:
+    """prefs.scorer: judge (the judge section's endpoint and rubric) or module:function(prompt_messages, answer) -> float."""
+    if recipe.prefs.scorer == "judge":
+        from slmforge.prefs.judge_scorer import JudgeScorer
+
+        return JudgeScorer(recipe, recipe_dir)
+    fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
+
+    def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
+        return [[score_answer(fn, prompt, a) for a in k] for prompt, k in zip(prompts, answers)]
+
+    return score_batch
 
 
 def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
@@ -125,10 +138,35 @@ def read_done(path: Path) -> dict[int, dict[str, Any]]:
     return done
 
 
-def make_pairs(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+def make_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path | None = None) -> list[Path]:
+    """Write prefs/pairs.jsonl and prefs/report.json from prefs.source; returns the files written."""
+    p = recipe.prefs
+    out_dir = run.root / "prefs"
+    if p.source != "samples":
+        from slmforge.prefs.sources import pairs_from_file, pairs_from_spotcheck
+
+        if p.source == "file":
+            found = pairs_from_file(recipe, _resolve(p.path, recipe_dir))
+        else:
+            path = _resolve(p.path, recipe_dir) if p.path else run.eval / "spotcheck.csv"
+            found = pairs_from_spotcheck(path, run.eval / "samples.jsonl")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return write_report(recipe, out_dir, found.pairs, dict(found.drops), {}, found.unit, console)
+    return sample_pairs(recipe, run, console, recipe_dir)
+
+
+def _resolve(path: str | None, recipe_dir: Path | None) -> Path:
+    """A relative prefs.path is looked up where the command runs, then beside the recipe."""
+    given = Path(path or "")
+    if not given.is_absolute() and not given.exists() and recipe_dir is not None and (recipe_dir / given).exists():
+        return recipe_dir / given
+    return given
+
+
+def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path | None = None) -> list[Path]:
     """Sample, score and pair; returns prefs/pairs.jsonl, prefs/samples.jsonl and prefs/report.json."""
     p = recipe.prefs
-    scorer = load_scorer(p.scorer)  # before any model loads: a typo fails in a second
+    scorer = load_scorer(recipe, recipe_dir)  # before any model loads: a typo fails in a second
     train_file = run.split_file("train")
     if not train_file.is_file():
         raise SlmforgeError(f"{train_file} is missing; run `slmforge prepare RECIPE` first")
@@ -144,45 +182,64 @@ def make_pairs(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     console.print(f"prefs · {len(prompts)} prompts × {p.k} answers (temperature {p.temperature:g}) · scorer {p.scorer} · "
                   f"margin {p.margin:g} · {len(done)} done before, {len(todo)} to go")
     if todo:
-        model, tokenizer, name = load_sampler(recipe, run)
-        console.print(f"sampling from {name}")
-        model.eval()
-        with open(samples_path, "a", encoding="utf-8") as f:
-            for start in range(0, len(prompts), p.batch_size):
-                batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
-                if not batch:
-                    continue
-                answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
-                for i, k_answers in zip(batch, answers):
-                    scored = [score_answer(scorer, prompts[i], a) for a in k_answers]
-                    row = {"index": i, "prompt": prompts[i], "answers": k_answers,
-                           "scores": [s for s, _ in scored], "failures": [r for _, r in scored]}
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    done[i] = row
-                f.flush()
+        from slmforge.evaluate.judge_server import judge_server
+
+        # The judge (when prefs.scorer is judge and judge.server.command is set) runs only while sampling.
+        with judge_server(recipe.judge, run.judge / "server.log", console) if p.scorer == "judge" else nullcontext():
+            if p.scorer == "judge":
+                scorer.connect()  # type: ignore[attr-defined]
+            model, tokenizer, name = load_sampler(recipe, run)
+            console.print(f"sampling from {name}")
+            model.eval()
+            with open(samples_path, "a", encoding="utf-8") as f:
+                for start in range(0, len(prompts), p.batch_size):
+                    batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
+                    if not batch:
+                        continue
+                    answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
+                    scored = scorer([prompts[i] for i in batch], answers)
+                    for i, k_answers, k_scored in zip(batch, answers, scored):
+                        row = {"index": i, "prompt": prompts[i], "answers": k_answers,
+                               "scores": [s for s, _ in k_scored], "failures": [r for _, r in k_scored]}
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        done[i] = row
+                    f.flush()
     return write_pairs(recipe, out_dir, [done[i] for i in sorted(done) if i < len(prompts)], console)
 
 
 def write_pairs(recipe: Recipe, out_dir: Path, samples: list[dict[str, Any]], console: Console) -> list[Path]:
     drops: Counter[str] = Counter()
     answer_failures: Counter[str] = Counter(r for s in samples for r in s["failures"] if r)
+    pairs: list[dict[str, Any]] = []
+    for s in samples:
+        pair, reason = pick_pair(s["answers"], s["scores"], recipe.prefs.margin)
+        if pair is None:
+            drops[reason or "unknown"] += 1
+        else:
+            pairs.append({"prompt": s["prompt"], **pair})
+    extra = {"answers": len(samples) * recipe.prefs.k, "answer_failures": dict(answer_failures)}
+    return write_report(recipe, out_dir, pairs, dict(drops), extra, "prompts", console) + [out_dir / "samples.jsonl"]
+
+
+def write_report(recipe: Recipe, out_dir: Path, pairs: list[dict[str, Any]], drops: dict[str, int], extra: dict[str, Any],
+                 unit: str, console: Console) -> list[Path]:
+    """pairs.jsonl (atomically) and report.json: read = pairs + dropped, drops by reason."""
     pairs_path = out_dir / "pairs.jsonl"
     tmp = pairs_path.with_name("pairs.jsonl.tmp")
-    pairs = 0
     with open(tmp, "w", encoding="utf-8") as f:
-        for s in samples:
-            pair, reason = pick_pair(s["answers"], s["scores"], recipe.prefs.margin)
-            if pair is None:
-                drops[reason or "unknown"] += 1
-                continue
-            pairs += 1
-            f.write(json.dumps({"prompt": s["prompt"], **pair}, ensure_ascii=False) + "\n")
+        for pair in pairs:
+            f.write(json.dumps(pair, ensure_ascii=False) + "\n")
     tmp.replace(pairs_path)
-    report = {"prompts": len(samples), "pairs": pairs, "dropped": sum(drops.values()), "dropped_by_reason": dict(drops),
-              "answers": len(samples) * recipe.prefs.k, "answer_failures": dict(answer_failures),
-              "margin": recipe.prefs.margin, "scorer": recipe.prefs.scorer}
+    p = recipe.prefs
+    read = len(pairs) + sum(drops.values())
+    report = {"source": p.source, "unit": unit, "read": read, "prompts": read if unit == "prompts" else None,
+              "pairs": len(pairs), "dropped": sum(drops.values()), "dropped_by_reason": dict(sorted(drops.items())), **extra,
+              "margin": p.margin if p.source == "samples" else None, "scorer": p.scorer if p.source == "samples" else None}
     report_path = out_dir / "report.json"
     write_json_atomic(report_path, report)
     why = ", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"
-    console.print(f"prompts {len(samples)} = pairs {pairs} + dropped {sum(drops.values())} ({why}) → {pairs_path}")
-    return [pairs_path, out_dir / "samples.jsonl", report_path]
+    console.print(f"{unit} {read} = pairs {len(pairs)} + dropped {sum(drops.values())} ({why}) → {pairs_path}")
+    if not pairs:
+        raise SlmforgeError(f"prefs: no pairs from {read} {unit} ({why}); see {report_path}"
+                            + ("; lower prefs.margin or raise prefs.k / prefs.temperature" if p.source == "samples" else ""))
+    return [pairs_path, report_path]

@@ -1,0 +1,183 @@
+"""The preference view of `eval` and `report` when align is on: the SFT model before, the aligned model after.
+
+On the align stage's held-out pairs (align/data/test.jsonl, never trained on):
+  - chosen-over-rejected accuracy and the mean log-probability margin log p(chosen) − log p(rejected),
+    for the SFT model and the aligned model;
+  - the implicit DPO reward margin of the aligned model, beta × the mean change of that margin
+    against the SFT model (what DPO's loss pushes up; 0 for the SFT model by definition);
+  - KL(aligned ‖ SFT): mean per-token KL over the reply tokens of the held-out *chosen* replies,
+    each token's full next-token distributions compared (teacher-forced on the chosen text).
+With a LoRA aligned model both sides come from one copy: the SFT model is the aligned one with
+its adapter disabled. With a judge: judge means of both models' eval answers and the A/B win rate
+of aligned against SFT (the judge stage writes judge/sft/summary.json and compare.json).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slmforge.recipe import Recipe
+from slmforge.rundir import RunDir, write_json_atomic
+
+SFT_SAMPLES = "sft_samples.jsonl"
+
+
+def _ids(tokenizer: Any, prompt: list[dict[str, str]], reply: str) -> tuple[list[int], int]:
+    """Token ids of prompt + reply (end of turn included) and where the reply starts, as pref_metrics renders them."""
+    prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    full_text = tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": reply}], tokenize=False)
+    reply_text = full_text[len(prompt_text):] if full_text.startswith(prompt_text) else reply
+    p = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    r = tokenizer(reply_text, add_special_tokens=False)["input_ids"]
+    return p + r, len(p)
+
+
+def reply_kl(model: Any, reference: Callable[[Any, Any], Any], tokenizer: Any, rows: list[dict[str, Any]],
+             batch_size: int = 8, max_length: int = 512) -> tuple[float, int]:
+    """(mean per-token KL(model ‖ reference) over the chosen replies' tokens, tokens counted).
+
+    `reference(input_ids, attention_mask)` returns the reference model's logits.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    total, tokens = 0.0, 0
+    model.eval()
+    for start in range(0, len(rows), batch_size):
+        seqs, begins = [], []
+        for row in rows[start:start + batch_size]:
+            ids, begin = _ids(tokenizer, row["messages"], row["chosen"])
+            cut = max(0, len(ids) - max_length)
+            seqs.append(ids[cut:])
+            begins.append(max(1, begin - cut))
+        width = max(len(s) for s in seqs)
+        pad = tokenizer.pad_token_id or 0
+        input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=input_ids, attention_mask=mask).logits.float(), -1)
+            logq = torch.log_softmax(reference(input_ids, mask).float(), -1)
+        kl = (logp.exp() * (logp - logq)).sum(-1)  # per position: KL of the next-token distributions
+        for row, (seq, begin) in enumerate(zip(seqs, begins)):
+            # Position t predicts token t+1: the reply's tokens are predicted from begin-1 to len-2.
+            total += float(kl[row, begin - 1:len(seq) - 1].sum())
+            tokens += len(seq) - begin
+    return (total / tokens if tokens else float("nan")), tokens
+
+
+def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, console: Console) -> Path:
+    """Score SFT and aligned on the held-out pairs into eval/preference.json; `model` is the loaded aligned model."""
+    from slmforge.train.align import align_run, held_out_pairs
+    from slmforge.train.pref_metrics import lm_pair_score
+
+    p = recipe.train.pref
+    rows = held_out_pairs(run, p.eval_pairs)
+    max_length = p.max_length or recipe.data.max_length
+    batch = recipe.eval.batch_size
+    peft = hasattr(model, "disable_adapter")
+    sft_model = None
+    if not peft:  # full-weights alignment: the SFT model is a second copy, loaded only for this view
+        from slmforge.models import load_trained
+
+        sft_model, _ = load_trained(run.model, recipe.model)
+    with model.disable_adapter() if peft else nullcontext():
+        before = lm_pair_score(sft_model or model, tokenizer, rows, batch, max_length)
+    after = lm_pair_score(model, tokenizer, rows, batch, max_length)
+    def reference(input_ids: Any, mask: Any) -> Any:
+        if sft_model is not None:
+            return sft_model(input_ids=input_ids, attention_mask=mask).logits
+        with model.disable_adapter():
+            return model(input_ids=input_ids, attention_mask=mask).logits
+
+    kl, kl_tokens = reply_kl(model, reference, tokenizer, rows, batch, max_length) if rows else (float("nan"), 0)
+    trained = _read_json(align_run(run).logs / "preference.json") or {}
+    view = {
+        "method": recipe.align.method, "held_out_pairs": len(rows), "held_out_file": str(align_run(run).split_file("test")),
+        "sft": before.as_dict(), "aligned": after.as_dict(),
+        "implicit_reward_margin": p.beta * (after.mean_margin - before.mean_margin) if rows else None,
+        "beta": p.beta,
+        "kl_to_sft": {"mean_per_token": kl, "tokens": kl_tokens, "on": "held-out chosen replies"},
+        "align_training": trained,
+    }
+    path = run.eval / "preference.json"
+    write_json_atomic(path, view)
+    console.print(preference_table(preference_rows(run)))
+    return path
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _f(value: Any, fmt: str) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
+
+
+def preference_rows(run: RunDir) -> list[tuple[str, str, str, str]]:
+    """(metric, SFT before, aligned after, Δ) rows from eval/preference.json and the judge's files; [] when none."""
+    view = _read_json(run.eval / "preference.json")
+    if not view:
+        return []
+    sft, aligned = view["sft"], view["aligned"]
+    rows = [
+        (f"chosen over rejected ({view['held_out_pairs']} held-out pairs)", _f(sft["accuracy"], "{:.1%}"),
+         _f(aligned["accuracy"], "{:.1%}"), _f(aligned["accuracy"] - sft["accuracy"], "{:+.1%}")),
+        ("mean log p(chosen) − log p(rejected)", _f(sft["mean_margin"], "{:+.3f}"), _f(aligned["mean_margin"], "{:+.3f}"),
+         _f(aligned["mean_margin"] - sft["mean_margin"], "{:+.3f}")),
+        (f"implicit reward margin (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_margin"], "{:+.4f}"), ""),
+        (f"KL to SFT, per token ({view['kl_to_sft']['on']})", "0", _f(view["kl_to_sft"]["mean_per_token"], "{:.4f}"), ""),
+    ]
+    judged = _read_json(run.judge / "summary.json")
+    judged_sft = _read_json(run.judge / "sft" / "summary.json")
+    if judged and judged_sft and judged.get("mean") and judged_sft.get("mean"):
+        a, s = judged["mean"]["value"], judged_sft["mean"]["value"]
+        rows.append(("judge mean (1-5, eval answers)", _f(s, "{:.2f}"), _f(a, "{:.2f}"), _f(a - s, "{:+.2f}")))
+    ab = (_read_json(run.judge / "compare.json") or {}).get("final vs sft")
+    if ab and ab.get("win_rate"):
+        w = ab["win_rate"]
+        rows.append(("A/B win rate aligned vs SFT (both orders)", "", f"{w['value']:.1%} ({w['low']:.0%}–{w['high']:.0%})",
+                     f"{ab['wins']}/{ab['ties']}/{ab['losses']} w/t/l"))
+    return rows
+
+
+def preference_table(rows: list[tuple[str, str, str, str]]) -> Table:
+    table = Table(title="preference view: SFT (before) vs aligned (after)", title_justify="left")
+    for col in ("metric", "SFT (before)", "aligned (after)", "Δ"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def judge_sft_side(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Judge stage, align on: score the SFT model's eval answers (judge/sft/) and A/B the aligned model against them."""
+    from slmforge.evaluate.compare import compare_answers, compare_table, resolve_side
+    from slmforge.evaluate.judge import judge_samples, summary_table
+    from slmforge.evaluate.judge_client import JudgeSettings
+    from slmforge.evaluate.judge_samples import read_samples
+    from slmforge.evaluate.rubrics import load_rubric
+
+    cfg = recipe.judge
+    settings = JudgeSettings.from_recipe(cfg)
+    rubric = load_rubric(cfg.rubric)
+    out = run.judge / "sft"
+    out.mkdir(parents=True, exist_ok=True)
+    summary = judge_samples(read_samples(run.eval / SFT_SAMPLES, cfg.samples), rubric, settings, out, cfg.targets, console)
+    console.print(summary_table(summary, f"judge: {recipe.name} SFT model ({summary['judge_model']})"))
+    _, aligned = resolve_side("final", run)
+    _, sft = resolve_side(str(run.eval / SFT_SAMPLES), run)
+    shared = [p for p in list(aligned)[: cfg.samples] if p in sft]
+    ab = compare_answers(shared, aligned, sft, ("final", "sft"), rubric, settings, run.judge, cfg.targets.min_win_rate, console)
+    console.print(compare_table(ab))
+    return [out / "scores.jsonl", out / "summary.json", run.judge / "ab.jsonl", run.judge / "compare.json"]
