@@ -34,18 +34,23 @@ Scored = tuple[float | None, str | None]
 BatchScorer = Callable[[list[list[dict[str, str]]], list[list[str]]], list[list[Scored]]]
 
 
-def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> BatchScorer:
-    """prefs.scorer: judge (the judge section's endpoint and rubric) or module:function(prompt_messages, answer) -> float."""
+def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> tuple[BatchScorer, str]:
+    """prefs.scorer: judge (the judge section's endpoint and rubric) or module:function(prompt_messages, answer) -> float.
+
+    Returns the scorer and its identity, stored with every scored prompt: answers scored by
+    another scorer (or rubric, or judge model) are scored again on the next run, not reused.
+    """
     if recipe.prefs.scorer == "judge":
         from slmforge.prefs.judge_scorer import JudgeScorer
 
-        return JudgeScorer(recipe, recipe_dir)
+        judge = JudgeScorer(recipe, recipe_dir)
+        return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
     fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
 
     def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
         return [[score_answer(fn, prompt, a) for a in k] for prompt, k in zip(prompts, answers)]
 
-    return score_batch
+    return score_batch, recipe.prefs.scorer
 
 
 def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
@@ -166,7 +171,7 @@ def _resolve(path: str | None, recipe_dir: Path | None) -> Path:
 def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path | None = None) -> list[Path]:
     """Sample, score and pair; returns prefs/pairs.jsonl, prefs/samples.jsonl and prefs/report.json."""
     p = recipe.prefs
-    scorer = load_scorer(recipe, recipe_dir)  # before any model loads: a typo fails in a second
+    scorer, identity = load_scorer(recipe, recipe_dir)  # before any model loads: a typo fails in a second
     train_file = run.split_file("train")
     if not train_file.is_file():
         raise SlmforgeError(f"{train_file} is missing; run `slmforge prepare RECIPE` first")
@@ -175,36 +180,78 @@ def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path
     out_dir = run.root / "prefs"
     out_dir.mkdir(parents=True, exist_ok=True)
     samples_path = out_dir / "samples.jsonl"
-    done = read_done(samples_path)
-    if done and any(done[i]["prompt"] != prompts[i] for i in done if i < len(prompts)):
+    done = {i: row for i, row in read_done(samples_path).items() if i < len(prompts)}
+    if any(done[i]["prompt"] != prompts[i] for i in done):
         raise SlmforgeError(f"{samples_path} holds samples of other prompts (data or prefs.seed changed); delete it to start over")
     todo = [i for i in range(len(prompts)) if i not in done]
+    # Answers kept, scores redone: another scorer's scores, and judge calls that failed last time.
+    stale = [i for i in sorted(done) if done[i].get("scorer") != identity or "judge_error" in done[i]["failures"]]
     console.print(f"prefs · {len(prompts)} prompts × {p.k} answers (temperature {p.temperature:g}) · scorer {p.scorer} · "
-                  f"margin {p.margin:g} · {len(done)} done before, {len(todo)} to go")
-    if todo:
+                  f"margin {p.margin:g} · {len(done)} done before, {len(todo)} to go"
+                  + (f" · {len(stale)} to score again" if stale else ""))
+    if todo or stale:
         from slmforge.evaluate.judge_server import judge_server
 
-        # The judge (when prefs.scorer is judge and judge.server.command is set) runs only while sampling.
+        # The judge (when prefs.scorer is judge and judge.server.command is set) runs only while scoring.
         with judge_server(recipe.judge, run.judge / "server.log", console) if p.scorer == "judge" else nullcontext():
             if p.scorer == "judge":
                 scorer.connect()  # type: ignore[attr-defined]
-            model, tokenizer, name = load_sampler(recipe, run)
-            console.print(f"sampling from {name}")
-            model.eval()
-            with open(samples_path, "a", encoding="utf-8") as f:
-                for start in range(0, len(prompts), p.batch_size):
-                    batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
-                    if not batch:
-                        continue
-                    answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
-                    scored = scorer([prompts[i] for i in batch], answers)
-                    for i, k_answers, k_scored in zip(batch, answers, scored):
-                        row = {"index": i, "prompt": prompts[i], "answers": k_answers,
-                               "scores": [s for s, _ in k_scored], "failures": [r for _, r in k_scored]}
-                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                        done[i] = row
-                    f.flush()
-    return write_pairs(recipe, out_dir, [done[i] for i in sorted(done) if i < len(prompts)], console)
+            if stale:
+                rescore(scorer, identity, [done[i] for i in stale], p.batch_size, samples_path, done)
+            if todo:
+                sample_and_score(recipe, run, console, scorer, identity, prompts, done, samples_path)
+    return write_pairs(recipe, out_dir, [done[i] for i in sorted(done)], console)
+
+
+def _row(i: int, prompt: list[dict[str, str]], answers: list[str], scored: list[Scored], identity: str) -> dict[str, Any]:
+    return {"index": i, "prompt": prompt, "answers": answers, "scores": [s for s, _ in scored],
+            "failures": [r for _, r in scored], "scorer": identity}
+
+
+def rescore(scorer: BatchScorer, identity: str, rows: list[dict[str, Any]], batch_size: int, samples_path: Path,
+            done: dict[int, dict[str, Any]]) -> None:
+    """Score kept answers again, batch by batch, rewriting samples.jsonl (atomically) after each batch.
+
+    A row of another scorer is scored whole; a row of this scorer only at its failed judge calls.
+    """
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
+        redo = [[j for j, r in enumerate(row["failures"]) if row.get("scorer") != identity or r == "judge_error"] for row in batch]
+        scored = scorer([row["prompt"] for row in batch], [[row["answers"][j] for j in js] for row, js in zip(batch, redo)])
+        for row, js, new in zip(batch, redo, scored):
+            merged = list(zip(row["scores"], row["failures"]))
+            for j, value in zip(js, new):
+                merged[j] = value
+            done[row["index"]] = _row(row["index"], row["prompt"], row["answers"], merged, identity)
+        rewrite_samples(samples_path, done)
+
+
+def rewrite_samples(samples_path: Path, done: dict[int, dict[str, Any]]) -> None:
+    """samples.jsonl holding exactly the rows in `done` (drops the half line a kill may have left)."""
+    tmp = samples_path.with_name(samples_path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(done[i], ensure_ascii=False) + "\n" for i in sorted(done)), encoding="utf-8")
+    tmp.replace(samples_path)
+
+
+def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: BatchScorer, identity: str,
+                     prompts: list[list[dict[str, str]]], done: dict[int, dict[str, Any]], samples_path: Path) -> None:
+    """Sample the prompts not done yet, batch by batch; each batch's lines are appended once scored."""
+    p = recipe.prefs
+    model, tokenizer, name = load_sampler(recipe, run)
+    console.print(f"sampling from {name}")
+    model.eval()
+    rewrite_samples(samples_path, done)  # appending after a killed run's half line would glue two rows together
+    with open(samples_path, "a", encoding="utf-8") as f:
+        for start in range(0, len(prompts), p.batch_size):
+            batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
+            if not batch:
+                continue
+            answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
+            scored = scorer([prompts[i] for i in batch], answers)
+            for i, k_answers, k_scored in zip(batch, answers, scored):
+                done[i] = _row(i, prompts[i], k_answers, k_scored, identity)
+                f.write(json.dumps(done[i], ensure_ascii=False) + "\n")
+            f.flush()
 
 
 def write_pairs(recipe: Recipe, out_dir: Path, samples: list[dict[str, Any]], console: Console) -> list[Path]:

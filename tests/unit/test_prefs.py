@@ -59,6 +59,8 @@ def test_prefs_counts_every_prompt_and_resumes_where_it_stopped(tmp_path, tiny_q
     again = json.loads((out / "report.json").read_text())
     assert again == report  # batches are seeded by position: same answers, same pairs
     assert (out / "pairs.jsonl").read_text() == pairs_text
+    # The killed run's half line is gone, not glued to the next row: every prompt has one whole line.
+    assert sorted(json.loads(x)["index"] for x in (out / "samples.jsonl").read_text().splitlines()) == list(range(12))
 
 
 def test_unknown_scorer_is_one_line_naming_the_key(tmp_path, tiny_qwen2):
