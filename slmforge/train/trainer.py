@@ -1,4 +1,5 @@
-"""SFTTrainer plus what a run needs: atomic checkpoints and a count of useful tokens."""
+"""SFTTrainer plus what a run needs: atomic checkpoints, a count of useful tokens, and on CPU a
+loss that projects only the loss-bearing positions through the LM head (train/lean_loss.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,47 @@ from trl import SFTTrainer
 
 from slmforge.train import checkpoints
 from slmforge.train.callbacks import TokenCounter
+from slmforge.train.lean_loss import linear_cross_entropy, plain_head
 
 
 class RunTrainer(SFTTrainer):
     """TRL's SFTTrainer whose checkpoints appear in checkpoints/ only when complete."""
 
-    def __init__(self, *args: Any, counter: TokenCounter, fingerprint: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, counter: TokenCounter, fingerprint: str, lean_loss: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.counter = counter
         self.run_fingerprint = fingerprint
         self._staging: Path | None = None
+        # CUDA keeps TRL's fused head (Triton scores only loss-bearing positions there) or Liger's;
+        # MoE aux losses, label smoothing and custom loss functions need TRL's own path; so do
+        # DDP/FSDP (--nproc), whose wrappers must see the forward call to sync or gather weights.
+        self.lean_loss = (
+            lean_loss
+            and not self.args.use_liger_kernel
+            and self.accelerator.device.type == "cpu"
+            and self.accelerator.num_processes == 1
+            and not self.aux_loss_enabled
+            and self.label_smoother is None
+            and self.compute_loss_func is None
+        )
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
+        if not self.lean_loss or return_outputs or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        mode = "train" if self.model.training else "eval"
+        causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+        if not plain_head(causal_lm):
+            return super().compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
+        features = {k: v for k, v in inputs.items() if k != "labels"}
+        hidden = causal_lm.base_model(**features, use_cache=False).last_hidden_state
+        total, scored = linear_cross_entropy(hidden, causal_lm.get_output_embeddings().weight, inputs["labels"])
+        # Same normalisation as the model's loss and TRL's: over the accumulation window when known.
+        loss = total / (num_items_in_batch if num_items_in_batch is not None else max(1, scored))
+        if mode == "train":
+            mask = inputs.get("attention_mask")
+            self._total_train_tokens += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+        return loss
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         labels = inputs.get("labels")
