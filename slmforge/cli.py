@@ -133,11 +133,16 @@ def sweep_cmd(
 
 @app.command("plan")
 @user_errors
-def plan_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
-    """Print memory (full / lora / qlora) and time per epoch for the recipe, from the model config alone."""
+def plan_cmd(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    runs: RunsOpt = Path("runs"),
+    gpu_memory: Annotated[Optional[str], typer.Option("--gpu-memory", help="Memory per GPU for the multi-GPU table, e.g. 80GB (default: the CUDA device, else 80GB).")] = None,
+) -> None:
+    """Print memory (full / lora / qlora), per-GPU memory for DDP / FSDP / ZeRO-3 on 1-8 GPUs and time per epoch, from the model config alone."""
     from slmforge.train.plan import print_plan
 
-    print_plan(_load(recipe, set_), runs)
+    print_plan(_load(recipe, set_), runs, gpu_memory=gpu_memory)
 
 
 @app.command("run")

@@ -1,11 +1,14 @@
 """`slmforge plan`: memory and time of a training run from the model's config alone (no weights loaded).
 
-Estimates, in bytes: weights, gradients, optimizer states, activations, logits/loss and framework
-overhead, for full / lora / qlora at the recipe's batch and length. The activation count is per
-token per layer (inputs of every matmul and norm a decoder layer saves for backward), so it is a
-model, not a measurement: the test checks it against the plan this project came from
-(Qwen2.5-0.5B full, bf16 weights/grads, fp32 AdamW, batch 32 × 128, TRL's default gradient
-checkpointing, full fp32 logits → 7–10 GB).
+Estimates, in bytes: weights, gradients, optimizer states, activations, logits/loss and overhead,
+for full / lora / qlora at the recipe's batch and length, plus what preference methods add (a
+reference copy of the weights, GRPO's generation buffers); train/plan_scale.py spreads it over
+GPUs (DDP, FSDP, ZeRO-3). The activation count is per token per layer (inputs of every matmul and
+norm a decoder layer saves for backward), so it is a model, not a measurement. Checked against
+the plan this project came from (Qwen2.5-0.5B full, bf16 weights/grads, fp32 AdamW, batch 32 ×
+128, gradient checkpointing, full fp32 logits → 7–10 GB) and against measured CPU runs: `Memory.run`
+(everything but the framework's import-time memory) vs the peak resident memory a fresh process
+adds once it has imported its libraries (tests/unit/test_plan.py).
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ KNOWN: dict[str, Arch] = {
 # the dev machine (CPU), and CUDA context + allocator slack on a GPU.
 CPU_OVERHEAD = 0.6 * GB
 CUDA_OVERHEAD = 0.8 * GB
+# A plan fits when it needs at most this share of the memory: allocator fragmentation and the
+# caching allocator's slack take the rest.
+FIT_SHARE = 0.9
 
 
 def arch_for(model_id: str) -> Arch:
@@ -92,11 +98,51 @@ class Memory:
     optimizer: float
     activations: float
     logits: float
-    overhead: float
+    overhead: float  # framework (imports / CUDA context) + loading (CPU: the weight file's pages)
+    reference: float = 0.0  # a frozen second copy of the weights (DPO / KTO with train.pref.adapter full)
+    generation: float = 0.0  # GRPO: KV cache and logits of one group of sampled completions
+    framework: float = 0.0  # the part of `overhead` present before any model loads (imports, CUDA context)
 
     @property
     def total(self) -> float:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
+        return (self.weights + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
+                + self.reference + self.generation)
+
+    @property
+    def run(self) -> float:
+        """What loading and training add to a process that has imported its libraries (comparable to a measured delta)."""
+        return self.total - self.framework
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a preference method holds beyond its base method (full / lora / qlora) at the same batch."""
+
+    sequences: int = 1  # sequences per example through the model: 2 when chosen and rejected go together
+    reference: bool = False  # a frozen reference copy of the weights
+    lm_head: bool = True  # False: a reward model's 1-wide score head replaces the vocabulary head (no logits)
+    generated_tokens: int = 0  # GRPO: num_generations × (prompt + max_completion_length), all in the KV cache
+    scored_tokens: int = 0  # GRPO: num_generations × max_completion_length, whose logits give log-probs
+
+
+# chosen and rejected go through the model in one concatenated batch (TRL's DPO, ORPO and reward trainers).
+PAIRED = ("dpo", "orpo", "reward")
+# TRL's default group size and completion cap (GRPOConfig) when the recipe does not set them.
+GRPO_DEFAULT_GENERATIONS, GRPO_DEFAULT_COMPLETION = 8, 512
+
+
+def extras_for(method: str, adapter: str, prompt_length: int = 0, num_generations: int = GRPO_DEFAULT_GENERATIONS,
+               completion_length: int = GRPO_DEFAULT_COMPLETION, grpo_beta: float = 0.0) -> Extras:
+    """The memory a preference method adds. DPO and KTO compare against a reference model: with a LoRA
+    adapter that is the frozen base (peft disables the adapter), with full weights a second copy. ORPO
+    and reward models have no reference; GRPO has one only when its KL weight beta > 0 (TRL's default 0)."""
+    if method not in ("dpo", "orpo", "kto", "reward", "grpo"):
+        return Extras()
+    reference = adapter == "full" and (method in ("dpo", "kto") or (method == "grpo" and grpo_beta > 0))
+    if method == "grpo":
+        return Extras(reference=reference, generated_tokens=num_generations * (prompt_length + completion_length),
+                      scored_tokens=num_generations * completion_length)
+    return Extras(sequences=2 if method in PAIRED else 1, reference=reference, lm_head=method != "reward")
 
 
 def activation_elements_per_token_layer(a: Arch) -> int:
@@ -104,19 +150,30 @@ def activation_elements_per_token_layer(a: Arch) -> int:
     return 9 * a.hidden + 3 * a.kv_dim + 4 * a.intermediate
 
 
+# Our CPU loss (train/lean_loss.py) keeps one chunk of at most 2**24 fp32 logits alive at a time.
+LEAN_LOSS_CHUNK = 2**24
+
+
 def estimate(a: Arch, method: str, batch: int, length: int, *, weight_bytes: float = 4, grad_bytes: float = 4,
              optim_bytes: float = 8, act_bytes: float = 4, checkpointing: bool = False, fused_loss: bool = True,
-             lora_r: int = 16, cuda: bool = False) -> Memory:
-    """Peak training memory (bytes) of one method. Defaults: our CPU trainer (fp32 master weights, fused loss)."""
-    tokens = batch * length
+             lora_r: int = 16, cuda: bool = False, extras: Extras = Extras()) -> Memory:
+    """Peak training memory (bytes) of one method (full | lora | qlora) plus a preference method's extras.
+
+    Defaults: our trainer (fp32 master weights, fused/lean loss). On CPU that loss is train/lean_loss.py
+    (one chunk of logits), on CUDA TRL's fused head (tiles of 4096 tokens × 32768 columns)."""
+    tokens = batch * length * extras.sequences
+    # A reward model swaps the vocabulary head (untied models: vocab × hidden weights) for a hidden × 1 score head.
+    head_delta = 0 if extras.lm_head else a.hidden - (0 if a.tied else a.vocab * a.hidden)
+    params = a.params + head_delta
     if method == "full":
-        trainable, weights = a.params, a.params * weight_bytes
+        trainable, weights = params, params * weight_bytes
     elif method == "lora":
-        trainable, weights = a.lora_params(lora_r), a.params * weight_bytes
+        trainable, weights = a.lora_params(lora_r), params * weight_bytes
     else:  # qlora: NF4 linears (0.5 B + double-quantized constants), embeddings in bf16, fp32 adapters
         trainable = a.lora_params(lora_r)
-        weights = a.linear_params * 0.516 + (a.params - a.linear_params) * 2
+        weights = a.linear_params * 0.516 + (params - a.linear_params) * 2
     if method != "full":
+        trainable += 0 if extras.lm_head else a.hidden  # the new score head trains in full beside the adapter
         weights += trainable * 4
         grad_bytes, optim_bytes = 4, 8
     per_layer = activation_elements_per_token_layer(a) * act_bytes
@@ -126,12 +183,25 @@ def estimate(a: Arch, method: str, batch: int, length: int, *, weight_bytes: flo
         activations = tokens * a.layers * per_layer
     if method != "full":  # adapters save their dropout'd input and the r-wide projection per linear
         activations += tokens * a.layers * (7 * a.hidden + 2 * a.intermediate) * act_bytes * (0 if checkpointing else 1)
-    # Fused loss: TRL scores the LM head in tiles; plain: the full fp32 logits of the batch.
-    logits = (min(tokens, 4096) * 32768 * 4 * 2) if fused_loss else tokens * a.vocab * 4
-    # On CPU the process's peak also holds a second copy of the weights while from_pretrained loads them
+    if not extras.lm_head:
+        logits = tokens * a.hidden * 4  # one score per sequence: only the gradient of the last hidden states
+    elif not fused_loss:
+        logits = tokens * a.vocab * 4
+    elif cuda:
+        logits = min(tokens, 4096) * min(a.vocab, 32768) * 4 * 2
+    else:  # one chunk of fp32 logits (softmax in place), the hidden-state gradient, and full FT's head gradient
+        logits = min(tokens * a.vocab, LEAN_LOSS_CHUNK) * 4 + tokens * a.hidden * 4 + (a.vocab * a.hidden * 4 if method == "full" else 0)
+    reference = params * weight_bytes if extras.reference else 0.0
+    # GRPO samples a group of completions first: their KV cache (K and V per layer) and the fp32 logits of
+    # the completion tokens (log-probabilities of the policy, and of the reference when there is one).
+    generation = (extras.generated_tokens * a.layers * 2 * a.kv_dim * act_bytes
+                  + extras.scored_tokens * a.vocab * 4 * (2 if extras.reference else 1))
+    # On CPU the weight file is memory-mapped: its pages stay resident beside the trained copy
     # (calibrated: embedded SmolLM2 LoRA measured 3.2 GB peak RSS, 1.9 GB without this term).
-    overhead = CUDA_OVERHEAD if cuda else CPU_OVERHEAD + a.params * weight_bytes
-    return Memory(weights, trainable * grad_bytes, trainable * optim_bytes, activations, logits, overhead)
+    framework = CUDA_OVERHEAD if cuda else CPU_OVERHEAD
+    overhead = framework + (0 if cuda else params * weight_bytes)
+    return Memory(weights, trainable * grad_bytes, trainable * optim_bytes, activations, logits, overhead, reference,
+                  generation, framework)
 
 
 def available_memory(cuda: bool) -> float:
@@ -142,34 +212,79 @@ def available_memory(cuda: bool) -> float:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def print_plan(recipe: Recipe, runs: Path, console: Console | None = None) -> dict[str, Memory]:
-    """Print the memory table and time per epoch for the recipe; returns the estimates by method."""
+SFT_COLUMNS = ("full", "lora", "qlora")
+
+
+def activation_bytes(recipe: Recipe, cuda: bool) -> int:
+    """bf16/fp16 autocast saves half-width activations; our CPU trainer picks fp32 on auto (bf16 is slower on most CPUs)."""
+    p = recipe.train.precision
+    return 4 if p == "fp32" or (p == "auto" and not cuda) else 2
+
+
+def grpo_settings(recipe: Recipe) -> tuple[int, int, int, float]:
+    """(prompt tokens, num_generations, max_completion_length, beta) of a GRPO recipe."""
+    # train.grpo is not in the recipe yet: TRL's GRPOConfig defaults (8 completions of ≤ 512 tokens, beta 0).
+    return recipe.data.max_length, GRPO_DEFAULT_GENERATIONS, GRPO_DEFAULT_COMPLETION, 0.0
+
+
+def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool) -> Memory:
+    """Memory of the recipe's job trained with `method` (full | lora | qlora) at `batch` examples per device."""
+    t = recipe.train
+    length = recipe.data.max_length
+    extras = Extras()
+    if t.method in ("dpo", "orpo", "kto", "reward"):
+        length = t.pref.max_length or length
+        extras = extras_for(t.method, method)
+    elif t.method == "grpo":
+        prompt, generations, completion, beta = grpo_settings(recipe)
+        length = prompt + completion
+        extras = extras_for("grpo", method, prompt, generations, completion, beta)
+    return estimate(a, method, batch, length, act_bytes=activation_bytes(recipe, cuda), checkpointing=t.gradient_checkpointing,
+                    lora_r=t.lora.r, cuda=cuda, extras=extras)
+
+
+def recipe_method(recipe: Recipe) -> str:
+    """How the recipe trains its weights: train.method for SFT, train.pref.adapter for preference methods."""
+    return recipe.train.method if recipe.train.method in SFT_COLUMNS else recipe.train.pref.adapter
+
+
+def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_memory: str | None = None) -> dict[str, Memory]:
+    """Print the memory table, per-GPU memory across GPU counts and time per epoch; returns the estimates by column."""
     import torch
+
+    from slmforge.train.plan_scale import print_scale_out
 
     console = console or Console()
     cuda = torch.cuda.is_available()
     a = arch_for(recipe.model.id)
     t = recipe.train
     length, batch = recipe.data.max_length, t.batch_size
-    plans = {m: estimate(a, m, batch, length, checkpointing=t.gradient_checkpointing, lora_r=t.lora.r, cuda=cuda) for m in ("full", "lora", "qlora")}
+    if t.method in SFT_COLUMNS:
+        plans = {m: recipe_estimate(recipe, a, m, batch, cuda) for m in SFT_COLUMNS}
+    else:  # the adapter choices of the preference method
+        plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
     have = available_memory(cuda)
     table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch} × length {length} · "
                         f"{'CUDA' if cuda else 'CPU'} {have / GB:.0f} GiB")
     table.add_column("GiB")
     for m in plans:
         table.add_column(m, justify="right")
-    for part in ("weights", "gradients", "optimizer", "activations", "logits", "overhead", "total"):
+    parts = ["weights", "gradients", "optimizer", "activations", "logits", "overhead"]
+    parts += [p for p in ("reference", "generation") if any(getattr(m, p) for m in plans.values())]
+    for part in (*parts, "total"):
         table.add_row(part, *(f"{getattr(p, part) / GB:.2f}" for p in plans.values()), style="bold" if part == "total" else None)
-    fits = ["yes" if p.total < 0.9 * have and (cuda or m != "qlora") else ("needs CUDA" if m == "qlora" else "no") for m, p in plans.items()]
+    fits = ["yes" if p.total < FIT_SHARE * have and (cuda or "qlora" not in m) else ("needs CUDA" if "qlora" in m else "no")
+            for m, p in plans.items()]
     table.add_row("fits here", *fits)
     console.print(table)
+    print_scale_out(recipe, a, gpu_memory, console)
     tokens = _dataset_tokens(recipe, runs)
     if tokens:
         from slmforge.train.precision import matmul_flops
 
         flops_s = 0.3 * (max(matmul_flops(torch.float32), matmul_flops(torch.bfloat16)) if not cuda else 4e14)
-        trainable_share = {m: 6 if m == "full" else 4 for m in plans}  # LoRA skips the weight gradients (~2/3)
-        line = ", ".join(f"{m} ~{trainable_share[m] * a.params * tokens / flops_s / 60:,.0f} min" for m in plans if cuda or m != "qlora")
+        trainable_share = {m: 6 if m.endswith("full") else 4 for m in plans}  # LoRA skips the weight gradients (~2/3)
+        line = ", ".join(f"{m} ~{trainable_share[m] * a.params * tokens / flops_s / 60:,.0f} min" for m in plans if cuda or "qlora" not in m)
         console.print(f"time per epoch ({tokens:,} tokens, at 30 % of measured matmul peak): {line}")
     else:
         console.print("time per epoch: run `slmforge prepare` first (the token count comes from the prepared data)")

@@ -14,23 +14,41 @@ from typer.testing import CliRunner
 
 from slmforge.train.plan import GB, KNOWN, arch_for, estimate
 
-# Trains 2 steps in a fresh process and prints its peak RSS (the planner's CPU figure covers the whole process).
+# Trains 3 steps in a fresh process and prints what loading and training added to its memory: the
+# resident set once the libraries are imported and the data prepared (the baseline), and the peak
+# resident set after it (Linux: writing 5 to /proc/self/clear_refs resets VmHWM, so the import and
+# prepare phases cannot set the peak). The planner's comparable figure is Memory.run: everything
+# but the framework share of the overhead.
 PEAK = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, re, sys
     from pathlib import Path
     import yaml
+
+    def status(field):
+        return int(re.search(field + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
+
+    model, d, method = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     from slmforge.recipe import load
     from slmforge.pipeline import run_stages
-    d = Path(sys.argv[2])
     with open(d / "p.jsonl", "w") as f:
-        for i in range(60):
-            f.write(json.dumps({"input": f"Tell me about goat {i} and the barn.", "output": f"Goat {i} sleeps by the warm stove, quietly."}) + "\\n")
-    raw = {"name": "peak", "model": {"id": sys.argv[1]}, "data": {"path": str(d / "p.jsonl"), "max_length": 64},
-           "train": {"method": "lora", "max_steps": 2, "batch_size": 8, "precision": "fp32", "packing": False, "eval_steps": 100, "save_steps": 100}}
+        for i in range(80):
+            f.write(json.dumps({"input": f"Tell me about goat {i} and the barn and the hay and the hay.",
+                                "output": f"Goat {i} sleeps by the warm stove, quietly. Then it naps. Then it naps."}) + "\\n")
+    raw = {"name": "peak", "model": {"id": model}, "data": {"path": str(d / "p.jsonl"), "max_length": 128, "num_proc": 1},
+           "train": {"method": method, "max_steps": 3, "batch_size": 8, "precision": "fp32", "packing": False,
+                     "eval_steps": 100, "save_steps": 100},
+           "eval": {"enabled": False}}
     (d / "r.yaml").write_text(yaml.safe_dump(raw))
-    run_stages(load(d / "r.yaml"), d / "runs", ["prepare", "train"])
-    print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    recipe = load(d / "r.yaml")
+    run_stages(recipe, d / "runs", ["prepare"])
+    import peft, trl, transformers.trainer  # noqa: F401  framework memory belongs to the baseline, not the run
+    import slmforge.train.trainer  # noqa: F401
+    base = status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    run_stages(recipe, d / "runs", ["train"])
+    length = json.loads((d / "runs" / "peak" / "data" / "data_report.json").read_text())["tokens"]["train"]["length"]["max"]
+    print("RUN", status("VmHWM") - base, "LENGTH", length)
     """
 )
 
@@ -64,25 +82,41 @@ def test_plan_reads_a_local_config_and_prints_a_table(tmp_path, tiny_qwen2):
 
 def clean_env() -> dict[str, str]:
     # Only what the child needs: variables other tests leave in os.environ (thread counts, allocator
-    # settings) change a process's memory and made this measurement flaky inside the full suite.
+    # settings) change a process's memory.
     keep = ("PATH", "HOME", "SLMFORGE_CACHE", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    return {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
 
 
-def measured_peak(tmp_path: Path, model: str) -> float:
+def measured_run_memory(tmp_path: Path, model: str, method: str) -> tuple[float, int]:
+    """(bytes loading and training added to the process, the longest training example: every batch pads to it)."""
     (tmp_path / "peak.py").write_text(PEAK)
-    out = subprocess.run([sys.executable, str(tmp_path / "peak.py"), model, str(tmp_path)], capture_output=True, text=True, timeout=600,
-                         cwd=tmp_path, env=clean_env())
+    out = subprocess.run([sys.executable, str(tmp_path / "peak.py"), model, str(tmp_path), method], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path, env=clean_env())
     assert out.returncode == 0, out.stderr[-2000:]
-    return float(out.stdout.split("PEAK")[-1])
+    fields = out.stdout.split("RUN")[-1].split()
+    return float(fields[0]), int(fields[2])
 
 
-# Only the embedded model: a tiny model's peak is pure framework overhead, and it measured 0.55 GB
-# alone but 1.84 GB when run after the rest of tests/unit (cause not found yet), so it was flaky.
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs to reset the peak RSS")
+def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tune(tmp_path):
+    # "Tiny" architecture (random Qwen2, 512 wide, 8 layers, 19M parameters) big enough that the model's
+    # own memory (305 MB of weights, gradients and AdamW states, ~150 MB of activations) dominates the
+    # trainer's bookkeeping; the 2-layer test model would measure allocator noise.
+    from slmforge.tiny_models import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny512", hidden_size=512, layers=8)
+    run, length = measured_run_memory(tmp_path, str(model), "full")
+    predicted = estimate(arch_for(str(model)), "full", 8, length).run
+    print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
+    assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"
+
+
 @pytest.mark.slow
-def test_planner_is_within_30_percent_of_measured_peak_memory_on_cpu(tmp_path):
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs to reset the peak RSS")
+def test_planner_is_within_30_percent_of_measured_memory_embedded_model_lora(tmp_path):
     model = "embedded:smollm2-135m"
-    # Unpacked batch of 8 padded to the longest example (~30 tokens here; the planner takes the length asked).
-    predicted = estimate(arch_for(model), "lora", 8, 32).total
-    assert predicted == pytest.approx(measured_peak(tmp_path, model), rel=0.30)
+    run, length = measured_run_memory(tmp_path, model, "lora")
+    predicted = estimate(arch_for(model), "lora", 8, length).run
+    print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
+    assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"
