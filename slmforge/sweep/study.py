@@ -2,7 +2,10 @@
 
 Reads top to bottom: resolve the space → check every key with one dry recipe → prepare the data
 once → open (or continue) the study → per trial: recipe → run directory → pipeline stages →
-objective → summary. The study lives in runs/<name>/sweep.db, so re-running continues it.
+objective → summary. The study lives in runs/<name>/sweep.db, so re-running continues it;
+`--storage journal` keeps it in Optuna's journal file runs/<name>/sweep.journal instead (made for
+several processes on one machine writing at once), any RDB URL shares it between machines.
+Processes sharing a study split its trials (sweep/slots.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from slmforge.errors import RecipeError, SlmforgeError
 from slmforge.recipe import Recipe, validate
 from slmforge.rundir import RunDir
 from slmforge.sweep.objective import needs_eval, read_objective
+from slmforge.sweep.slots import claim_slot, fail_orphans, is_surplus
 from slmforge.sweep.space import Param, apply_values, infer_direction, merge_params, midpoint, touches_data
 
 # Unfinished trials of a process that died stop heartbeating; after the grace period Optuna marks
@@ -58,6 +62,8 @@ def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int |
     # Pruning judges intermediate eval losses: only meaningful when the objective is that loss.
     prune = section.get("pruner", "median") == "median" and objective in ("val_loss", "eval_loss")
     url = storage or section.get("storage") or f"sqlite:///{(root / 'sweep.db').resolve()}"
+    if url == "journal" or url.startswith("journal:"):
+        url = f"journal:{Path(url.partition(':')[2] or root / 'sweep.journal').resolve()}"
     plan = SweepPlan(recipe.name, root, params, trials or section.get("trials", 10), objective, resolved_direction, prune,
                      url, section.get("seed", 0), shared=bool(storage or section.get("storage")))
     trial_recipe(recipe, {p.key: midpoint(p) for p in params}, 0)  # a typo in a key fails now, not in trial 1
@@ -123,7 +129,13 @@ def open_study(plan: SweepPlan) -> Any:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat is "experimental"
     storage: Any = plan.storage
-    if plan.storage.startswith(("sqlite:", "postgresql", "mysql")):
+    if plan.storage.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(plan.storage.partition(":")[2])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    elif plan.storage.startswith(("sqlite:", "postgresql", "mysql")):
         storage = optuna.storages.RDBStorage(plan.storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
     # Median of how many finished trials before pruning starts: 1 in a 4-trial sweep, Optuna's 5 from 20 trials on.
     startup = min(5, max(1, plan.trials // 4))
@@ -147,13 +159,13 @@ def open_study(plan: SweepPlan) -> Any:
 def finished(study: Any) -> int:
     from optuna.trial import TrialState
 
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)))
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    return sum(1 for t in study.get_trials(deepcopy=False, states=states) if not is_surplus(t))
 
 
 def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
     """Run trials until the study holds plan.trials finished ones; returns the study."""
     import optuna
-    from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     from slmforge.pipeline import run_stages
@@ -161,10 +173,17 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
 
     plan.root.mkdir(parents=True, exist_ok=True)
     study = open_study(plan)
+    for number in fail_orphans(study):
+        console.print(f"[yellow]trial {number}: its process ended while it ran; marked failed[/yellow]")
     parent = RunDir(plan.root)
     shared_data = not touches_data(plan.params)
     if shared_data:
-        run_stages(base.model_copy(update={"sweep": None}), plan.root.parent, ["prepare"])  # skipped when already prepared
+        import fcntl
+
+        # Processes starting together on one machine prepare once: the others wait, then find it complete and skip.
+        with open(plan.root / ".prepare.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            run_stages(base.model_copy(update={"sweep": None}), plan.root.parent, ["prepare"])  # skipped when already prepared
     stages = ["prepare", "train"] + (["eval"] if needs_eval(plan.objective) else []) + ["report"]
     todo = max(0, plan.trials - finished(study))
     console.print(
@@ -176,6 +195,9 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         console.print(f"  {p.describe()}")
 
     def objective(trial: optuna.Trial) -> float:
+        if not claim_slot(study, trial, plan.trials):  # other processes sharing the study took the last trials
+            study.stop()
+            raise optuna.TrialPruned("surplus")
         values = {p.key: _suggest(trial, p) for p in plan.params}
         recipe = trial_recipe(base, values, trial.number)
         run = RunDir(plan.root / "trials" / recipe.name)
@@ -218,6 +240,8 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
             trial.set_user_attr("seconds", round(time.time() - started, 1))
 
     def report(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        if is_surplus(frozen):
+            return
         best = _best(study)
         tail = f" · best {best.value:.4f} (trial {best.number})" if best else ""
         if frozen.state == TrialState.COMPLETE:
@@ -227,10 +251,9 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         else:
             console.print(f"[red]trial {frozen.number} failed:[/red] {frozen.user_attrs.get('error', '?')}{tail}", highlight=False)
 
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     if todo:
-        # MaxTrialsCallback counts every process's trials: two sweeps sharing a study stop at plan.trials together.
-        study.optimize(objective, n_trials=todo, catch=(Exception,), callbacks=[report, MaxTrialsCallback(plan.trials, states=states)])
+        # Each trial claims one of the plan.trials slots first: processes sharing the study stop together, none overshoots.
+        study.optimize(objective, n_trials=todo, catch=(Exception,), callbacks=[report])
     return study
 
 

@@ -1,6 +1,7 @@
 """The sweep's summary: a table of trials sorted by the objective, the best recipe as YAML, the command.
 
-Written to runs/<name>/sweep.json (every trial) and runs/<name>/best.yaml (ready for `slmforge run`).
+Written to runs/<name>/sweep.json (every trial), runs/<name>/best.yaml (ready for `slmforge run`) and
+runs/<name>/sweep.html (objective history, parameter importance, the table; sweep/page.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from slmforge.recipe import Recipe, validate
 from slmforge.rundir import write_json_atomic
+from slmforge.sweep.slots import is_surplus
 from slmforge.sweep.space import apply_values
 from slmforge.sweep.study import SweepPlan
 
@@ -43,6 +45,8 @@ class SweepSummary:
 def trial_rows(study: Any) -> list[TrialRow]:
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if is_surplus(t):  # claimed after other processes had taken every slot: never ran
+            continue
         state = t.state.name.lower()
         value = t.value if t.value is not None else (t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None)
         note = t.user_attrs.get("error") or t.user_attrs.get("note") or ""
@@ -82,6 +86,9 @@ def summarize(study: Any, base: Recipe, plan: SweepPlan, recipe_path: Path) -> S
         "best": asdict(summary.best) if summary.best else None, "best_recipe": str(summary.best_recipe or ""),
         "command": summary.command, "trials": [asdict(r) for r in rows],
     })
+    from slmforge.sweep.page import write_page
+
+    write_page(study, summary, plan.root / "sweep.html", base.name)
     return summary
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,9 @@ def test_sweep_records_complete_pruned_and_failed_trials_and_goes_on(swept):
     assert [t["number"] for t in summary["trials"]] == [0, 1, 2]  # sorted: complete, pruned, failed
     assert "trial 1: pruned at step 2" in result.stderr and "trial 2 failed:" in result.stderr
     assert "Traceback" not in result.stderr
+    page = (tmp / "runs" / "demo" / "sweep.html").read_text()
+    assert 'alt="objective history"' in page and "pruned at step 2" in page
+    assert "No parameter importance: 1 complete trial(s)" in page  # the plot itself: tests/unit/test_sweep_page.py
 
 
 def test_each_trial_is_a_run_directory_that_reuses_the_prepared_data(swept):
@@ -116,3 +120,35 @@ def test_bad_param_exits_2_with_one_line_and_no_traceback(swept):
     assert result.returncode == 2
     assert "error: " in result.stderr and "train.lrr: unknown key, did you mean lr?" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_two_sweep_processes_sharing_a_journal_study_split_the_trials_without_overshooting(tmp_path, tiny_qwen2):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    raw = {
+        "name": "pair", "model": {"id": str(tiny_qwen2)},
+        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
+                 "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
+        "train": {"method": "lora", "max_steps": 2, "batch_size": 4, "precision": "fp32", "eval_steps": 2, "save_steps": 100,
+                  "logging_steps": 1},
+        "eval": {"enabled": False},
+        "sweep": {"trials": 5, "pruner": "none", "storage": "journal", "params": {"train.lr": "loguniform:1e-4:1e-2"}},
+    }
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "slmforge", "sweep", str(recipe)], cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    ran = [set(int(n) for n in re.findall(r"trial (\d+): val_loss", err)) for _, err in outs]
+    assert ran[0] and ran[1], "both processes should have run trials"
+    assert not ran[0] & ran[1] and len(ran[0] | ran[1]) == 5  # split, none twice, none missing
+    journal = tmp_path / "runs" / "pair" / "sweep.journal"
+    study = optuna.load_study(study_name="pair", storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    real = [t for t in study.trials if t.user_attrs.get("slot") != "surplus"]
+    assert len(real) == 5 and all(t.state.name == "COMPLETE" for t in real)  # exactly the count asked for
+    assert sorted(p.name for p in (tmp_path / "runs" / "pair" / "trials").iterdir()) == [f"trial-{t.number:03d}" for t in real]
+    assert len({t.params["train.lr"] for t in real}) == 5  # the processes did not draw the same points
