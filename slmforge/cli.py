@@ -116,7 +116,7 @@ def sweep_cmd(
     trials: Annotated[Optional[int], typer.Option(min=1, help="Trials the study should hold in total (default sweep.trials).")] = None,
     objective: Annotated[Optional[str], typer.Option(help="val_loss, train_loss or an eval metric (default sweep.objective).")] = None,
     direction: Annotated[Optional[str], typer.Option(help="minimize | maximize (default: inferred from the objective's name).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL shared by several sweeps (default runs/<name>/sweep.db).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage shared by several sweeps: journal (one machine) or an RDB URL (default runs/<name>/sweep.db).")] = None,
 ) -> None:
     """Search hyperparameters with Optuna: each trial is a run directory under runs/<name>/trials/; re-running continues."""
     from slmforge.sweep.space import parse_cli_params

@@ -277,7 +277,10 @@ class SweepSection(Section):
     objective: str = Field("val_loss", description="val_loss | train_loss (logs/metrics.jsonl) or a metric of eval/results.json (e.g. rougeL).")
     direction: Literal["auto", "minimize", "maximize"] = Field("auto", description="auto: minimize loss/error/mae/rmse/perplexity, else maximize.")
     pruner: Literal["median", "none"] = Field("median", description="median: stop a trial whose eval loss is worse than the median of earlier trials at the same step.")
-    storage: str | None = Field(None, description="Optuna storage URL; empty = SQLite file runs/<name>/sweep.db.")
+    storage: str | None = Field(
+        None, description="Optuna storage: empty = SQLite file runs/<name>/sweep.db; journal[:PATH] = Optuna's journal file "
+        "(several processes on one machine); an RDB URL such as postgresql+psycopg://... (several machines)."
+    )
     seed: int = Field(0, description="Sampler seed.")
 
 
