@@ -6,7 +6,9 @@ Every worker trains with the per-device batch and gradient accumulation derived 
 recipe's global batch (train.batch_size × train.grad_accum, as on one process). Rank 0 trains
 in the run directory; the other ranks write only into a scratch directory (runs/<name>/.ranks/)
 that is removed when they finish, so every file a user reads came from rank 0.
-On a machine without GPUs the workers use the gloo backend on CPU processes.
+On a machine without GPUs the workers use the gloo backend on CPU processes (DDP only: accelerate
+has no FSDP for CPU processes, so fsdp and deepspeed need CUDA). Checkpoints record the global batch,
+so a run saved by N processes resumes on any other number (tests/e2e/test_distributed_cli.py: 2 → 1).
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def accelerate_config(strategy: str, nproc: int, nnodes: int = 1, node_rank: int
         "rdzv_backend": "static", "same_network": True, "use_cpu": False,
     }
     if strategy == "fsdp":
-        # FSDP2, full state dict on save: model/ and checkpoints load on any number of processes.
+        # FSDP2 with FULL_STATE_DICT: model/ is consolidated (plain model.safetensors, loads anywhere); a checkpoint
+        # holds the consolidated weights (pytorch_model_fsdp.bin) and the full optimizer state (optimizer.bin), which
+        # reload under FSDP on any number of GPUs, but not in a run without FSDP (transformers refuses FSDP
+        # checkpoints there). DDP checkpoints are plain and resume on any number of processes, one included.
         config["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
                                  "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_cpu_ram_efficient_loading": True,
                                  "fsdp_reshard_after_forward": True}
@@ -81,6 +86,11 @@ def accelerate_config(strategy: str, nproc: int, nnodes: int = 1, node_rank: int
 
 
 def check_strategy(strategy: str, cuda: bool) -> None:
+    if strategy == "fsdp" and not cuda:
+        # accelerate turns FSDP on only for GPU-like process groups (MULTI_GPU, ...), never MULTI_CPU: on CPU
+        # workers the same config silently trains plain DDP, so we refuse instead of pretending to shard.
+        raise SlmforgeError("train.distributed: fsdp needs CUDA GPUs (accelerate has no FSDP for CPU processes); "
+                            "on CPU use --set train.distributed=ddp")
     if strategy == "deepspeed":
         if not cuda:
             raise SlmforgeError("train.distributed: deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp")

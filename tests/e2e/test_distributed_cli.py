@@ -1,4 +1,8 @@
-"""`slmforge train --nproc 2`: DDP and FSDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
+"""`slmforge train --nproc 2`: DDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
+
+FSDP cannot run here: accelerate enables FSDP only for GPU process groups, and on CPU workers the same
+config used to train plain DDP (the DDP constructor's warning in the log gave it away), so fsdp on CPU
+is now refused with one line; FSDP needs a multi-GPU machine to test.
 
 Tolerance: the training losses of 2 processes × 2 examples and 1 process × 4 examples (same global
 batch, same data order) agree to 1e-4 relative (float32 all-reduce order is the only difference);
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,9 +72,13 @@ def test_generated_accelerate_config_names_the_strategy_and_the_rendezvous():
 def test_deepspeed_without_a_gpu_is_one_clear_line():
     with pytest.raises(SlmforgeError, match="deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp"):
         check_strategy("deepspeed", cuda=False)
+    with pytest.raises(SlmforgeError, match="fsdp needs CUDA GPUs .*; on CPU use --set train.distributed=ddp"):
+        check_strategy("fsdp", cuda=False)
+    check_strategy("fsdp", cuda=True)
+    check_strategy("ddp", cuda=False)
 
 
-def test_two_cpu_processes_with_ddp_and_fsdp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
+def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
     raw = {
         "name": "dd", "model": {"id": str(tiny_qwen2)},
         "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
@@ -104,10 +113,43 @@ def test_two_cpu_processes_with_ddp_and_fsdp_match_one_process_and_only_rank_0_w
     assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
     assert "Traceback" not in two.stderr
 
-    fsdp = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29549", "--runs", "fsdp",
-                    "--set", "train.distributed=fsdp", cwd=tmp_path)
-    assert fsdp.returncode == 0, fsdp.stderr[-3000:]
-    run_f = tmp_path / "fsdp" / "dd"
-    assert [m["loss"] for m in metrics(run_f) if "loss" in m] == pytest.approx(loss1, rel=1e-4)
-    assert yaml.safe_load((run_f / "accelerate.yaml").read_text())["distributed_type"] == "FSDP"
-    assert (run_f / "model" / "model.safetensors").is_file() and not (run_f / ".ranks").exists()
+    # FSDP on CPU processes: accelerate would silently run DDP, so it is refused before anything starts.
+    fsdp = slmforge("train", str(recipe), "--nproc", "2", "--runs", "fsdp", "--set", "train.distributed=fsdp", cwd=tmp_path)
+    assert fsdp.returncode == 2 and "fsdp needs CUDA GPUs (accelerate has no FSDP for CPU processes)" in fsdp.stderr
+    assert "Traceback" not in fsdp.stderr and not (tmp_path / "fsdp").exists()
+
+
+def test_a_checkpoint_of_two_ddp_processes_resumes_on_one_and_continues_the_uninterrupted_losses(tmp_path, tiny_qwen2):
+    """Killed after its step-3 checkpoint (later checkpoint and model removed), the 2-process run resumes on 1 process.
+
+    Tolerance 1e-4 relative, as between 2 and 1 processes above: the checkpoint holds the full optimizer
+    and scheduler state (DDP replicates them) and the data order comes from a seeded sampler that does not
+    depend on the process count; the tiny model has no dropout, so the per-rank RNG files
+    (rng_state_0.pth, not rng_state.pth) that one process cannot use change nothing.
+    """
+    raw = {
+        "name": "rs", "model": {"id": str(tiny_qwen2)},
+        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
+                 "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
+        "train": {"method": "full", "max_steps": 6, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": 100,
+                  "save_steps": 3, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": "ddp"},
+        "eval": {"enabled": False},
+    }
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    two = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29551", "--runs", "two", cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = slmforge("train", str(recipe), "--runs", "one", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    run2 = tmp_path / "two" / "rs"
+    assert (run2 / "checkpoints" / "checkpoint-3" / "rng_state_0.pth").is_file()  # written by 2 processes
+    shutil.rmtree(run2 / "checkpoints" / "checkpoint-6")
+    shutil.rmtree(run2 / "model")
+    resumed = slmforge("train", str(recipe), "--runs", "two", cwd=tmp_path)  # no --nproc: one process
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr and "checkpoint-3" in resumed.stderr
+    loss_resumed = {m["step"]: m["loss"] for m in metrics(run2) if "loss" in m}
+    loss_one = {m["step"]: m["loss"] for m in metrics(tmp_path / "one" / "rs") if "loss" in m}
+    assert sorted(loss_resumed) == sorted(loss_one) == [1, 2, 3, 4, 5, 6]
+    assert [loss_resumed[s] for s in (4, 5, 6)] == pytest.approx([loss_one[s] for s in (4, 5, 6)], rel=1e-4)
+    assert (run2 / "model" / "model.safetensors").is_file()
