@@ -141,6 +141,8 @@ class TrainSection(Section):
     distributed: Literal["none", "ddp", "fsdp", "deepspeed"] = Field(
         "none", description="Multi-process strategy for `slmforge train --nproc N` (accelerate); batch_size × grad_accum stays the global batch."
     )
+    zero_stage: Literal[2, 3] = Field(2, description="distributed deepspeed: ZeRO stage (2 shards optimizer states and gradients, 3 also the weights).")
+    offload: Literal["none", "cpu"] = Field("none", description="distributed deepspeed: keep optimizer states (and with stage 3 the weights) in CPU memory.")
 
 
 # --------------------------------------------------------------------------- later stages

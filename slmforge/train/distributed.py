@@ -57,7 +57,7 @@ def split_global_batch(batch_size: int, grad_accum: int, nproc: int) -> BatchSpl
 
 
 def accelerate_config(strategy: str, nproc: int, nnodes: int = 1, node_rank: int = 0, master: str = "127.0.0.1:29500",
-                      cuda: bool = False) -> dict[str, Any]:
+                      cuda: bool = False, zero_stage: int = 2, offload: str = "none") -> dict[str, Any]:
     """The accelerate config file for the strategy (what `accelerate config` would ask for)."""
     host, _, port = master.rpartition(":")
     if not host or not port.isdigit():
@@ -80,8 +80,10 @@ def accelerate_config(strategy: str, nproc: int, nnodes: int = 1, node_rank: int
                                  "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_cpu_ram_efficient_loading": True,
                                  "fsdp_reshard_after_forward": True}
     if strategy == "deepspeed":
-        config["deepspeed_config"] = {"zero_stage": 2, "offload_optimizer_device": "none", "offload_param_device": "none",
-                                      "gradient_clipping": 1.0, "zero3_init_flag": False}
+        # Stage 3 also saves the gathered 16-bit weights, so model/ is a plain checkpoint rather than DeepSpeed shards.
+        config["deepspeed_config"] = {"zero_stage": zero_stage, "offload_optimizer_device": offload,
+                                      "offload_param_device": offload if zero_stage == 3 else "none", "gradient_clipping": 1.0,
+                                      "zero3_init_flag": zero_stage == 3, "zero3_save_16bit_model": zero_stage == 3}
     return config
 
 
@@ -119,7 +121,8 @@ def launch(recipe_path: Path, overrides: list[str], runs: Path, recipe: Recipe, 
     run = RunDir.for_recipe(recipe, runs)
     config_path = run.root / "accelerate.yaml"
     run.root.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(yaml.safe_dump(accelerate_config(strategy, nproc, nnodes, node_rank, master, cuda), sort_keys=False))
+    config = accelerate_config(strategy, nproc, nnodes, node_rank, master, cuda, recipe.train.zero_stage, recipe.train.offload)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     console.print(f"train on {nproc * nnodes} processes ({strategy}, {'nccl' if cuda else 'gloo'}) · {split.describe()} · "
                   f"config {config_path} (reuse: accelerate launch --config_file {config_path} ...)")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path), "--num_processes",

@@ -109,7 +109,7 @@ def describe(s: Setup) -> str:
     if s.gpus == 1:
         return "1 GPU (no sharding needed)"
     return f"{s.gpus} GPUs with {STRATEGIES[s.strategy]} (slmforge train --nproc {s.gpus}" + (
-        ", --set train.distributed=fsdp)" if s.strategy == "fsdp" else ", train.distributed=deepspeed with ZeRO stage 3)" if s.strategy == "zero3" else ")")
+        ", --set train.distributed=fsdp)" if s.strategy == "fsdp" else ", --set train.distributed=deepspeed --set train.zero_stage=3)" if s.strategy == "zero3" else ")")
 
 
 def gpu_memory_for(option: str | None) -> tuple[float, str]:

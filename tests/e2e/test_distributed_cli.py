@@ -65,6 +65,8 @@ def test_generated_accelerate_config_names_the_strategy_and_the_rendezvous():
     assert (fsdp["distributed_type"], fsdp["num_processes"], fsdp["machine_rank"]) == ("FSDP", 8, 1)
     assert fsdp["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
     assert accelerate_config("deepspeed", 2)["deepspeed_config"]["zero_stage"] == 2
+    zero3 = accelerate_config("deepspeed", 2, zero_stage=3, offload="cpu")["deepspeed_config"]
+    assert (zero3["zero_stage"], zero3["offload_optimizer_device"], zero3["offload_param_device"], zero3["zero3_save_16bit_model"]) == (3, "cpu", "cpu", True)
     with pytest.raises(SlmforgeError, match="--master: expected ADDR:PORT"):
         accelerate_config("ddp", 2, master="localhost")
 

@@ -102,6 +102,10 @@ def test_best_recipe_is_valid_yaml_with_the_best_params_and_the_command_reproduc
     summary = json.loads((tmp / "runs" / "demo" / "sweep.json").read_text())
     assert summary["command"] == f"slmforge run {recipe} --set train.lr=0.005 --set train.resume=auto"
     assert "best: trial 0 · val_loss" in result.stderr and "reproduce: slmforge run" in result.stderr
+    ran = slmforge("run", str(tmp / "runs" / "demo" / "best.yaml"), "--runs", "best-runs", cwd=tmp)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    trained = tmp / "best-runs" / "demo-best"
+    assert (trained / "model" / "adapter_model.safetensors").is_file() and (trained / "report.html").is_file()
 
 
 def test_rerunning_continues_the_study_instead_of_starting_over(swept):
