@@ -13,6 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
+from slmforge.errors import RecipeError
+
+# train.report_to name → the module transformers' callback imports (TensorBoard is always on: ours).
+_REPORTER_MODULES = {"wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet_ml", "clearml": "clearml", "neptune": "neptune",
+                     "dvclive": "dvclive", "trackio": "trackio", "swanlab": "swanlab", "codecarbon": "codecarbon"}
+
 
 @dataclass
 class TokenCounter:
@@ -30,6 +36,27 @@ class TokenCounter:
     def rates(self) -> tuple[float, float]:
         elapsed = max(1e-9, time.perf_counter() - self.started)
         return self.tokens / elapsed, self.loss_tokens / elapsed
+
+
+def report_targets(names: list[str]) -> list[str] | str:
+    """train.report_to as TrainingArguments.report_to, checked before training starts.
+
+    Without this a missing package surfaced as a RuntimeError traceback from inside Trainer's
+    constructor (transformers' MLflowCallback), after the model had loaded.
+    """
+    import importlib.util
+
+    targets = []
+    for name in names:
+        if name == "tensorboard":
+            continue  # already written to logs/ by our own TensorBoard callback
+        module = _REPORTER_MODULES.get(name)
+        if module is None:
+            raise RecipeError(f"train.report_to: {name!r} is not a logger we pass through; use one of {', '.join(_REPORTER_MODULES)}")
+        if importlib.util.find_spec(module) is None:
+            raise RecipeError(f"train.report_to: {name} needs the {module} package: pip install {module.replace('_', '-')} (or remove it from train.report_to)")
+        targets.append(name)
+    return targets or "none"
 
 
 def truncate_metrics(path: Path, after_step: int) -> None:

@@ -12,6 +12,7 @@ from trl import SFTTrainer
 
 from slmforge.train import checkpoints
 from slmforge.train.callbacks import TokenCounter
+from slmforge.train.data import RowPackCollator
 from slmforge.train.lean_loss import linear_cross_entropy, plain_head
 
 
@@ -23,6 +24,9 @@ class RunTrainer(SFTTrainer):
         self.counter = counter
         self.run_fingerprint = fingerprint
         self._staging: Path | None = None
+        if self.args.packing and self.padding_free and self.accelerator.device.type == "cpu":
+            tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+            self.data_collator = RowPackCollator(tokenizer.pad_token_id)  # see RowPackCollator: why not one long row
         # CUDA keeps TRL's fused head (Triton scores only loss-bearing positions there) or Liger's;
         # MoE aux losses, label smoothing and custom loss functions need TRL's own path; so do
         # DDP/FSDP (--nproc), whose wrappers must see the forward call to sync or gather weights.

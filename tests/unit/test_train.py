@@ -116,3 +116,35 @@ def test_training_without_prepared_data_says_to_run_prepare(tmp_path, tiny_qwen2
     recipe = load(write_recipe(tmp_path, tiny_qwen2, method="lora"))
     with pytest.raises(RunDirError, match="slmforge prepare"):
         train(recipe, RunDir(tmp_path / "runs" / "tiny"), QUIET)
+
+
+def test_report_to_without_its_package_is_one_line_naming_the_key_and_the_pip_command(tmp_path, tiny_qwen2, monkeypatch):
+    import sys
+
+    from slmforge.cli import app
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # importlib then finds no mlflow, installed or not
+    recipe = write_recipe(tmp_path, tiny_qwen2, report_to=["mlflow"])
+    run_stages(load(recipe), tmp_path / "runs", ["prepare"])
+    result = CliRunner().invoke(app, ["train", str(recipe), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "train.report_to" in errors[0] and "pip install mlflow" in errors[0]
+    assert not (tmp_path / "runs" / "tiny" / "model").exists()
+
+
+def test_report_to_reaches_training_arguments_and_unknown_loggers_are_refused(tmp_path, tiny_qwen2, monkeypatch):
+    from slmforge.errors import RecipeError
+    from slmforge.rundir import RunDir
+    from slmforge.train.sft import sft_config
+
+    # An importable `mlflow` (this test does not need the real package: only the config is built).
+    (tmp_path / "site" / "mlflow").mkdir(parents=True)
+    (tmp_path / "site" / "mlflow" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    recipe = load(write_recipe(tmp_path, tiny_qwen2, report_to=["mlflow", "tensorboard"]))
+    run = RunDir(tmp_path / "runs" / "tiny")
+    assert sft_config(recipe, run, "fp32", 2, has_eval=False, cuda=False).report_to == ["mlflow"]  # tensorboard: ours, always on
+    assert sft_config(load(write_recipe(tmp_path, tiny_qwen2)), run, "fp32", 2, has_eval=False, cuda=False).report_to == []
+    with pytest.raises(RecipeError, match="train.report_to: 'wandbb'"):
+        sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, has_eval=False, cuda=False)

@@ -60,5 +60,37 @@ def test_each_example_has_the_same_loss_packed_as_alone(tiny_qwen2, attn):
 def test_packs_per_step_keep_examples_per_step_near_batch_size():
     from slmforge.train.data import packs_per_step
 
-    assert packs_per_step(batch_size=16, mean_tokens=40.0, pack_length=128) == 5  # 5 × 128 ≥ 16 × 40
-    assert packs_per_step(batch_size=1, mean_tokens=300.0, pack_length=512) == 1
+    # 45-token examples: only two fit a 128-token row, so 16 examples need 8 rows (not 16 × 45 / 128 → 6).
+    assert packs_per_step(batch_size=16, lengths=[45] * 100, pack_length=128) == 8
+    assert packs_per_step(batch_size=16, lengths=[30, 90] * 50, pack_length=128) == 8  # one short + one long per row
+    assert packs_per_step(batch_size=1, lengths=[300] * 10, pack_length=512) == 1
+
+
+def test_cpu_row_collator_keeps_packs_as_rows_and_no_example_attends_to_another(tiny_qwen2):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.data_utils import pack_dataset
+
+    from slmforge.train.data import RowPackCollator
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen2)
+    model = AutoModelForCausalLM.from_pretrained(tiny_qwen2).eval()
+    rows = examples(tokenizer)
+    packed = pack_dataset(Dataset.from_list(rows), seq_length=128, strategy="bfd")
+    batch = RowPackCollator(tokenizer.pad_token_id)(list(packed))
+    assert batch["input_ids"].shape[0] == len(packed) > 1 and "attention_mask" not in batch
+    by_ids = {tuple(r["input_ids"]): r for r in rows}
+    seen = 0
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        for r in range(len(packed)):
+            n = int(sum(packed[r]["seq_lengths"]))
+            starts = (batch["position_ids"][r, :n] == 0).nonzero().flatten().tolist() + [n]
+            for start, end in zip(starts, starts[1:]):
+                row = by_ids[tuple(batch["input_ids"][r, start:end].tolist())]
+                labels = torch.tensor(row["labels"])
+                alone = model(input_ids=torch.tensor([row["input_ids"]])).logits[0]
+                assert summed_nll(logits[r, start:end], labels).item() == pytest.approx(summed_nll(alone, labels).item(), rel=1e-5)
+                seen += 1
+            assert (batch["labels"][r, n:] == -100).all()  # right padding carries no loss
+    assert seen == len(rows)
