@@ -42,7 +42,6 @@ class SweepPlan:
     prune: bool
     storage: str
     seed: int
-    shared: bool = False  # the storage was named (--storage / sweep.storage): other processes may use it
 
 
 def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int | None = None, objective: str | None = None,
@@ -65,7 +64,7 @@ def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int |
     if url == "journal" or url.startswith("journal:"):
         url = f"journal:{Path(url.partition(':')[2] or root / 'sweep.journal').resolve()}"
     plan = SweepPlan(recipe.name, root, params, trials or section.get("trials", 10), objective, resolved_direction, prune,
-                     url, section.get("seed", 0), shared=bool(storage or section.get("storage")))
+                     url, section.get("seed", 0))
     trial_recipe(recipe, {p.key: midpoint(p) for p in params}, 0)  # a typo in a key fails now, not in trial 1
     return plan
 
@@ -120,6 +119,29 @@ def _pruning_callback(trial: Any) -> Any:
 
 
 def open_study(plan: SweepPlan) -> Any:
+    """Open (or create) the study; processes starting together on one machine take turns (file lock)."""
+    import fcntl
+
+    plan.root.mkdir(parents=True, exist_ok=True)
+    with open(plan.root / ".sweep.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for attempt in range(3):
+            try:
+                study = _open_study(plan)
+                break
+            except Exception as exc:  # bad URL, unreachable server, unsupported driver
+                # Machines creating one RDB study at once race on its tables: a retry finds them made.
+                if "already exists" in str(exc) and attempt < 2:
+                    time.sleep(1 + attempt)
+                    continue
+                raise SlmforgeError(f"sweep.storage: {plan.storage}: {str(exc).splitlines()[0]}") from None
+    if study.direction.name.lower() != plan.direction:
+        raise SlmforgeError(f"{plan.storage}: study {plan.name} was created to {study.direction.name.lower()}; "
+                            f"keep --direction {study.direction.name.lower()} or use another --storage")
+    return study
+
+
+def _open_study(plan: SweepPlan) -> Any:
     import warnings
 
     import optuna
@@ -128,6 +150,9 @@ def open_study(plan: SweepPlan) -> Any:
     # (unexpected errors keep theirs in the trial's error.log).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat is "experimental"
+    # Median of how many finished trials before pruning starts: 1 in a 4-trial sweep, Optuna's 5 from 20 trials on.
+    startup = min(5, max(1, plan.trials // 4))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=startup) if plan.prune else optuna.pruners.NopPruner()
     storage: Any = plan.storage
     if plan.storage.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
@@ -137,23 +162,7 @@ def open_study(plan: SweepPlan) -> Any:
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     elif plan.storage.startswith(("sqlite:", "postgresql", "mysql")):
         storage = optuna.storages.RDBStorage(plan.storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
-    # Median of how many finished trials before pruning starts: 1 in a 4-trial sweep, Optuna's 5 from 20 trials on.
-    startup = min(5, max(1, plan.trials // 4))
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=startup) if plan.prune else optuna.pruners.NopPruner()
-    try:
-        study = optuna.create_study(storage=storage, study_name=plan.name, direction=plan.direction, load_if_exists=True,
-                                    pruner=pruner)
-        # A sampler re-seeded with the same seed replays the same random first points: a resumed sweep would
-        # repeat its first trials. Offset the seed by the trials already there (and by the process when several
-        # processes may share the study, which would otherwise draw the same points at once).
-        offset = len(study.get_trials(deepcopy=False)) + (os.getpid() if plan.shared else 0)
-        study.sampler = optuna.samplers.TPESampler(seed=plan.seed + offset)
-    except Exception as exc:  # bad URL, unreachable server, unsupported driver
-        raise SlmforgeError(f"sweep.storage: {plan.storage}: {str(exc).splitlines()[0]}") from None
-    if study.direction.name.lower() != plan.direction:
-        raise SlmforgeError(f"{plan.storage}: study {plan.name} was created to {study.direction.name.lower()}; "
-                            f"keep --direction {study.direction.name.lower()} or use another --storage")
-    return study
+    return optuna.create_study(storage=storage, study_name=plan.name, direction=plan.direction, load_if_exists=True, pruner=pruner)
 
 
 def finished(study: Any) -> int:
@@ -198,6 +207,9 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         if not claim_slot(study, trial, plan.trials):  # other processes sharing the study took the last trials
             study.stop()
             raise optuna.TrialPruned("surplus")
+        # Seeded by trial number: a resumed study draws new points instead of replaying its first ones, processes
+        # sharing the study draw different ones, and trial N of the same study always starts from the same seed.
+        study.sampler = optuna.samplers.TPESampler(seed=plan.seed + trial.number)
         values = {p.key: _suggest(trial, p) for p in plan.params}
         recipe = trial_recipe(base, values, trial.number)
         run = RunDir(plan.root / "trials" / recipe.name)

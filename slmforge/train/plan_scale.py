@@ -155,4 +155,6 @@ def print_scale_out(recipe: Recipe, a: Arch, gpu_memory: str | None, console: Co
                       f"(≤ {FIT_SHARE:.0%} of {have / GB:.1f} GiB), per-device batch {best.per_device_batch}")
     if method == "qlora":
         console.print("qlora: one GPU only (4-bit weights are loaded onto one device)")
+    if recipe.train.method != method and best is not None and best.gpus > 1:
+        console.print(f"note: `slmforge train --nproc` runs full / lora / qlora only for now; {recipe.train.method} trains on one process")
     return best

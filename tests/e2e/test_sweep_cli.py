@@ -126,7 +126,8 @@ def test_bad_param_exits_2_with_one_line_and_no_traceback(swept):
     assert "Traceback" not in result.stderr
 
 
-def test_two_sweep_processes_sharing_a_journal_study_split_the_trials_without_overshooting(tmp_path, tiny_qwen2):
+@pytest.mark.parametrize("storage", ["journal", None], ids=["journal", "default-sqlite"])
+def test_two_sweep_processes_sharing_a_local_study_split_the_trials_without_overshooting(tmp_path, tiny_qwen2, storage):
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -137,7 +138,7 @@ def test_two_sweep_processes_sharing_a_journal_study_split_the_trials_without_ov
         "train": {"method": "lora", "max_steps": 2, "batch_size": 4, "precision": "fp32", "eval_steps": 2, "save_steps": 100,
                   "logging_steps": 1},
         "eval": {"enabled": False},
-        "sweep": {"trials": 5, "pruner": "none", "storage": "journal", "params": {"train.lr": "loguniform:1e-4:1e-2"}},
+        "sweep": {"trials": 5, "pruner": "none", "storage": storage, "params": {"train.lr": "loguniform:1e-4:1e-2"}},
     }
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(raw))
@@ -150,8 +151,10 @@ def test_two_sweep_processes_sharing_a_journal_study_split_the_trials_without_ov
     ran = [set(int(n) for n in re.findall(r"trial (\d+): val_loss", err)) for _, err in outs]
     assert ran[0] and ran[1], "both processes should have run trials"
     assert not ran[0] & ran[1] and len(ran[0] | ran[1]) == 5  # split, none twice, none missing
-    journal = tmp_path / "runs" / "pair" / "sweep.journal"
-    study = optuna.load_study(study_name="pair", storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    sweep_dir = tmp_path / "runs" / "pair"
+    url = (optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "sweep.journal"))) if storage
+           else f"sqlite:///{sweep_dir / 'sweep.db'}")
+    study = optuna.load_study(study_name="pair", storage=url)
     real = [t for t in study.trials if t.user_attrs.get("slot") != "surplus"]
     assert len(real) == 5 and all(t.state.name == "COMPLETE" for t in real)  # exactly the count asked for
     assert sorted(p.name for p in (tmp_path / "runs" / "pair" / "trials").iterdir()) == [f"trial-{t.number:03d}" for t in real]
