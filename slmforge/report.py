@@ -3,7 +3,8 @@
 Everything comes from files earlier stages wrote (a missing file leaves its section out with a
 note, never an error): logs/metrics.jsonl (loss curves, learning rate, tokens/s),
 eval/results.json (base vs fine-tuned table, baselines, coverage), eval/*samples.jsonl (samples
-side by side), data/data_report.json, judge/summary.json + compare.json, eval/ratings.json.
+side by side), data/data_report.json, judge/summary.json + compare.json, eval/ratings.json, and
+with align on prefs/report.json + eval/preference.json (SFT vs aligned) + align/logs/metrics.jsonl.
 Plots are matplotlib PNGs embedded as base64, so the file can be mailed or attached to an issue.
 """
 
@@ -256,6 +257,9 @@ def preference_section(run: RunDir) -> str:
     if rows:
         out.append(_table(["metric", "SFT (before)", "aligned (after)", "Δ"],
                           [[_td(r[0])] + [_td(v, "num") for v in r[1:]] for r in rows], "preference"))
+    loss = training_plots(read_jsonl(run.root / "align" / "logs" / "metrics.jsonl")).get("Loss")
+    if loss:
+        out.append(f"<div class='plots'>{_img('Preference training loss (align)', loss)}</div>")
     return "".join(out)
 
 

@@ -3,8 +3,11 @@
 On the align stage's held-out pairs (align/data/test.jsonl, never trained on):
   - chosen-over-rejected accuracy and the mean log-probability margin log p(chosen) − log p(rejected),
     for the SFT model and the aligned model;
-  - the implicit DPO reward margin of the aligned model, beta × the mean change of that margin
-    against the SFT model (what DPO's loss pushes up; 0 for the SFT model by definition);
+  - the implicit DPO reward of the aligned model, beta × (its change of log p(chosen) − its change
+    of log p(rejected)) against the SFT model, per pair: its mean and the share of pairs where it
+    is positive (what DPO's loss pushes up; 0 for the SFT model by definition). The absolute
+    accuracy above can stay put while this moves: a pair whose rejected reply is much longer
+    keeps a large log-probability gap after a few hundred steps of DPO;
   - KL(aligned ‖ SFT): mean per-token KL over the reply tokens of the held-out *chosen* replies,
     each token's full next-token distributions compared (teacher-forced on the chosen text).
 With a LoRA aligned model both sides come from one copy: the SFT model is the aligned one with
@@ -75,10 +78,15 @@ def reply_kl(model: Any, reference: Callable[[Any, Any], Any], tokenizer: Any, r
 def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, console: Console) -> Path:
     """Score SFT and aligned on the held-out pairs into eval/preference.json; `model` is the loaded aligned model."""
     from slmforge.train.align import align_run, held_out_pairs
-    from slmforge.train.pref_metrics import lm_pair_score
+    from slmforge.train.pref_metrics import PairScore, reply_logprobs
 
     p = recipe.train.pref
     rows = held_out_pairs(run, p.eval_pairs)
+    path = run.eval / "preference.json"
+    if not rows:
+        write_json_atomic(path, {"method": recipe.align.method, "held_out_pairs": 0,
+                                 "note": "align/data/test.jsonl is empty; raise align.held_out or prefs.samples"})
+        return path
     max_length = p.max_length or recipe.data.max_length
     batch = recipe.eval.batch_size
     peft = hasattr(model, "disable_adapter")
@@ -87,29 +95,64 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
         from slmforge.models import load_trained
 
         sft_model, _ = load_trained(run.model, recipe.model)
+    prompts = [r["messages"] for r in rows]
+
+    def logps(m: Any) -> tuple[list[float], list[float]]:
+        return (reply_logprobs(m, tokenizer, prompts, [r["chosen"] for r in rows], batch, max_length),
+                reply_logprobs(m, tokenizer, prompts, [r["rejected"] for r in rows], batch, max_length))
+
+    def score(c: list[float], r: list[float]) -> PairScore:
+        margins = [a - b for a, b in zip(c, r)]
+        return PairScore(len(margins), sum(m > 0 for m in margins) / len(margins), sum(margins) / len(margins))
+
     with model.disable_adapter() if peft else nullcontext():
-        before = lm_pair_score(sft_model or model, tokenizer, rows, batch, max_length)
-    after = lm_pair_score(model, tokenizer, rows, batch, max_length)
+        c0, r0 = logps(sft_model or model)
+    c1, r1 = logps(model)
+    before, after = score(c0, r0), score(c1, r1)
+    implicit = [p.beta * ((a1 - a0) - (b1 - b0)) for a0, b0, a1, b1 in zip(c0, r0, c1, r1)]
     def reference(input_ids: Any, mask: Any) -> Any:
         if sft_model is not None:
             return sft_model(input_ids=input_ids, attention_mask=mask).logits
         with model.disable_adapter():
             return model(input_ids=input_ids, attention_mask=mask).logits
 
-    kl, kl_tokens = reply_kl(model, reference, tokenizer, rows, batch, max_length) if rows else (float("nan"), 0)
+    kl, kl_tokens = reply_kl(model, reference, tokenizer, rows, batch, max_length)
     trained = _read_json(align_run(run).logs / "preference.json") or {}
     view = {
         "method": recipe.align.method, "held_out_pairs": len(rows), "held_out_file": str(align_run(run).split_file("test")),
         "sft": before.as_dict(), "aligned": after.as_dict(),
-        "implicit_reward_margin": p.beta * (after.mean_margin - before.mean_margin) if rows else None,
+        "implicit_reward_margin": sum(implicit) / len(implicit),
+        "implicit_reward_accuracy": sum(x > 0 for x in implicit) / len(implicit),
         "beta": p.beta,
         "kl_to_sft": {"mean_per_token": kl, "tokens": kl_tokens, "on": "held-out chosen replies"},
         "align_training": trained,
     }
-    path = run.eval / "preference.json"
     write_json_atomic(path, view)
-    console.print(preference_table(preference_rows(run)))
     return path
+
+
+def add_scorer_means(recipe: Recipe, run: RunDir, console: Console) -> None:
+    """With a function scorer (prefs.scorer module:function): its mean over the SFT and aligned eval answers.
+
+    The same prompts, greedy answers from both models: what the scorer DPO learned from says of each.
+    A judge scorer is left to the judge stage (judge means and the A/B).
+    """
+    path = run.eval / "preference.json"
+    view = _read_json(path)
+    if view is None or not view.get("held_out_pairs") or recipe.prefs.scorer == "judge" or recipe.prefs.source != "samples":
+        return
+    from slmforge.prefs.pairs import load_scorer
+
+    scorer, _ = load_scorer(recipe)
+    means: dict[str, Any] = {"scorer": recipe.prefs.scorer}
+    for side, name in (("sft", SFT_SAMPLES), ("aligned", "samples.jsonl")):
+        rows = [json.loads(x) for x in (run.eval / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+        scored = scorer([r["messages"] for r in rows], [[r["output"]] for r in rows])
+        values = [k[0][0] for k in scored if k[0][0] is not None]
+        means[side] = sum(values) / len(values) if values else None
+        means[f"{side}_unscored"] = len(rows) - len(values)
+    view["scorer_mean"] = means
+    write_json_atomic(path, view)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -129,15 +172,22 @@ def preference_rows(run: RunDir) -> list[tuple[str, str, str, str]]:
     view = _read_json(run.eval / "preference.json")
     if not view:
         return []
+    if not view.get("held_out_pairs"):
+        return [("held-out pairs", "0", "0", view.get("note", ""))]
     sft, aligned = view["sft"], view["aligned"]
     rows = [
         (f"chosen over rejected ({view['held_out_pairs']} held-out pairs)", _f(sft["accuracy"], "{:.1%}"),
          _f(aligned["accuracy"], "{:.1%}"), _f(aligned["accuracy"] - sft["accuracy"], "{:+.1%}")),
         ("mean log p(chosen) − log p(rejected)", _f(sft["mean_margin"], "{:+.3f}"), _f(aligned["mean_margin"], "{:+.3f}"),
          _f(aligned["mean_margin"] - sft["mean_margin"], "{:+.3f}")),
-        (f"implicit reward margin (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_margin"], "{:+.4f}"), ""),
+        (f"implicit reward > 0: share of pairs (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_accuracy"], "{:.1%}"), ""),
+        (f"implicit reward margin, mean (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_margin"], "{:+.4f}"), ""),
         (f"KL to SFT, per token ({view['kl_to_sft']['on']})", "0", _f(view["kl_to_sft"]["mean_per_token"], "{:.4f}"), ""),
     ]
+    means = view.get("scorer_mean")
+    if means and means.get("sft") is not None and means.get("aligned") is not None:
+        rows.append((f"prefs scorer mean on eval answers ({means['scorer'].rsplit(':', 1)[-1]})", _f(means["sft"], "{:.2f}"),
+                     _f(means["aligned"], "{:.2f}"), _f(means["aligned"] - means["sft"], "{:+.2f}")))
     judged = _read_json(run.judge / "summary.json")
     judged_sft = _read_json(run.judge / "sft" / "summary.json")
     if judged and judged_sft and judged.get("mean") and judged_sft.get("mean"):

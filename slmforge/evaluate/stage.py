@@ -181,6 +181,11 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
         outputs.append(path)
         if side not in ("base", "sft") and cfg.spotcheck:
             outputs.append(write_spotcheck(run.eval / "spotcheck.csv", records, gens.texts, cfg.spotcheck, cfg.seed))
+    if aligned:
+        from slmforge.evaluate.preference_view import add_scorer_means, preference_rows, preference_table
+
+        add_scorer_means(recipe, run, console)
+        console.print(preference_table(preference_rows(run)))
     results["models"]["reference"] = output_scores([r.reference for r in records], records, training, recipe, number_task)
     if number_task and cfg.baselines:
         results["baselines"] = baseline_scores(records, training, recipe)

@@ -114,7 +114,8 @@ def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     if base != run.model:
         written += [p for p in base.rglob("*") if p.is_file()]
     written.append(sub.recipe_path)
-    return sorted(set(written))
+    # A run shorter than train.logging_steps writes no metrics.jsonl, though the trainer names it.
+    return sorted({p for p in written if p.is_file()})
 
 
 def final_model(recipe: Recipe, run: RunDir) -> tuple[Path, ModelSection]:

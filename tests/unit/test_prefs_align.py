@@ -29,7 +29,7 @@ def write_align_recipe(tmp_path, model, **align) -> str:
         "prefs": {"samples": 40, "k": 3, "temperature": 1.5, "max_new_tokens": 8, "batch_size": 8, "margin": 1.0,
                   "scorer": "len_scorer:words"},
         "align": {"enabled": True, "method": "dpo", "lr": 1e-2, "max_steps": 6, "batch_size": 4, "held_out": 0.3, **align},
-        "eval": {"samples": 6, "max_new_tokens": 6, "batch_size": 6, "spotcheck": 0},
+        "eval": {"samples": 6, "max_new_tokens": 6, "batch_size": 6, "spotcheck": 0, "temperature": 1.5},  # greedy tiny answers are empty
     }
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -62,13 +62,16 @@ def test_run_trains_sft_then_dpo_from_it_and_shows_before_and_after(tmp_path, ti
     assert abs(view["sft"]["mean_margin"] - trained["before"]["mean_margin"]) < 1e-3
     assert abs(view["aligned"]["mean_margin"] - trained["after"]["mean_margin"]) < 1e-3
     assert view["kl_to_sft"]["tokens"] > 0 and view["kl_to_sft"]["mean_per_token"] > 0
+    assert 0 <= view["implicit_reward_accuracy"] <= 1 and view["implicit_reward_margin"] != 0
+    sft_answers = [json.loads(x)["output"] for x in (run / "eval" / "sft_samples.jsonl").read_text().splitlines()]
+    assert view["scorer_mean"]["sft"] == sum(len(a.split()) for a in sft_answers) / len(sft_answers)  # the prefs scorer, on eval answers
     results = json.loads((run / "eval" / "results.json").read_text())
     assert {"base", "final", "sft"} <= set(results["models"])
     assert (run / "eval" / "sft_samples.jsonl").is_file()
 
     html = (run / "report.html").read_text()
     assert "Preference alignment: SFT vs aligned" in html and "aligned (after)" in html and "KL to SFT" in html
-    assert f"pairs {prefs['pairs']}" in html
+    assert f"pairs {prefs['pairs']}" in html and "prefs scorer mean on eval answers (words)" in html
 
     again = CliRunner().invoke(app, ["run", recipe, "--runs", str(runs)])
     assert again.exit_code == 0 and again.output.count("skipped (inputs unchanged") == 6, again.output
