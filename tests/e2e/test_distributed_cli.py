@@ -71,6 +71,18 @@ def test_generated_accelerate_config_names_the_strategy_and_the_rendezvous():
         accelerate_config("ddp", 2, master="localhost")
 
 
+def test_checkpoints_record_the_global_batch_so_any_process_count_may_resume(monkeypatch):
+    from slmforge.recipe import validate
+    from slmforge.train.distributed import with_batch
+    from slmforge.train.sft import checkpoint_fingerprint
+
+    recipe = validate({"name": "x", "data": {"path": "x.jsonl"}, "train": {"batch_size": 4, "distributed": "ddp"}})
+    one = checkpoint_fingerprint(recipe)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what each worker of `train --nproc 2` sees, with 2 examples per device
+    assert checkpoint_fingerprint(with_batch(recipe, split_global_batch(4, 1, 2))) == one
+    assert checkpoint_fingerprint(recipe) != one  # 4 per device on 2 processes: a global batch of 8, another run
+
+
 def test_deepspeed_without_a_gpu_is_one_clear_line():
     with pytest.raises(SlmforgeError, match="deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp"):
         check_strategy("deepspeed", cuda=False)
