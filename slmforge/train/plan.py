@@ -227,17 +227,25 @@ def grpo_settings(recipe: Recipe) -> tuple[int, int, int, float]:
     return recipe.data.max_length, GRPO_DEFAULT_GENERATIONS, GRPO_DEFAULT_COMPLETION, 0.0
 
 
+def job_length(recipe: Recipe) -> int:
+    """Tokens per training sequence: train.pref.max_length for preference pairs, prompt + completion for GRPO."""
+    if recipe.train.method == "grpo":
+        prompt, _, completion, _ = grpo_settings(recipe)
+        return prompt + completion
+    if recipe.train.method in ("dpo", "orpo", "kto", "reward"):
+        return recipe.train.pref.max_length or recipe.data.max_length
+    return recipe.data.max_length
+
+
 def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool) -> Memory:
     """Memory of the recipe's job trained with `method` (full | lora | qlora) at `batch` examples per device."""
     t = recipe.train
-    length = recipe.data.max_length
+    length = job_length(recipe)
     extras = Extras()
     if t.method in ("dpo", "orpo", "kto", "reward"):
-        length = t.pref.max_length or length
         extras = extras_for(t.method, method)
     elif t.method == "grpo":
         prompt, generations, completion, beta = grpo_settings(recipe)
-        length = prompt + completion
         extras = extras_for("grpo", method, prompt, generations, completion, beta)
     return estimate(a, method, batch, length, act_bytes=activation_bytes(recipe, cuda), checkpointing=t.gradient_checkpointing,
                     lora_r=t.lora.r, cuda=cuda, extras=extras)
@@ -258,7 +266,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     cuda = torch.cuda.is_available()
     a = arch_for(recipe.model.id)
     t = recipe.train
-    length, batch = recipe.data.max_length, t.batch_size
+    length, batch = job_length(recipe), t.batch_size
     if t.method in SFT_COLUMNS:
         plans = {m: recipe_estimate(recipe, a, m, batch, cuda) for m in SFT_COLUMNS}
     else:  # the adapter choices of the preference method
