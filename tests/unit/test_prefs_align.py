@@ -88,3 +88,33 @@ def test_align_without_pairs_source_is_one_line(tmp_path, tiny_qwen2):
         assert str(exc) == "prefs: source: file needs prefs.path (a prompt/chosen/rejected file)"
     else:
         raise AssertionError("prefs.source file without prefs.path validated")
+
+
+def longer_answer_wins(content: str, seen: int):
+    """Pairwise prompts: the longer answer wins; score prompts: 1 + words in the answer, capped at 5."""
+    import re
+
+    if "Which answer is better" in content:
+        first, second = re.search(r"Answer 1:\n(.*)\n\nAnswer 2:\n(.*)\n\n", content, re.S).groups()
+        return 200, "1" if len(first) >= len(second) else "2", 0.0
+    answer = re.search(r"Answer:\n(.*)\n\nScore the answer", content, re.S).group(1)
+    return 200, f"Score: {min(5, 1 + len(answer.split()))}", 0.0
+
+
+def test_with_a_judge_the_view_adds_judge_means_and_the_ab_of_aligned_against_sft(tmp_path, tiny_qwen2, monkeypatch):
+    from judge_fake import FakeJudge
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with FakeJudge(longer_answer_wins) as fake:
+        recipe = write_align_recipe(tmp_path, tiny_qwen2)
+        judge = ["--set", "judge.enabled=true", "--set", f"judge.endpoint={fake.url}", "--set", "judge.retries=0"]
+        result = CliRunner().invoke(app, ["run", recipe, "--runs", str(tmp_path / "runs"), *judge])
+        assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "al"
+    sft_summary = json.loads((run / "judge" / "sft" / "summary.json").read_text())
+    sft_answers = [json.loads(x)["output"] for x in (run / "eval" / "sft_samples.jsonl").read_text().splitlines()]
+    assert abs(sft_summary["mean"]["value"] - sum(min(5, 1 + len(a.split())) for a in sft_answers) / len(sft_answers)) < 1e-3
+    ab = json.loads((run / "judge" / "compare.json").read_text())["final vs sft"]
+    assert ab["pairs"] == 6 and ab["decided"] == 6
+    html = (run / "report.html").read_text()
+    assert "judge mean (1-5, eval answers)" in html and "A/B win rate aligned vs SFT" in html
