@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from slmforge.recipe import Recipe
+from slmforge.recipe import ModelSection, Recipe
 
 MANIFEST = "manifest.json"
 _TRACKED_PACKAGES = ("slmforge", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "gguf", "tokenizers")
@@ -125,6 +125,28 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.root / "report.html"
+
+    @property
+    def align(self) -> Path:
+        """The align stage's sub run directory: sft_merged/, data/, checkpoints/, logs/, model/."""
+        return self.root / "align"
+
+    def final_model(self, recipe: Recipe) -> tuple[Path, ModelSection]:
+        """The run's final model and the base it loads on (for eval, export, serve).
+
+        align on: align/model/, an adapter (or full weights) on the SFT weights (align/sft_merged/,
+        or model/ when SFT trained full weights); align off: model/ on the recipe's base.
+        """
+        if not recipe.align.enabled:
+            return self.model, recipe.model
+        aligned = self.align / "model"
+        if not aligned.is_dir():
+            from slmforge.errors import RunDirError
+
+            raise RunDirError(f"{aligned}: align is on but there is no aligned model yet; run `slmforge run RECIPE` "
+                              "(or evaluate the SFT model with --model sft)")
+        base = self.align / "sft_merged" if (self.align / "sft_merged").is_dir() else self.model
+        return aligned, recipe.model.model_copy(update={"id": str(base)})
 
     def split_file(self, split: str) -> Path:
         return self.data / f"{split}.jsonl"

@@ -89,7 +89,7 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
         return path
     max_length = p.max_length or recipe.data.max_length
     batch = recipe.eval.batch_size
-    peft = hasattr(model, "disable_adapter")
+    peft = hasattr(model, "disable_adapter")  # a PeftModel: the SFT weights are under the adapter
     sft_model = None
     if not peft:  # full-weights alignment: the SFT model is a second copy, loaded only for this view
         from slmforge.models import load_trained
@@ -110,6 +110,7 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
     c1, r1 = logps(model)
     before, after = score(c0, r0), score(c1, r1)
     implicit = [p.beta * ((a1 - a0) - (b1 - b0)) for a0, b0, a1, b1 in zip(c0, r0, c1, r1)]
+
     def reference(input_ids: Any, mask: Any) -> Any:
         if sft_model is not None:
             return sft_model(input_ids=input_ids, attention_mask=mask).logits

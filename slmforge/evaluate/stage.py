@@ -53,12 +53,11 @@ def load_side(spec: str, recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
     sft is always model/.
     """
     from slmforge.models import load_model, load_trained
-    from slmforge.train.align import final_model
 
     if spec == "base":
         return load_model(recipe.model)
     if spec == "final":
-        path, section = final_model(recipe, run)
+        path, section = run.final_model(recipe)
     else:
         path, section = (run.model if spec == "sft" else Path(spec)), recipe.model
     if spec in ("final", "sft") and not path.is_dir():

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from slmforge.errors import RunDirError, SlmforgeError
-from slmforge.recipe import ModelSection, Recipe, validate
+from slmforge.recipe import Recipe, validate
 from slmforge.rundir import RunDir, sha256_file
 
 MERGED = "sft_merged"
@@ -29,7 +29,7 @@ _STAMP = ".merged_from"  # sha256 of the adapter merged in: a retrained SFT mode
 
 
 def align_run(run: RunDir) -> RunDir:
-    return RunDir(run.root / "align")
+    return RunDir(run.align)
 
 
 def pairs_file(run: RunDir) -> Path:
@@ -42,7 +42,10 @@ def sft_base(recipe: Recipe, run: RunDir, console: Console) -> Path:
         raise RunDirError(f"{run.model}: no SFT model to align; run `slmforge run RECIPE` (train comes before align)")
     adapter = run.model / "adapter_model.safetensors"
     if not adapter.is_file():
-        return run.model  # full fine-tune: already a plain model directory
+        # Full fine-tune: already a plain model directory. A merge left by an earlier LoRA run
+        # would be taken for the base by RunDir.final_model: remove it.
+        shutil.rmtree(align_run(run).root / MERGED, ignore_errors=True)
+        return run.model
     out = align_run(run).root / MERGED
     stamp = sha256_file(adapter)
     if (out / _STAMP).is_file() and (out / _STAMP).read_text(encoding="utf-8") == stamp:
@@ -84,15 +87,17 @@ def align_recipe(recipe: Recipe, base: Path, pairs: Path) -> Recipe:
 
 
 def _trainer(method: str):  # noqa: ANN202 (a stage function)
-    if method in ("dpo", "orpo"):
-        from slmforge.train.preference import train
+    """The stage function `train.method: METHOD` would run: preference.py's methods, or train/METHOD.py (kto, grpo)."""
+    import importlib
+    import importlib.util
 
-        return train
-    try:  # kto and grpo trainers live beside preference.py when this build has them
-        module = __import__(f"slmforge.train.{method}", fromlist=["train"])
-    except ImportError:
-        raise SlmforgeError(f"align.method: {method} is not available in this build; use dpo or orpo") from None
-    return module.train
+    from slmforge.train import preference
+
+    if method in preference.PREFERENCE_METHODS:
+        return preference.train
+    if importlib.util.find_spec(f"slmforge.train.{method}") is None:
+        raise SlmforgeError(f"align.method: {method} is not available in this build; use dpo or orpo")
+    return importlib.import_module(f"slmforge.train.{method}").train
 
 
 def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
@@ -116,18 +121,6 @@ def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     written.append(sub.recipe_path)
     # A run shorter than train.logging_steps writes no metrics.jsonl, though the trainer names it.
     return sorted({p for p in written if p.is_file()})
-
-
-def final_model(recipe: Recipe, run: RunDir) -> tuple[Path, ModelSection]:
-    """The run's final model and the base it loads on: align/model/ on the SFT weights when align is on, else model/."""
-    if not recipe.align.enabled:
-        return run.model, recipe.model
-    sub = align_run(run)
-    if not sub.model.is_dir():
-        raise RunDirError(f"{sub.model}: align is on but there is no aligned model yet; run `slmforge run RECIPE` "
-                          "(or evaluate the SFT model with --model sft)")
-    base = sub.root / MERGED if (sub.root / MERGED).is_dir() else run.model
-    return sub.model, recipe.model.model_copy(update={"id": str(base)})
 
 
 def held_out_pairs(run: RunDir, limit: int | None = None) -> list[dict]:
