@@ -120,6 +120,20 @@ def sample_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]
     return [answers[i * p.k:(i + 1) * p.k] for i in range(len(prompts))]
 
 
+def sampler_identity(recipe: Recipe, run: RunDir) -> str:
+    """What the answers depend on: the model's weights and the sampling keys. Answers of another are resampled."""
+    from slmforge.rundir import sha256_file
+
+    p = recipe.prefs
+    if p.model:
+        source = p.model
+    elif run.model.is_dir():  # the SFT model: retrained weights are another model
+        source = "sft:" + ",".join(sha256_file(f)[:16] for f in sorted(run.model.glob("*.safetensors")))
+    else:
+        source = recipe.model.id
+    return f"{source}|k={p.k}|temperature={p.temperature:g}|top_p={p.top_p:g}|max_new_tokens={p.max_new_tokens}"
+
+
 def load_sampler(recipe: Recipe, run: RunDir) -> tuple[Any, Any, str]:
     from slmforge.models import load_model, load_trained
 
@@ -183,6 +197,11 @@ def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path
     done = {i: row for i, row in read_done(samples_path).items() if i < len(prompts)}
     if any(done[i]["prompt"] != prompts[i] for i in done):
         raise SlmforgeError(f"{samples_path} holds samples of other prompts (data or prefs.seed changed); delete it to start over")
+    sampler = sampler_identity(recipe, run)
+    outdated = [i for i in done if done[i].get("sampler") != sampler]
+    if outdated:
+        console.print(f"prefs: {len(outdated)} prompts were sampled from another model or with other sampling keys; sampling them again")
+        done = {i: row for i, row in done.items() if i not in outdated}
     todo = [i for i in range(len(prompts)) if i not in done]
     # Answers kept, scores redone: another scorer's scores, and judge calls that failed last time.
     stale = [i for i in sorted(done) if done[i].get("scorer") != identity or "judge_error" in done[i]["failures"]]
@@ -199,13 +218,14 @@ def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path
             if stale:
                 rescore(scorer, identity, [done[i] for i in stale], p.batch_size, samples_path, done)
             if todo:
-                sample_and_score(recipe, run, console, scorer, identity, prompts, done, samples_path)
+                sample_and_score(recipe, run, console, scorer, (identity, sampler), prompts, done, samples_path)
     return write_pairs(recipe, out_dir, [done[i] for i in sorted(done)], console)
 
 
-def _row(i: int, prompt: list[dict[str, str]], answers: list[str], scored: list[Scored], identity: str) -> dict[str, Any]:
+def _row(i: int, prompt: list[dict[str, str]], answers: list[str], scored: list[Scored], identity: str,
+         sampler: str) -> dict[str, Any]:
     return {"index": i, "prompt": prompt, "answers": answers, "scores": [s for s, _ in scored],
-            "failures": [r for _, r in scored], "scorer": identity}
+            "failures": [r for _, r in scored], "scorer": identity, "sampler": sampler}
 
 
 def rescore(scorer: BatchScorer, identity: str, rows: list[dict[str, Any]], batch_size: int, samples_path: Path,
@@ -222,7 +242,7 @@ def rescore(scorer: BatchScorer, identity: str, rows: list[dict[str, Any]], batc
             merged = list(zip(row["scores"], row["failures"]))
             for j, value in zip(js, new):
                 merged[j] = value
-            done[row["index"]] = _row(row["index"], row["prompt"], row["answers"], merged, identity)
+            done[row["index"]] = _row(row["index"], row["prompt"], row["answers"], merged, identity, row["sampler"])
         rewrite_samples(samples_path, done)
 
 
@@ -233,10 +253,11 @@ def rewrite_samples(samples_path: Path, done: dict[int, dict[str, Any]]) -> None
     tmp.replace(samples_path)
 
 
-def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: BatchScorer, identity: str,
+def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: BatchScorer, identities: tuple[str, str],
                      prompts: list[list[dict[str, str]]], done: dict[int, dict[str, Any]], samples_path: Path) -> None:
     """Sample the prompts not done yet, batch by batch; each batch's lines are appended once scored."""
     p = recipe.prefs
+    identity, sampler = identities
     model, tokenizer, name = load_sampler(recipe, run)
     console.print(f"sampling from {name}")
     model.eval()
@@ -249,7 +270,7 @@ def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: Batc
             answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
             scored = scorer([prompts[i] for i in batch], answers)
             for i, k_answers, k_scored in zip(batch, answers, scored):
-                done[i] = _row(i, prompts[i], k_answers, k_scored, identity)
+                done[i] = _row(i, prompts[i], k_answers, k_scored, identity, sampler)
                 f.write(json.dumps(done[i], ensure_ascii=False) + "\n")
             f.flush()
 

@@ -62,6 +62,15 @@ def test_prefs_counts_every_prompt_and_resumes_where_it_stopped(tmp_path, tiny_q
     # The killed run's half line is gone, not glued to the next row: every prompt has one whole line.
     assert sorted(json.loads(x)["index"] for x in (out / "samples.jsonl").read_text().splitlines()) == list(range(12))
 
+    # Other sampling keys (or a retrained model) make other answers: none of the kept ones is reused.
+    path.write_text(yaml.safe_dump({**recipe, "prefs": {**recipe["prefs"], "temperature": 1.2}}))
+    result = CliRunner().invoke(app, ["prefs", str(path), "--runs", str(runs)])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "12 prompts were sampled from another model or with other sampling keys" in flat and "0 done before, 12 to go" in flat
+    rows = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and all("temperature=1.2" in r["sampler"] for r in rows)
+
 
 def test_unknown_scorer_is_one_line_naming_the_key(tmp_path, tiny_qwen2):
     (tmp_path / "d.jsonl").write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
