@@ -306,6 +306,13 @@ class Recipe(Section):
             raise ValueError(f"must be a plain directory name, got {v!r}")
         return v
 
+    @model_validator(mode="after")
+    def _align_follows_sft(self) -> Recipe:
+        if self.align.enabled and self.train.method not in ("full", "lora", "qlora"):
+            raise ValueError(f"align.enabled: the train stage must be SFT (train.method full, lora or qlora), "
+                             f"got {self.train.method}; the preference method goes in align.method")
+        return self
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 

@@ -104,6 +104,7 @@ def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Run the align stage; returns every file it wrote under align/."""
     from slmforge.data.prepare import prepare
 
+    trainer = _trainer(recipe.align.method)  # an unavailable method fails before the merge
     pairs = pairs_file(run)
     if not pairs.is_file():
         raise RunDirError(f"{pairs}: no preference pairs; run `slmforge prefs RECIPE` (or `slmforge run`) first")
@@ -115,7 +116,7 @@ def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     console.print(f"align [bold]{a.method}[/bold] from the SFT model ({base}) on {pairs} · lr {a.lr:g} · "
                   f"batch {a.batch_size} × accum {a.grad_accum} · {'max_steps ' + str(a.max_steps) if a.max_steps > 0 else f'{a.epochs:g} epochs'}")
     written = prepare(sub_recipe, sub, console)
-    written += _trainer(a.method)(sub_recipe, sub, console)
+    written += trainer(sub_recipe, sub, console)
     if base != run.model:
         written += [p for p in base.rglob("*") if p.is_file()]
     written.append(sub.recipe_path)

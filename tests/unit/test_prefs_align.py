@@ -118,3 +118,13 @@ def test_with_a_judge_the_view_adds_judge_means_and_the_ab_of_aligned_against_sf
     assert ab["pairs"] == 6 and ab["decided"] == 6
     html = (run / "report.html").read_text()
     assert "judge mean (1-5, eval answers)" in html and "A/B win rate aligned vs SFT" in html
+
+
+def test_align_after_a_preference_train_stage_is_refused_in_one_line(tmp_path, tiny_qwen2):
+    import pytest
+
+    from slmforge.errors import RecipeError
+    from slmforge.recipe import load
+
+    with pytest.raises(RecipeError, match=r"^recipe: align.enabled: the train stage must be SFT .*got dpo; the preference method goes in align.method$"):
+        load(write_align_recipe(tmp_path, tiny_qwen2), ["train.method=dpo"])
