@@ -124,6 +124,8 @@ def stage_fingerprint(stage: Stage, recipe: Recipe, run: RunDir) -> tuple[str, d
     inputs: dict[str, str] = {}
     if stage.name == "prepare" and recipe.data.path and not recipe.data.path.startswith("hf:"):
         inputs[recipe.data.path] = sha256_file(Path(recipe.data.path))
+    if stage.name == "prefs" and recipe.prefs.source != "samples" and recipe.prefs.path and Path(recipe.prefs.path).is_file():
+        inputs[recipe.prefs.path] = sha256_file(Path(recipe.prefs.path))  # an edited file or rating makes other pairs
     for earlier in stage.after:
         inputs.update({f"{earlier}:{k}": v for k, v in run.stage(earlier).outputs.items()})
     parts = {"sections": {s: getattr(recipe, s).model_dump(mode="json") for s in stage.sections}, "inputs": inputs}

@@ -219,13 +219,16 @@ class PrefsSection(Section):
         "samples", description="samples: the model's own scored samples; file: prefs.path, your own prompt/chosen/rejected file; "
         "spotcheck: a rated spot-check CSV (Good beats Bad on the same prompt)."
     )
-    path: str | None = Field(None, description="file: the preference file (JSONL/JSON/CSV/Parquet); spotcheck: the rated CSV (empty = eval/spotcheck.csv).")
+    path: str | None = Field(None, description="file: the preference file (JSONL/JSON/CSV/Parquet); spotcheck: a rated copy of eval/spotcheck.csv (eval rewrites that one).")
     on_error: Literal["fail", "skip"] = Field("fail", description="file: stop at bad rows (listing them with file:line) or drop and count them.")
 
     @model_validator(mode="after")
     def _file_source_has_a_path(self) -> PrefsSection:
         if self.source == "file" and not self.path:
             raise ValueError("source: file needs prefs.path (a prompt/chosen/rejected file)")
+        if self.source == "spotcheck" and not self.path:
+            # Not eval/spotcheck.csv itself: the next eval (of the aligned model) overwrites it unrated.
+            raise ValueError("source: spotcheck needs prefs.path, a rated copy of eval/spotcheck.csv (eval rewrites that file)")
         return self
 
 

@@ -167,8 +167,7 @@ def make_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path |
         if p.source == "file":
             found = pairs_from_file(recipe, _resolve(p.path, recipe_dir))
         else:
-            path = _resolve(p.path, recipe_dir) if p.path else run.eval / "spotcheck.csv"
-            found = pairs_from_spotcheck(path, run.eval / "samples.jsonl")
+            found = pairs_from_spotcheck(_resolve(p.path, recipe_dir), run.eval / "samples.jsonl")
         out_dir.mkdir(parents=True, exist_ok=True)
         return write_report(recipe, out_dir, found.pairs, dict(found.drops), {}, found.unit, console)
     return sample_pairs(recipe, run, console, recipe_dir)

@@ -82,8 +82,8 @@ def pairs_from_spotcheck(path: Path, samples_path: Path) -> SourcePairs:
     An unknown rating is an error naming its line; an empty one is an unrated row.
     """
     if not path.is_file():
-        raise DataError(f"prefs.path: {path}: no such spot-check file; `slmforge eval RECIPE` writes eval/spotcheck.csv, "
-                        "rate it (Good/Okay/Bad) and point prefs.path at it")
+        raise DataError(f"prefs.path: {path}: no such spot-check file; `slmforge eval RECIPE` writes eval/spotcheck.csv: "
+                        "rate a copy of it (Good/Okay/Bad) and point prefs.path at the copy")
     messages = _prompt_messages(samples_path)
     by_prompt: dict[str, list[tuple[str, str]]] = {}  # prompt → [(rating, answer)] in file order
     prompt_turns: dict[str, list[dict[str, str]]] = {}

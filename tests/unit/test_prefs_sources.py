@@ -185,3 +185,24 @@ def test_folksy_shape_rewards_one_tidy_sentence_in_its_own_words():
     assert checks == {"one_sentence": False, "ends_with_period": False, "own_words": False, "length_band": True, "no_preamble": False}
     assert folksy_shape(prompt, "Cornbread.") == 4.0  # too short: only the length band fails
     assert folksy_shape(prompt, "") == 2.0  # nothing copied and no second sentence, but no shape
+
+
+def test_run_makes_the_pairs_again_when_the_preference_file_changes(tmp_path):
+    from slmforge.pipeline import run_stages
+    from slmforge.recipe import load
+
+    write_pref_file(tmp_path / "mine.jsonl")
+    recipe = load(write_recipe(tmp_path, {"source": "file", "path": str(tmp_path / "mine.jsonl"), "on_error": "skip"}))
+    run_stages(recipe, tmp_path / "runs", ["prefs"])
+    assert report(tmp_path)["pairs"] == 5
+    stage = json.loads((tmp_path / "runs" / "p" / "manifest.json").read_text())["stages"]["prefs"]
+    with open(tmp_path / "mine.jsonl", "a") as f:
+        f.write(json.dumps({"prompt": "More rain.", "chosen": "Rain fills the barrel.", "rejected": "rain"}) + "\n")
+    run_stages(recipe, tmp_path / "runs", ["prefs"])  # the recipe is unchanged; the file is not
+    assert report(tmp_path)["pairs"] == 6
+    assert json.loads((tmp_path / "runs" / "p" / "manifest.json").read_text())["stages"]["prefs"]["fingerprint"] != stage["fingerprint"]
+
+
+def test_spotcheck_source_needs_a_rated_copy_named_in_prefs_path(tmp_path):
+    result = prefs(tmp_path, write_recipe(tmp_path, {"source": "spotcheck"}))
+    assert result.exit_code == 2 and "prefs: source: spotcheck needs prefs.path, a rated copy of eval/spotcheck.csv" in result.output
