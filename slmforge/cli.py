@@ -292,6 +292,21 @@ def export_cmd(
     run_stages(_load(recipe, overrides), runs, ["export"], force=True)
 
 
+@app.command("verify")
+@user_errors
+def verify_cmd(run: RunArg) -> None:
+    """Check that the trained prompt format, stop token and answers are the same in every runtime (export/parity.json)."""
+    from slmforge.pipeline import run_stages
+    from slmforge.recipe import load
+
+    if not (run / "recipe.yaml").is_file():
+        raise SlmforgeError(f"{run}: not a run directory (no recipe.yaml); pass runs/<name>")
+    recipe = load(run / "recipe.yaml")
+    if recipe.name != run.resolve().name:
+        raise SlmforgeError(f"{run}: its recipe.yaml names the run {recipe.name!r}; pass the directory runs/{recipe.name}")
+    run_stages(recipe, run.resolve().parent, ["verify"], force=True)
+
+
 @app.command("report")
 @user_errors
 def report_cmd(run: RunArg) -> None:

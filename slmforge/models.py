@@ -224,5 +224,11 @@ def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, dt
     else:
         kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
         model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    if (model_dir / "generation_config.json").is_file():
+        from transformers import GenerationConfig
+
+        # A LoRA model otherwise keeps the base's generation config, whose eos may not be the
+        # template's end of turn that training saved (the model would not stop after a merge).
+        model.generation_config = GenerationConfig.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return model, ensure_chat_template(tokenizer, section)

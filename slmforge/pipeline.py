@@ -72,6 +72,12 @@ def _export(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     return export(recipe, run, con)
 
 
+def _verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    from slmforge.parity.stage import verify
+
+    return verify(recipe, run, con)
+
+
 def _report(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     from slmforge.report import write_report
 
@@ -113,10 +119,12 @@ STAGES: list[Stage] = [
     Stage("prefs", ("model", "data", "train", "prefs"), ("train",), _prefs, wanted=lambda r: r.align.enabled),
     Stage("align", ("model", "data", "train", "prefs", "align"), ("prefs",), _align, wanted=lambda r: r.align.enabled),
     Stage("eval", ("model", "data", "eval", "align"), ("train", "align"), _eval, wanted=lambda r: r.eval.enabled),
-    Stage("export", ("model", "export"), ("train",), _export, wanted=lambda r: bool(r.export.formats)),
+    Stage("export", ("model", "export", "align"), ("train", "align"), _export, wanted=lambda r: bool(r.export.formats)),
+    # Parity of template, stop token and answers across every runtime export produced (parity/).
+    Stage("verify", ("model", "data", "eval"), ("prepare", "export"), _verify, wanted=lambda r: bool(r.export.formats)),
     Stage("judge", ("judge",), ("eval",), _judge, wanted=lambda r: r.judge.enabled, optional=True),
     # Last: the report reads every earlier stage (stages it does not find are left out of the page).
-    Stage("report", (), ("prepare", "train", "prefs", "align", "eval", "export", "judge"), _report),
+    Stage("report", (), ("prepare", "train", "prefs", "align", "eval", "export", "verify", "judge"), _report),
 ]
 
 

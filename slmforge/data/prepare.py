@@ -21,7 +21,7 @@ from rich.table import Table
 
 from slmforge.data.read import read_rows
 from slmforge.data.split import SPLITS, split_by_group
-from slmforge.data.tokenize import tokenize_batch
+from slmforge.data.tokenize import end_of_turn_token, tokenize_batch
 from slmforge.data.validate import Validated, validate_rows
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, write_json_atomic
@@ -126,6 +126,10 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
             from slmforge.models import load_tokenizer
 
             tokenizer = load_tokenizer(recipe.model)
+        eot = end_of_turn_token(tokenizer)
+        if tokenizer.eos_token != eot:
+            console.print(f"[yellow]model: the tokenizer's eos {tokenizer.eos_token} is not the chat template's end of turn {eot}: "
+                          f"{eot} is trained as the stop token and saved as eos with the model and every export[/yellow]")
         for split in SPLITS:
             if not split_records[split]:
                 continue

@@ -44,6 +44,16 @@ def _end_of_turn(tokenizer: Any, suffix: str) -> int:
     )
 
 
+def end_of_turn_token(tokenizer: Any) -> str:
+    """The token that ends an assistant turn under the chat template: what training puts in the
+    labels and what every runtime must stop on (it may differ from the tokenizer's eos: Qwen base
+    models say <|endoftext|> while ChatML ends turns with <|im_end|>)."""
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
+    text = render(tokenizer, messages, generation_prompt=False)
+    after = text[text.rindex("ok") + 2 :]
+    return after[: _end_of_turn(tokenizer, after)].strip()
+
+
 def reply_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the [start, end) character span of every assistant reply + end token."""
     full = render(tokenizer, messages, generation_prompt=False)

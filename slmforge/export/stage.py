@@ -37,7 +37,8 @@ def load_merged(recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
 
     if not run.model.is_dir() or not any(run.model.iterdir()):
         raise RunDirError(f"{run.model}: no trained model yet; run `slmforge train RECIPE` (or `slmforge run RECIPE`) first")
-    model, tokenizer = load_trained(run.model, recipe.model, merge=True, dtype=torch.float32)
+    model_dir, base = run.final_model(recipe)  # the aligned model when align is on
+    model, tokenizer = load_trained(model_dir, base, merge=True, dtype=torch.float32)
     return model.eval(), tokenizer
 
 
@@ -45,6 +46,8 @@ def save_merged(model: Any, tokenizer: Any, out: Path) -> list[Path]:
     """safetensors + tokenizer (with chat template) + generation config, written to a temp dir and renamed."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    # The merged config comes from the base; its eos must be the end of turn training saved.
+    model.config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if getattr(model, "generation_config", None) is not None:

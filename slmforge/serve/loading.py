@@ -72,8 +72,10 @@ def load_for_serving(source: str, dtype: str = "auto") -> tuple[Any, Any]:
         if is_run_dir(path):
             from slmforge.recipe import load
 
+            from slmforge.rundir import RunDir
+
             recipe = load(path / "recipe.yaml")
-            model, tokenizer = load_trained(path / "model", recipe.model, merge=True, dtype=torch_dtype)
+            model, tokenizer = load_trained(*RunDir(path).final_model(recipe), merge=True, dtype=torch_dtype)
         elif path.is_dir() and (path / "adapter_config.json").is_file():
             base = json.loads((path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
             if not base:

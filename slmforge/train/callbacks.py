@@ -75,7 +75,7 @@ def start_metrics_log(logs: Path, resume: str | None) -> Path:
     path = logs / "metrics.jsonl"
     logs.mkdir(parents=True, exist_ok=True)
     if resume is None:
-        path.unlink(missing_ok=True)
+        path.write_text("", encoding="utf-8")  # exists even when a short run logs nothing (it is a stage output)
     else:
         truncate_metrics(path, step_of(Path(resume)))
     return path

@@ -5,6 +5,7 @@ Reads top to bottom: check → data → model → trainer → (resume) train →
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,13 +18,14 @@ from slmforge.errors import RunDirError, SlmforgeError
 from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, fingerprint
 from slmforge.train import checkpoints
-from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, start_metrics_log
+from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
 from slmforge.train.data import load_split, packs_per_step, token_stats
 from slmforge.train.precision import choose_precision
 
 SFT_METHODS = ("full", "lora", "qlora")
 # Train keys that change neither the weights nor the data order: a checkpoint stays resumable.
-_RESUME_NEUTRAL = {"resume", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "early_stopping_patience", "report_to"}
+_RESUME_NEUTRAL = {"resume", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "early_stopping_patience", "report_to",
+                   "distributed"}
 
 
 class TrainingInterrupted(SlmforgeError):
@@ -39,7 +41,9 @@ def check_method(recipe: Recipe, cuda: bool) -> None:
 
 
 def checkpoint_fingerprint(recipe: Recipe) -> str:
-    train = recipe.train.model_dump(mode="json", exclude=_RESUME_NEUTRAL)
+    train = recipe.train.model_dump(mode="json", exclude=_RESUME_NEUTRAL | {"batch_size", "grad_accum"})
+    # The global batch, not how `train --nproc N` split it: a checkpoint of N processes resumes on any number.
+    train["global_batch"] = recipe.train.batch_size * recipe.train.grad_accum * int(os.environ.get("WORLD_SIZE", "1"))
     return fingerprint({"model": recipe.model.model_dump(mode="json"), "data": recipe.data.model_dump(mode="json"), "train": train})
 
 
@@ -69,19 +73,19 @@ def find_resume_checkpoint(recipe: Recipe, run: RunDir, console: Console) -> str
             f"{latest} was trained with a different model/data/train recipe; "
             "pass --resume never to start over (deletes checkpoints/) or restore the recipe"
         )
+    if (latest / "pytorch_model_fsdp.bin").is_file() and os.environ.get("ACCELERATE_USE_FSDP", "false") != "true":
+        # transformers resumes an FSDP checkpoint only under FSDP (it raises a ValueError otherwise).
+        raise RunDirError(f"{latest} was saved by FSDP (consolidated weights, pytorch_model_fsdp.bin) and resumes only under FSDP: "
+                          "run train --nproc N with train.distributed=fsdp on GPUs, or --resume never to start over")
     console.print(f"resuming from [bold]{latest}[/bold]")
     return str(latest)
 
 
 def end_of_turn_id(tokenizer: Any) -> int:
     """The token that ends an assistant turn under the chat template (what generation must stop on)."""
-    from slmforge.data.tokenize import _end_of_turn, render
+    from slmforge.data.tokenize import end_of_turn_token
 
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
-    text = render(tokenizer, messages, generation_prompt=False)
-    after = text[text.rindex("ok") + 2 :]
-    token = after[: _end_of_turn(tokenizer, after)].strip()
-    return tokenizer.convert_tokens_to_ids(token)
+    return tokenizer.convert_tokens_to_ids(end_of_turn_token(tokenizer))
 
 
 def load_base(recipe: Recipe, cuda: bool) -> tuple[Any, Any]:
@@ -138,7 +142,7 @@ def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: b
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
-        report_to=list(t.report_to) or "none",
+        report_to=report_targets(t.report_to),
         disable_tqdm=True,  # our rich bar shows useful tokens/s
         dataset_num_proc=None,  # a prepared Parquet is fast to pack; a pool costs more than it saves
     )
@@ -175,6 +179,16 @@ def save_model(trainer: Any, tokenizer: Any, run: RunDir) -> list[Path]:
     tmp = run.model.with_name("model.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))
+    eot = end_of_turn_id(tokenizer)
+    if tokenizer.eos_token_id != eot:
+        # A base model whose eos is not the template's end of turn (Qwen base: <|endoftext|> vs
+        # <|im_end|>): the model learnt to end turns with the template's token, so that token is the
+        # eos every runtime reads (tokenizer, config, generation config, GGUF, Modelfile).
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(eot)
+        if (tmp / "config.json").is_file():
+            config = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
+            config["eos_token_id"] = eot
+            (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     tokenizer.save_pretrained(str(tmp))
     model = trainer.model
     gen = model.generation_config if getattr(model, "generation_config", None) is not None else None
@@ -182,7 +196,6 @@ def save_model(trainer: Any, tokenizer: Any, run: RunDir) -> list[Path]:
         from transformers import GenerationConfig
 
         gen = GenerationConfig()
-    eot = end_of_turn_id(tokenizer)
     gen.eos_token_id = eot
     gen.pad_token_id = tokenizer.pad_token_id
     gen.save_pretrained(str(tmp))
@@ -207,7 +220,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     train_set, val_set = load_split(run, "train"), _optional_split(run, "val")
     stats = token_stats(train_set)
     precision = choose_precision(recipe.train.precision, cuda)
-    packs = packs_per_step(recipe.train.batch_size, stats.mean_tokens, recipe.data.max_length)
+    packs = packs_per_step(recipe.train.batch_size, [len(ids) for ids in train_set["input_ids"]], recipe.data.max_length)
     t = recipe.train
     console.print(
         f"train [bold]{t.method}[/bold] · {stats.examples:,} examples, {stats.tokens:,} tokens ({stats.loss_tokens:,} with loss) · "
