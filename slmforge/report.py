@@ -263,6 +263,22 @@ def preference_section(run: RunDir) -> str:
     return "".join(out)
 
 
+def parity_section(run: RunDir) -> str:
+    """export/parity.json: one template and one stop token from training to every runtime."""
+    parity = read_json(run.export / "parity.json")
+    if not parity:
+        return ""
+    status_cls = {"passed": "better", "failed": "worse", "skipped": "muted"}
+    rows = [[_td(r["runtime"]), _td(r["check"]), _td(r["status"], status_cls.get(r["status"], "")),
+             _td(r["detail"] + (f" → {r['fix']}" if r["status"] == "failed" and r.get("fix") else ""))] for r in parity["rows"]]
+    counts = {k: sum(r["status"] == k for r in parity["rows"]) for k in ("passed", "failed", "skipped")}
+    eot = parity.get("end_of_turn") or {}
+    head = (f"<h2>Parity: training → every runtime</h2><p>{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} "
+            f"skipped · end of turn {_e(eot.get('token'))} (id {_e(eot.get('id'))}) · {len(parity.get('prompts', []))} prompts, "
+            f"greedy answers to {_e(parity.get('output_prompts'))} compared up to {_e(parity.get('max_new_tokens'))} tokens</p>")
+    return head + _table(["runtime", "check", "result", "detail"], rows, "parity")
+
+
 def training_section(run: RunDir) -> str:
     logs = read_jsonl(run.logs / "metrics.jsonl")
     if not logs:
@@ -286,6 +302,7 @@ def render(run: RunDir) -> str:
         samples_section(run),
         data_section(read_json(run.data / "data_report.json")),
         judge_section(run),
+        parity_section(run),
         f"<h2>Recipe</h2><pre>{_e(recipe_text)}</pre>" if recipe_text else "",
         "</body></html>",
     ]

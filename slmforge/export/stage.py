@@ -38,8 +38,41 @@ def load_merged(recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
     if not run.model.is_dir() or not any(run.model.iterdir()):
         raise RunDirError(f"{run.model}: no trained model yet; run `slmforge train RECIPE` (or `slmforge run RECIPE`) first")
     model_dir, base = run.final_model(recipe)  # the aligned model when align is on
-    model, tokenizer = load_trained(model_dir, base, merge=True, dtype=torch.float32)
+    if recipe.train.method == "qlora" and not recipe.align.enabled:
+        model, tokenizer = load_merged_qlora(model_dir, recipe)
+    else:
+        model, tokenizer = load_trained(model_dir, base, merge=True, dtype=torch.float32)
     return model.eval(), tokenizer
+
+
+def load_merged_qlora(model_dir: Path, recipe: Recipe) -> tuple[Any, Any]:
+    """A QLoRA adapter merged into the 4-bit base dequantized to 16-bit, returned in float32.
+
+    The adapter learnt to correct the NF4-rounded base it was trained on: merging it into the
+    original 16-bit weights adds back the rounding error it compensated for, and merging into the
+    4-bit weights rounds the adapter itself away. So the base is loaded exactly as training loaded
+    it (train/sft.py::load_base), dequantized, and only then merged. CUDA only, like QLoRA.
+    Not yet run on a GPU machine (none was lent when it was written).
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SlmforgeError("export: a QLoRA adapter is merged into its dequantized 4-bit base, which needs CUDA (bitsandbytes); "
+                            "export on the GPU machine that trained it")
+    from peft import PeftModel
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from slmforge.models import ensure_chat_template
+    from slmforge.train.sft import load_base
+
+    base, _ = load_base(recipe, cuda=True)
+    base = base.dequantize()  # NF4 → the compute dtype (bf16), the weights the adapter saw
+    model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
+    model = model.to(device="cpu", dtype=torch.float32)
+    if (model_dir / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(model_dir)
+    tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(model_dir), recipe.model)
+    return model, tokenizer
 
 
 def save_merged(model: Any, tokenizer: Any, out: Path) -> list[Path]:
