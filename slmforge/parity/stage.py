@@ -162,7 +162,7 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
                                 greedy_server(served_model, served_tok, out_cases, max_new), max_new, decode, fix_out))
     if gguf is not None and llamacpp:
         rows.append(compare_answers(f"llama.cpp ({gguf.name})", out_cases, reference, greedy_llamacpp(gguf, out_cases, max_new),
-                                    max_new, decode, fix_out))
+                                    max_new, decode, fix_out, tie=(reference_model, _tie_bound(run, gguf))))
     rows.append(_quantized_row(run, files, out_cases, reference, llamacpp))
 
     # Merge parity ----------------------------------------------------------------------------
@@ -179,6 +179,15 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
         r = failed[0]
         raise SlmforgeError(f"{path}: {r.runtime} fails {r.check} parity ({r.detail}); {r.fix}")
     return [path]
+
+
+def _tie_bound(run: RunDir, gguf: Path) -> float:
+    """Twice the largest logit difference export measured for this file (its weight rounding), or
+    2 % of a typical logit scale of 20 when export/verify.json does not have it."""
+    verify_path = run.export / "verify.json"
+    checks = json.loads(verify_path.read_text(encoding="utf-8"))["checks"] if verify_path.is_file() else []
+    measured = next((c["max_abs_diff"] for c in checks if c.get("file") == gguf.name), None)
+    return 2 * measured if measured else 0.4
 
 
 def _server_ids(tokenizer: Any, cases: list[PromptCase]) -> list[list[int] | str]:

@@ -21,12 +21,18 @@ def folksy_export(tmp_path_factory, embedded_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     runs = tmp_path_factory.mktemp("runs")
+    # Prepared data first: `verify` checks prompts against the ids training would have seen.
+    prepared = CliRunner().invoke(app, ["prepare", str(RECIPE), "--runs", str(runs)])
+    assert prepared.exit_code == 0, prepared.output
     model_dir = runs / "folksy-quick" / "model"
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(embedded_dir, dtype=torch.float32)
     lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     lora.save_pretrained(model_dir)
     AutoTokenizer.from_pretrained(embedded_dir).save_pretrained(model_dir)
+    from transformers import GenerationConfig
+
+    GenerationConfig(eos_token_id=2, pad_token_id=2).save_pretrained(model_dir)  # as train/sft.py::save_model writes it
     # F16 only: each SmolLM2 GGUF costs ~30 s to load back through transformers' GGUF loader on 2 cores.
     result = CliRunner().invoke(app, ["export", str(RECIPE), "--runs", str(runs), "--quant", "f16"])
     assert result.exit_code == 0, result.output
@@ -63,3 +69,20 @@ def test_llama_cpp_greedy_matches_transformers_for_20_tokens(folksy_export):
     # the export stage ran the same check itself when llama.cpp was there
     kinds = [c["kind"] for c in json.loads((folksy_export / "export" / "verify.json").read_text())["checks"]]
     assert "llamacpp" in kinds
+
+
+@pytest.mark.slow
+def test_verify_finds_the_template_stop_token_and_answers_equal_in_every_runtime(folksy_export):
+    result = CliRunner().invoke(app, ["verify", str(folksy_export)])
+    assert result.exit_code == 0, result.output
+    parity = json.loads((folksy_export / "export" / "parity.json").read_text())
+    assert parity["passed"] and parity["end_of_turn"]["token"] == "<|im_end|>"
+    rows = {(r["runtime"].split(" (")[0], r["check"]): r for r in parity["rows"]}
+    for key in [("tokenizer", "prompt"), ("export/merged", "prompt"), ("server", "prompt"), ("server", "output"),
+                ("export/merged", "output"), ("merge", "merge"), ("server", "stop")]:
+        assert rows[key]["status"] == "passed", rows[key]
+    # SmolLM2's template adds a default system prompt: the Modelfile's SYSTEM must reproduce it in Go
+    ollama = rows[("Ollama Modelfile", "prompt")]
+    assert ollama["status"] == "passed" or "Go is not installed" in ollama["detail"], ollama
+    report = CliRunner().invoke(app, ["report", str(folksy_export)])
+    assert report.exit_code == 0 and "Parity: training → every runtime" in (folksy_export / "report.html").read_text()
