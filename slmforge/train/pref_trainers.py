@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers.trainer_utils import rotate_checkpoints
-from trl import DPOTrainer, RewardTrainer
+from trl import DPOTrainer, KTOTrainer, RewardTrainer
 from trl.experimental.orpo import ORPOTrainer
 
 from slmforge.train import checkpoints
@@ -78,7 +78,8 @@ def _with_run(base: type) -> type:
     return type(f"Run{base.__name__}", (AtomicCheckpoints, base), {"__init__": __init__})
 
 
-TRAINERS: dict[str, type] = {"dpo": _with_run(DPOTrainer), "orpo": _with_run(ORPOTrainer), "reward": _with_run(RewardTrainer)}
+TRAINERS: dict[str, type] = {"dpo": _with_run(DPOTrainer), "orpo": _with_run(ORPOTrainer), "reward": _with_run(RewardTrainer),
+                              "kto": _with_run(KTOTrainer)}  # KTO unpairs prompt/chosen/rejected rows itself
 
 
 class PrefMetricsJsonl(MetricsJsonl):

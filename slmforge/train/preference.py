@@ -31,7 +31,7 @@ from slmforge.train.sft import (
     shared_trainer_args,
 )
 
-PREFERENCE_METHODS = ("dpo", "orpo", "reward")
+PREFERENCE_METHODS = ("dpo", "orpo", "kto", "reward")
 
 
 def check_preference_recipe(recipe: Recipe, run: RunDir) -> None:
@@ -76,6 +76,11 @@ def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cu
         from trl.experimental.orpo import ORPOConfig
 
         return ORPOConfig(**common, beta=p.beta, max_completion_length=p.max_completion_length)
+    if t.method == "kto":
+        from trl import KTOConfig
+
+        # Paired rows become one desirable + one undesirable row each, so the default weights 1.0 are balanced.
+        return KTOConfig(**common, beta=p.beta)
     from trl import RewardConfig
 
     return RewardConfig(**common)
