@@ -1,20 +1,38 @@
 """Training throughput: our default configuration vs a plain TRL SFTTrainer as the original plan wrote it.
 
-    python bench/train_throughput.py                 # tiny Qwen2 and the embedded SmolLM2
-    python bench/train_throughput.py --models tiny   # tiny Qwen2 only (seconds)
+    python bench/train_throughput.py                          # tiny Qwen2 and the embedded SmolLM2
+    python bench/train_throughput.py --models tiny --repeats 3
+    python bench/train_throughput.py --models embedded --variants ours,ours-full,baseline
 
-Each configuration trains in its own process on the same prepared data and the same number of
-training examples: (a) slmforge train (bfd packing, reply-only loss, precision auto, fused loss);
-(b) SFTTrainer without packing, loss on the whole sequence, fp32, TRL defaults otherwise.
-Prints useful tokens/s (assistant-reply tokens of the examples trained on, per second of
-training), peak RSS, val loss (reply tokens only, same code for both) and the ratios, plus
-achieved FLOP/s as a share of this machine's measured matmul peak.
+Every variant trains in its own process on the same prepared data for the same number of epochs,
+so every variant sees exactly the same training examples (packing changes how many optimizer
+steps that takes: both step counts are printed). Variants run interleaved, `--repeats` times.
+  ours            slmforge train as the recipe says (bfd packing, reply-only loss, precision auto,
+                  fused AdamW, the CPU lean loss); tiny: full fine-tune, embedded: LoRA (folksy-quick)
+  ours-full/-lora the same with train.method overridden (same-method comparison)
+  ours-nopack     packing off: the same optimizer steps as the baseline (isolates packing)
+  baseline        SFTTrainer, no packing, loss on the whole sequence, fp32, full fine-tune; TRL
+                  defaults otherwise (incl. gradient checkpointing, which TRL 1.x turns on), with
+                  our lr, cosine schedule, warmup and weight decay so only the method differs
+  baseline-nogc   the baseline with gradient checkpointing off (faster, more memory)
+Printed per variant (median, and min–max over repeats):
+  reply tok/s     assistant-reply tokens of the examples trained on per second of trainer.train()
+                  (the same numerator for every variant: what the user wants learned); also per
+                  CPU-second of the process, which a noisy neighbour on a shared CPU inflates less
+  loss tok/s      tokens that carried loss, counted from each batch's labels (the baseline's
+                  loss covers prompt tokens too, so its figure is larger for the same examples)
+  peak RSS        the process's high-water mark after training (model load included; val after)
+  val loss        mean cross entropy per reply token on the val split (evaluate.loss, same code)
+  FLOP share      model FLOPs (6·N·T full, 4·N·T LoRA: no weight gradients; T = non-pad tokens,
+                  recomputation not counted) per second, as a share of the measured fp32 and bf16
+                  matmul peaks of this CPU
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -26,49 +44,78 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     import torch
     from rich.console import Console
+    from trl import SFTTrainer
     from slmforge.recipe import load
     from slmforge.rundir import RunDir
     from slmforge.train.data import load_split, token_stats
     from slmforge.evaluate.loss import read_tokenized, token_loss
-    mode, recipe_path, runs = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    recipe = load(recipe_path)
-    run = RunDir(runs / recipe.name)
+    spec = json.loads(sys.argv[1])
+    torch.set_num_threads(spec["threads"])
+    recipe = load(spec["recipe"], spec["overrides"])
+    run = RunDir(Path(spec["runs"]) / recipe.name)
     train_set = load_split(run, "train")
     stats = token_stats(train_set)
-    steps = recipe.train.max_steps
-    if mode == "ours":
+    seen = {"tokens": 0, "loss_tokens": 0, "steps": 0}
+    inner = SFTTrainer.training_step
+    def counted(self, model, inputs, *a, **k):
+        mask = inputs.get("attention_mask")
+        seen["tokens"] += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+        seen["loss_tokens"] += int((inputs["labels"] != -100).sum())
+        return inner(self, model, inputs, *a, **k)
+    SFTTrainer.training_step = counted
+    timing = {}
+    original_train = SFTTrainer.train
+    def timed(self, *a, **k):
+        timing["trainer"] = self
+        cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        c, t = cpu(), time.perf_counter(); out = original_train(self, *a, **k)
+        timing["seconds"], timing["cpu_seconds"] = time.perf_counter() - t, cpu() - c
+        timing["peak_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return out
+    SFTTrainer.train = timed
+    if spec["mode"] == "ours":
         from slmforge.train import sft
-        from slmforge.train.trainer import RunTrainer
-        spans = []
-        orig = RunTrainer.train
-        def timed(self, *a, **k):
-            t = time.perf_counter(); out = orig(self, *a, **k); spans.append(time.perf_counter() - t); return out
-        RunTrainer.train = timed
         sft.train(recipe, run, Console(stderr=True, quiet=True))
-        from slmforge.models import load_trained
-        model, _ = load_trained(run.model, recipe.model)
-        seconds = spans[0]
-        examples = recipe.train.batch_size * steps
+        full = recipe.train.method == "full"
     else:
         from datasets import Dataset
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
         from slmforge.models import load_model
+        t = recipe.train
         model, tok = load_model(recipe.model, dtype=torch.float32)
         plain = Dataset.from_dict({"input_ids": train_set["input_ids"]})  # no labels: loss on the whole sequence
-        cfg = SFTConfig(output_dir=str(runs / "baseline"), max_length=recipe.data.max_length, packing=False, bf16=False,
-                        per_device_train_batch_size=recipe.train.batch_size, max_steps=steps, learning_rate=recipe.train.lr,
-                        report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=recipe.train.seed)
+        extra = {} if spec["gc"] is None else {"gradient_checkpointing": spec["gc"]}
+        cfg = SFTConfig(output_dir=str(Path(spec["runs"]) / "baseline"), max_length=recipe.data.max_length, packing=False,
+                        bf16=False, per_device_train_batch_size=t.batch_size, num_train_epochs=t.epochs, max_steps=t.max_steps,
+                        learning_rate=t.lr, lr_scheduler_type=t.scheduler, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
+                        report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=t.seed, data_seed=t.seed, **extra)
         trainer = SFTTrainer(model=model, args=cfg, train_dataset=plain, processing_class=tok)
-        t = time.perf_counter(); trainer.train(); seconds = time.perf_counter() - t
-        examples = recipe.train.batch_size * steps
-    useful = stats.loss_tokens / stats.examples * examples
-    n_params = sum(p.numel() for p in model.parameters())
-    flops = 6 * n_params * (stats.tokens / stats.examples) * examples
+        trainer.train()
+        full = True
+    trainer = timing["trainer"]
+    model = trainer.model
+    n_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
+    epochs = trainer.state.epoch
+    flops = (6 if full else 4) * n_params * seen["tokens"]
     val = token_loss(model, *read_tokenized(run.tokenized_file("val"))).loss
-    print("RESULT " + json.dumps({"useful_tok_s": useful / seconds, "seconds": seconds, "flop_s": flops / seconds,
-                                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, "val_loss": val}))
+    seconds = timing["seconds"]
+    print("RESULT " + json.dumps({
+        "reply_tok_s": stats.loss_tokens * epochs / seconds, "loss_tok_s": seen["loss_tokens"] / seconds,
+        "reply_tok_cpu_s": stats.loss_tokens * epochs / timing["cpu_seconds"], "cpu_seconds": timing["cpu_seconds"],
+        "seconds": seconds, "flop_s": flops / seconds, "steps": trainer.state.global_step, "epochs": epochs,
+        "loss_tokens": seen["loss_tokens"], "reply_tokens": stats.loss_tokens * epochs, "tokens": seen["tokens"],
+        "gc": bool(trainer.args.gradient_checkpointing), "peak_rss_gb": timing["peak_kb"] / 1024**2, "val_loss": val}))
     """
 )
+
+VARIANTS = {
+    "ours": ("ours", [], None),
+    "ours-full": ("ours", ["train.method=full"], None),
+    "ours-lora": ("ours", ["train.method=lora"], None),
+    "ours-nopack": ("ours", ["train.packing=false"], None),
+    "baseline": ("baseline", [], None),
+    "baseline-nogc": ("baseline", [], False),
+}
 
 
 def pairs(path: Path, n: int) -> Path:
@@ -81,49 +128,88 @@ def pairs(path: Path, n: int) -> Path:
     return path
 
 
+def recipe_for(name: str, out: Path, folksy_size: int) -> dict:
+    quiet = {"resume": "never", "eval_steps": 10**6, "save_steps": 10**6, "logging_steps": 10, "max_steps": -1}
+    if name == "tiny":
+        from slmforge.tiny_models import build_tiny_model
+
+        model_id = str(build_tiny_model(out / "tiny-qwen2", arch="qwen2", hidden_size=256, layers=4))
+        return {"name": "bench-tiny", "model": {"id": model_id},
+                "data": {"path": str(pairs(out / "pairs.jsonl", 600)), "max_length": 128},
+                "train": {"method": "full", "epochs": 1, "batch_size": 16, "lr": 5e-4, **quiet}}
+    import yaml
+
+    # folksy-quick's data and train settings, on a smaller corpus so a full fine-tune fits minutes on 2 cores.
+    raw = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "folksy-quick.yaml").read_text())
+    raw["data"]["corpus"]["size"] = folksy_size
+    return {"name": "bench-embedded", "model": raw["model"], "data": raw["data"], "train": {**raw["train"], **quiet}}
+
+
+def spread(values: list[float], fmt: str) -> str:
+    med = statistics.median(values)
+    return format(med, fmt) if len(values) == 1 else f"{format(med, fmt)} [{format(min(values), fmt)}–{format(max(values), fmt)}]"
+
+
 def main() -> None:
     import yaml
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="tiny,embedded")
+    parser.add_argument("--variants", default="ours,baseline")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads in every variant (1: CPU seconds then measure work even on a shared CPU)")
+    parser.add_argument("--folksy-size", type=int, default=32, help="folksy sayings (~4 pairs each) for the embedded model")
+    parser.add_argument("--set", action="append", default=[], help="extra recipe override for every ours variant")
     parser.add_argument("--out", default="/tmp/slmforge-bench")
-    parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    import torch
+
     from slmforge.pipeline import run_stages
     from slmforge.recipe import load
     from slmforge.train.precision import matmul_flops
-    import torch
 
-    peak = max(matmul_flops(torch.float32, 2048, 4), matmul_flops(torch.bfloat16, 2048, 4))
+    torch.set_num_threads(args.threads)
+    peaks = {"fp32": matmul_flops(torch.float32, 2048, 4), "bf16": matmul_flops(torch.bfloat16, 2048, 4)}
+    variants = args.variants.split(",")
     for name in args.models.split(","):
-        if name == "tiny":
-            from slmforge.tiny_models import build_tiny_model
-
-            model_id = str(build_tiny_model(out / "tiny-qwen2", arch="qwen2", hidden_size=256, layers=4))
-        else:
-            model_id = "embedded:smollm2-135m"
-        raw = {"name": f"bench-{name}", "model": {"id": model_id},
-               "data": {"path": str(pairs(out / "pairs.jsonl", 600)), "max_length": 128},
-               "train": {"method": "full" if name == "tiny" else "lora", "max_steps": args.steps, "batch_size": 16, "lr": 5e-4,
-                         "resume": "never", "eval_steps": 10**6, "save_steps": 10**6, "logging_steps": 10}}
+        raw = recipe_for(name, out, args.folksy_size)
         recipe_path = out / f"{name}.yaml"
         recipe_path.write_text(yaml.safe_dump(raw))
-        run_stages(load(recipe_path), out / "runs", ["prepare"])
-        results = {}
-        for mode in ("ours", "baseline"):
-            proc = subprocess.run([sys.executable, "-c", CHILD, mode, str(recipe_path), str(out / "runs")], capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(proc.stderr[-3000:])
-            results[mode] = json.loads(proc.stdout.split("RESULT ")[-1])
-        a, b = results["ours"], results["baseline"]
-        print(f"\n{name} ({model_id}), {args.steps} steps × 16 examples, matmul peak {peak / 1e9:.0f} GFLOP/s")
-        for mode, r in results.items():
-            print(f"  {mode:9s} useful {r['useful_tok_s']:8.1f} tok/s  peak RSS {r['peak_rss_gb']:.2f} GB  val loss {r['val_loss']:.4f}  "
-                  f"MFU {r['flop_s'] / peak:.1%}  ({r['seconds']:.1f} s)")
-        print(f"  ratios (ours/baseline): useful tok/s {a['useful_tok_s'] / b['useful_tok_s']:.2f}x  "
-              f"peak RSS {a['peak_rss_gb'] / b['peak_rss_gb']:.2f}x  val loss {a['val_loss'] / b['val_loss']:.3f}x")
+        recipe = load(recipe_path)
+        run_stages(recipe, out / "runs", ["prepare"])
+        results: dict[str, list[dict]] = {v: [] for v in variants}
+        for _ in range(args.repeats):
+            for variant in variants:  # interleaved: a noisy neighbour hits every variant alike
+                mode, overrides, gc = VARIANTS[variant]
+                spec = {"mode": mode, "recipe": str(recipe_path), "runs": str(out / "runs"), "threads": args.threads,
+                        "overrides": overrides + (args.set if mode == "ours" else []), "gc": gc}
+                proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    sys.exit(f"{name} {variant}:\n{proc.stderr[-3000:]}")
+                results[variant].append(json.loads(proc.stdout.split("RESULT ")[-1]))
+        first = results[variants[0]][0]
+        print(f"\n{name} ({recipe.model.id}, {recipe.train.method} by default), {first['epochs']:g} epoch(s) of "
+              f"{first['reply_tokens'] / first['epochs']:,.0f} reply tokens, batch {recipe.train.batch_size}, "
+              f"{args.threads} threads; matmul peak fp32 {peaks['fp32'] / 1e9:.0f} / bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s; "
+              f"{args.repeats} repeats, median [min–max]")
+        for variant, runs in results.items():
+            r = runs[0]
+            print(f"  {variant:14s} reply {spread([x['reply_tok_s'] for x in runs], '.0f')} tok/s "
+                  f"({spread([x['reply_tok_cpu_s'] for x in runs], '.0f')} per CPU-s)  "
+                  f"loss-bearing {spread([x['loss_tok_s'] for x in runs], '.0f')} tok/s  "
+                  f"peak RSS {spread([x['peak_rss_gb'] for x in runs], '.2f')} GB  val {spread([x['val_loss'] for x in runs], '.4f')}  "
+                  f"FLOP share fp32 {statistics.median(x['flop_s'] for x in runs) / peaks['fp32']:.1%} / bf16 "
+                  f"{statistics.median(x['flop_s'] for x in runs) / peaks['bf16']:.1%}  "
+                  f"({r['steps']} steps, {spread([x['seconds'] for x in runs], '.1f')} s, gc {r['gc']})")
+        if "baseline" in results:
+            b = results["baseline"]
+            for variant in (v for v in variants if v.startswith("ours")):
+                a = results[variant]
+                ratio = lambda key: statistics.median(x[key] for x in a) / statistics.median(x[key] for x in b)  # noqa: E731
+                print(f"  {variant}/baseline: reply tok/s {ratio('reply_tok_s'):.2f}x (per CPU-s {ratio('reply_tok_cpu_s'):.2f}x)  loss-bearing tok/s "
+                      f"{ratio('loss_tok_s'):.2f}x  peak RSS {ratio('peak_rss_gb'):.2f}x  val loss {ratio('val_loss'):.3f}x")
 
 
 if __name__ == "__main__":
