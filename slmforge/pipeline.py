@@ -42,6 +42,8 @@ def _prepare(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
 def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     if recipe.train.method in ("dpo", "orpo", "kto", "reward"):
         from slmforge.train.preference import train
+    elif recipe.train.method == "grpo":
+        from slmforge.train.grpo import train
     else:
         from slmforge.train.sft import train
 

@@ -115,6 +115,19 @@ class PrefTrainSection(Section):
     eval_pairs: int = Field(200, gt=0, description="Held-out test pairs scored before and after training (chosen-over-rejected accuracy).")
 
 
+class GrpoSection(Section):
+    """grpo: online RL against a reward (TRL's GRPOTrainer, or RLOOTrainer); no value model."""
+
+    algorithm: Literal["grpo", "rloo"] = Field("grpo", description="grpo: group-normalised advantages; rloo: leave-one-out baseline (TRL's RLOOTrainer).")
+    reward: str | None = Field(None, description="module:function(prompts, completions, **kw) -> list[float] (prompts and completions as text), "
+                                                 "or a directory of a full sequence-classification reward model (train.method: reward, adapter full).")
+    num_generations: int = Field(4, ge=2, description="Completions sampled per prompt (the group whose mean is the baseline); divides batch_size.")
+    max_completion_length: int = Field(64, gt=0, description="Tokens generated per completion.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature of the completions (too low: a group has no spread to learn from).")
+    beta: float = Field(0.0, ge=0, description="KL penalty to the starting model (0: none and no reference pass, TRL's default).")
+    eval_prompts: int = Field(32, gt=0, description="Held-out prompts answered (sampled at temperature, fixed seed) and rewarded before and after training.")
+
+
 class TrainSection(Section):
     method: Literal["full", "lora", "qlora", "dpo", "orpo", "kto", "reward", "grpo"] = Field("lora", description="Training method.")
     epochs: float = Field(1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0).")
@@ -138,6 +151,7 @@ class TrainSection(Section):
     resume: str = Field("auto", description="auto: continue from the newest complete checkpoint; never: start over; or a checkpoint-N path.")
     lora: LoraSection = Field(default_factory=LoraSection)
     pref: PrefTrainSection = Field(default_factory=PrefTrainSection, description="dpo / orpo / reward settings.")
+    grpo: GrpoSection = Field(default_factory=GrpoSection, description="grpo settings (reward, group size, completion length).")
     distributed: Literal["none", "ddp", "fsdp", "deepspeed"] = Field(
         "none", description="Multi-process strategy for `slmforge train --nproc N` (accelerate); batch_size × grad_accum stays the global batch."
     )

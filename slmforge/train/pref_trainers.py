@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers.trainer_utils import rotate_checkpoints
-from trl import DPOTrainer, KTOTrainer, RewardTrainer
+from trl import DPOTrainer, GRPOTrainer, KTOTrainer, RewardTrainer, RLOOTrainer
 from trl.experimental.orpo import ORPOTrainer
 
 from slmforge.train import checkpoints
@@ -21,7 +21,8 @@ from slmforge.train.callbacks import MetricsJsonl, TokenCounter
 
 # What the preference trainers log beyond loss: how far chosen is ahead of rejected, in training.
 PREF_LOG_KEYS = ("rewards/accuracies", "rewards/margins", "eval_rewards/accuracies", "eval_rewards/margins",
-                 "accuracy", "eval_accuracy", "margin", "eval_margin", "log_odds_ratio", "nll_loss")
+                 "accuracy", "eval_accuracy", "margin", "eval_margin", "log_odds_ratio", "nll_loss",
+                 "reward", "reward_std", "kl", "completions/mean_length")
 
 
 class AtomicCheckpoints:
@@ -32,6 +33,8 @@ class AtomicCheckpoints:
     _staging: Path | None = None
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+        if not isinstance(inputs, dict):  # GRPO/RLOO: raw prompts, the tokens come after generation (OnlineTokens)
+            return super().training_step(model, inputs, num_items_in_batch)  # type: ignore[misc]
         # DPO batches carry attention_mask + completion_mask; ORPO and Reward ones chosen_/rejected_ masks.
         masks = [v for k, v in inputs.items() if k.endswith("attention_mask") and hasattr(v, "sum")]
         self.counter.tokens += sum(int(m.sum()) for m in masks)
@@ -68,18 +71,32 @@ class AtomicCheckpoints:
                                best_model_checkpoint=state.best_model_checkpoint)
 
 
-def _with_run(base: type) -> type:
+class OnlineTokens:
+    """GRPO/RLOO count tokens once completions exist: prompt + completion pass through, completion is trained."""
+
+    counter: TokenCounter
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if model.training:
+            completion = int(inputs["completion_mask"].sum())
+            self.counter.tokens += int(inputs["prompt_mask"].sum()) + completion
+            self.counter.loss_tokens += completion
+        return super().compute_loss(model, inputs, *args, **kwargs)  # type: ignore[misc]
+
+
+def _with_run(base: type, *mixins: type) -> type:
     def __init__(self: Any, *args: Any, counter: TokenCounter, fingerprint: str, **kwargs: Any) -> None:
         base.__init__(self, *args, **kwargs)
         self.counter = counter
         self.run_fingerprint = fingerprint
         self._staging = None
 
-    return type(f"Run{base.__name__}", (AtomicCheckpoints, base), {"__init__": __init__})
+    return type(f"Run{base.__name__}", (*mixins, AtomicCheckpoints, base), {"__init__": __init__})
 
 
 TRAINERS: dict[str, type] = {"dpo": _with_run(DPOTrainer), "orpo": _with_run(ORPOTrainer), "reward": _with_run(RewardTrainer),
-                              "kto": _with_run(KTOTrainer)}  # KTO unpairs prompt/chosen/rejected rows itself
+                              "kto": _with_run(KTOTrainer),  # KTO unpairs prompt/chosen/rejected rows itself
+                              "grpo": _with_run(GRPOTrainer, OnlineTokens), "rloo": _with_run(RLOOTrainer, OnlineTokens)}
 
 
 class PrefMetricsJsonl(MetricsJsonl):

@@ -1,0 +1,200 @@
+"""`slmforge train` for train.method grpo: online RL against a reward (TRL's GRPOTrainer or RLOOTrainer).
+
+Reads like preference.py: check → prompts → reward → reward on held-out prompts before → trainer →
+(resume) train → held-out reward after → save model/ and logs/grpo.json. The reward is a Python
+`module:function` or a full sequence-classification reward model (`train.method: reward`).
+
+Neither GRPO nor RLOO has a value model: the baseline is the mean reward of the other completions
+of the same prompt, which is why TRL 1.x dropped PPO (see docs/alignment.md). With beta 0 (the
+default) there is no reference pass either; with beta > 0 and LoRA the reference is the frozen base.
+
+A `judge` reward is not wired here: train must not import evaluate (the judge client lives there);
+a `module:function` that calls the judge endpoint works today.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from rich.console import Console
+
+from slmforge.errors import RecipeError, SlmforgeError
+from slmforge.recipe import Recipe, import_callable
+from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
+from slmforge.train.pref_metrics import read_pairs
+from slmforge.train.precision import choose_precision
+from slmforge.train.sft import TrainingInterrupted, checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model, shared_trainer_args
+
+# Mean reward of the first / last this-many logged steps in logs/grpo.json.
+EDGE_LOGS = 2
+
+
+def prompt_turns(row: dict[str, Any]) -> list[dict[str, str]]:
+    """The conversation up to the answer: every format's prepared rows carry messages (pairs end with the answer)."""
+    turns = list(row.get("messages") or [])
+    while turns and turns[-1].get("role") == "assistant":
+        turns.pop()
+    return turns
+
+
+def read_prompts(path: Path, limit: int | None = None) -> list[list[dict[str, str]]]:
+    prompts = [p for p in (prompt_turns(r) for r in read_pairs(path)) if p]
+    return prompts[:limit] if limit else prompts
+
+
+def check_grpo_recipe(recipe: Recipe, run: RunDir) -> None:
+    g = recipe.train.grpo
+    if not g.reward:
+        raise RecipeError("train.grpo.reward: grpo needs a reward, module:function (e.g. mypkg.rewards:short) or a reward model directory")
+    if recipe.train.batch_size % g.num_generations:
+        raise RecipeError(f"train.grpo.num_generations: {g.num_generations} must divide train.batch_size ({recipe.train.batch_size}): "
+                          "each batch holds whole groups of completions of one prompt")
+    if not run.split_file("train").is_file():
+        raise SlmforgeError(f"{run.split_file('train')} is missing; run `slmforge prepare RECIPE` first")
+
+
+def _text(x: Any) -> str:
+    """TRL hands conversational prompts/completions as message lists; user functions get the text."""
+    if isinstance(x, list):
+        return x[-1]["content"] if x else ""
+    return str(x)
+
+
+def reward_function(recipe: Recipe) -> tuple[Any, Callable[[list[Any], list[str]], list[float]]]:
+    """(what GRPOTrainer takes as reward_funcs, a scorer of (prompts, completion texts) for before/after)."""
+    spec = recipe.train.grpo.reward or ""
+    where = Path(spec).expanduser()
+    if where.is_dir():
+        if not (where / "config.json").is_file():
+            raise RecipeError(f"train.grpo.reward: {where} has no config.json; give a full reward model "
+                              "(train.method: reward with train.pref.adapter: full)")
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
+        tok = AutoTokenizer.from_pretrained(str(where))
+        model.config.pad_token_id = tok.pad_token_id
+
+        @torch.no_grad()
+        def score_model(prompts: list[Any], completions: list[str]) -> list[float]:
+            texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": c}], tokenize=False)
+                     for p, c in zip(prompts, completions)]
+            batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=recipe.data.max_length * 2)
+            return model(**batch).logits[:, 0].float().tolist()
+
+        return model, score_model  # TRL scores with the model itself (its own tokenizer via processing class)
+    fn = import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
+
+    def score_fn(prompts: list[Any], completions: list[str]) -> list[float]:
+        return [float(x) for x in fn(prompts=[_text(p) for p in prompts], completions=completions)]
+
+    def for_trl(prompts: list[Any], completions: list[Any], **kw: Any) -> list[float]:
+        return [float(x) for x in fn(prompts=[_text(p) for p in prompts], completions=[_text(c) for c in completions])]
+
+    for_trl.__name__ = spec.partition(":")[2]  # TRL logs rewards/<name>/mean
+    return for_trl, score_fn
+
+
+@torch.no_grad()
+def held_out_reward(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], score: Callable, max_new: int,
+                    batch_size: int, temperature: float, seed: int) -> dict[str, Any]:
+    """Sampled answers to held-out prompts, rewarded: the figure that should rise with training."""
+    from transformers import set_seed
+
+    set_seed(seed)
+    was_training = model.training
+    model.eval()
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    completions: list[str] = []
+    try:
+        for i in range(0, len(prompts), batch_size):
+            chunk = prompts[i: i + batch_size]
+            texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in chunk]
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            # Sampled like training (greedy answers of a small model collapse to one repeated token),
+            # under a fixed seed so before and after see the same random stream.
+            out = model.generate(**batch, max_new_tokens=max_new, do_sample=True, temperature=temperature,
+                                 top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
+            completions += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    rewards = score(prompts, completions) if prompts else []
+    return {"prompts": len(prompts), "mean_reward": sum(rewards) / len(rewards) if rewards else None,
+            "example": completions[0] if completions else None}
+
+
+def grpo_args(recipe: Recipe, run: RunDir, precision: str, cuda: bool) -> Any:
+    t, g = recipe.train, recipe.train.grpo
+    if g.algorithm == "rloo":
+        from trl import RLOOConfig as Config
+    else:
+        from trl import GRPOConfig as Config
+    shared = shared_trainer_args(recipe, run, precision, False, cuda)
+    shared.pop("dataset_num_proc")  # online methods tokenize prompts as they sample; the key does not exist there
+    return Config(**shared, per_device_train_batch_size=t.batch_size,
+                  num_generations=g.num_generations, max_completion_length=g.max_completion_length,
+                  temperature=g.temperature, beta=g.beta, log_completions=False)
+
+
+def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
+
+    from slmforge.models import load_model
+    from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
+
+    check_grpo_recipe(recipe, run)
+    cuda = torch.cuda.is_available()
+    t, g = recipe.train, recipe.train.grpo
+    prompts = read_prompts(run.split_file("train"))
+    held_out = read_prompts(run.split_file("test"), g.eval_prompts) or read_prompts(run.split_file("val"), g.eval_prompts)
+    if not prompts:
+        raise SlmforgeError(f"{run.split_file('train')}: no prompts (rows need messages with a user turn)")
+    precision = choose_precision(t.precision, cuda)
+    reward_funcs, score = reward_function(recipe)
+    console.print(f"train [bold]{g.algorithm}[/bold] · {len(prompts):,} prompts × {g.num_generations} completions "
+                  f"(≤ {g.max_completion_length} tokens, T {g.temperature:g}) · reward {g.reward} · beta {g.beta:g} · "
+                  f"{len(held_out)} held-out prompts · precision {precision.name} · lr {t.lr:g}")
+    resume = find_resume_checkpoint(recipe, run, console)
+
+    model, tokenizer = load_model(recipe.model, dtype=torch.float32)
+    before = held_out_reward(model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
+    counter = TokenCounter()
+    metrics = start_metrics_log(run.logs, resume)
+    stop = GracefulStop()
+    trainer = TRAINERS[g.algorithm](
+        model=model,
+        reward_funcs=reward_funcs,
+        args=grpo_args(recipe, run, precision.name, cuda),
+        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+        processing_class=tokenizer,
+        peft_config=None if t.pref.adapter == "full" else lora_config(recipe),
+        callbacks=[PrefMetricsJsonl(metrics, counter), RichProgress(console, counter), stop],
+        counter=counter,
+        fingerprint=checkpoint_fingerprint(recipe),
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.train(resume_from_checkpoint=resume)
+    if stop.signal is not None:
+        raise TrainingInterrupted(f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in "
+                                  f"{run.checkpoints}; run the same command again to resume")
+    after = held_out_reward(trainer.model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
+    written = save_model(trainer, tokenizer, run)
+    logged = [x["reward"] for x in trainer.state.log_history if "reward" in x]
+    first, last = logged[:EDGE_LOGS], logged[-EDGE_LOGS:]
+    summary = run.logs / "grpo.json"
+    write_json_atomic(summary, {
+        "algorithm": g.algorithm, "reward": g.reward,
+        "train_reward": {"first_steps": sum(first) / len(first) if first else None,
+                         "last_steps": sum(last) / len(last) if last else None, "logged": len(logged)},
+        "held_out": {"before": before, "after": after},
+    })
+    if first:
+        console.print(f"mean reward while training {first[0]:.3f} → [bold]{last[-1]:.3f}[/bold]; held-out "
+                      f"{before['mean_reward']} → {after['mean_reward']}")
+    console.print(f"model → {run.model}")
+    return written + [metrics, summary]
