@@ -60,3 +60,38 @@ def test_grpo_without_a_reward_or_with_a_bad_group_is_one_line(tmp_path, tiny_qw
         check_grpo_recipe(load(path, ["train.grpo.num_generations=3"]), run)
     with pytest.raises(RecipeError, match=r"train.grpo.reward: grpo_rules has no function nope"):
         reward_function(load(path, ["train.grpo.reward=grpo_rules:nope"]))
+
+
+def test_rloo_with_the_same_rule_reward_raises_it_too(tmp_path, tiny_qwen2, monkeypatch):
+    recipe = load(grpo_recipe(tmp_path, tiny_qwen2, monkeypatch, algorithm="rloo"))
+    run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
+    summary = json.loads((tmp_path / "runs" / "grpo" / "logs" / "grpo.json").read_text())
+    print("rloo", summary)
+    assert summary["algorithm"] == "rloo"
+    assert summary["train_reward"]["last_steps"] > summary["train_reward"]["first_steps"] + 0.1
+    assert summary["held_out"]["after"]["mean_reward"] > summary["held_out"]["before"]["mean_reward"] + 0.1
+
+
+def test_a_reward_model_directory_is_the_reward(tmp_path, tiny_qwen2, monkeypatch):
+    # A full sequence-classification model (what train.method: reward with adapter full saves).
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(0)
+    rm_dir = tmp_path / "rm"
+    rm = AutoModelForSequenceClassification.from_pretrained(str(tiny_qwen2), num_labels=1)
+    rm.config.pad_token_id = AutoTokenizer.from_pretrained(str(tiny_qwen2)).pad_token_id
+    rm.save_pretrained(rm_dir)
+    AutoTokenizer.from_pretrained(str(tiny_qwen2)).save_pretrained(rm_dir)
+    path = grpo_recipe(tmp_path, tiny_qwen2, monkeypatch, reward=str(rm_dir), eval_prompts=8)
+    recipe = load(path, ["train.max_steps=8", "train.logging_steps=4"])
+    run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
+    run = tmp_path / "runs" / "grpo"
+    lines = [json.loads(x) for x in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [4, 8] and all(x["reward_std"] > 0 for x in lines)  # the model scored them
+    held = json.loads((run / "logs" / "grpo.json").read_text())["held_out"]
+    assert held["before"]["prompts"] == 8 and isinstance(held["after"]["mean_reward"], float)
+    with pytest.raises(RecipeError, match="has no config.json"):
+        from slmforge.train.grpo import reward_function
+
+        reward_function(load(path, [f"train.grpo.reward={tmp_path}"]))
