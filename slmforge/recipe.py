@@ -42,6 +42,7 @@ class FieldNames(Section):
     completion: str = Field("completion", description="prompt_completion: the reply field.")
     chosen: str = Field("chosen", description="preference: the better reply.")
     rejected: str = Field("rejected", description="preference: the worse reply.")
+    label: str = Field("label", description="unpaired: good/bad label of the reply (true/false, good/bad, yes/no, 1/0, thumbs up/down).")
     system: str | None = Field(None, description="Optional per-record system prompt field.")
 
 
@@ -75,7 +76,9 @@ class SplitSection(Section):
 class DataSection(Section):
     path: str | None = Field(None, description="JSONL, JSON array, CSV or Parquet file, or hf:NAME[:SPLIT] for a datasets hub id.")
     corpus: CorpusSource | None = Field(None, description="Generate the data with a built-in corpus instead of reading path.")
-    format: Literal["pairs", "messages", "prompt_completion", "preference"] = Field("pairs", description="Record shape.")
+    format: Literal["pairs", "messages", "prompt_completion", "preference", "unpaired"] = Field(
+        "pairs", description="Record shape (unpaired: prompt/input + completion/output + label, for train.method kto)."
+    )
     fields: FieldNames = Field(default_factory=FieldNames, description="Field names per format.")
     system_prompt: str | None = Field(None, description="System prompt added to every example that has none.")
     on_error: Literal["fail", "skip"] = Field("fail", description="fail: stop listing the first problems; skip: drop and count them.")
@@ -113,6 +116,9 @@ class PrefTrainSection(Section):
     max_completion_length: int | None = Field(None, gt=0, description="orpo: reply tokens; empty = no separate cap.")
     truncation_mode: Literal["keep_start", "keep_end"] = Field("keep_end", description="dpo: which end of a too-long pair to keep (keep_end keeps the reply).")
     eval_pairs: int = Field(200, gt=0, description="Held-out test pairs scored before and after training (chosen-over-rejected accuracy).")
+    desirable_weight: float = Field(1.0, gt=0, description="kto: loss weight of good answers; raise it when good ones are rarer than bad "
+                                                           "(KTO's paper: keep weight × count of good ≈ 1–1.33 × weight × count of bad).")
+    undesirable_weight: float = Field(1.0, gt=0, description="kto: loss weight of bad answers.")
 
 
 class GrpoSection(Section):

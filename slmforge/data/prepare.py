@@ -121,7 +121,7 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
         outputs.append(run.split_file(split))
 
     tokens: dict[str, Any] = {}
-    if data.format != "preference":  # preference trainers tokenize prompt/chosen/rejected themselves
+    if data.format not in ("preference", "unpaired"):  # preference trainers (and KTO) tokenize their rows themselves
         if tokenizer is None:
             from slmforge.models import load_tokenizer
 

@@ -37,7 +37,10 @@ PREFERENCE_METHODS = ("dpo", "orpo", "kto", "reward")
 def check_preference_recipe(recipe: Recipe, run: RunDir) -> None:
     if recipe.train.method not in PREFERENCE_METHODS:
         raise SlmforgeError(f"train.method: {recipe.train.method} is not a preference method ({', '.join(PREFERENCE_METHODS)})")
-    if recipe.data.format != "preference":
+    if recipe.data.format == "unpaired" and recipe.train.method != "kto":
+        raise SlmforgeError(f"train.method: {recipe.train.method} needs pairs (data.format: preference); "
+                            "data.format: unpaired (good/bad labels) trains with train.method: kto")
+    if recipe.data.format not in ("preference", "unpaired"):
         raise SlmforgeError(f"train.method: {recipe.train.method} needs data.format: preference (prompt, chosen, rejected), "
                             f"got {recipe.data.format}; run `slmforge prefs RECIPE` to make pairs")
     if not run.split_file("train").is_file():
@@ -48,6 +51,10 @@ def pref_dataset(rows: list[dict[str, Any]]) -> Any:
     """TRL's conversational preference format: prompt turns, then chosen / rejected assistant turns."""
     from datasets import Dataset
 
+    from slmforge.train.kto import is_unpaired, kto_dataset
+
+    if is_unpaired(rows):  # data.format: unpaired, for kto
+        return kto_dataset(rows)
     return Dataset.from_list([
         {"prompt": r["messages"], "chosen": [{"role": "assistant", "content": r["chosen"]}],
          "rejected": [{"role": "assistant", "content": r["rejected"]}]}
@@ -80,7 +87,7 @@ def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cu
         from trl import KTOConfig
 
         # Paired rows become one desirable + one undesirable row each, so the default weights 1.0 are balanced.
-        return KTOConfig(**common, beta=p.beta)
+        return KTOConfig(**common, beta=p.beta, desirable_weight=p.desirable_weight, undesirable_weight=p.undesirable_weight)
     from trl import RewardConfig
 
     return RewardConfig(**common)
@@ -132,6 +139,10 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     train_rows = read_pairs(run.split_file("train"))
     val_rows = read_pairs(run.split_file("val"))
     held_out = read_pairs(run.split_file("test"), p.eval_pairs) or val_rows[: p.eval_pairs]
+    if recipe.data.format == "unpaired":  # scored as pairs: a prompt's good answer against its bad one
+        from slmforge.train.kto import held_out_pairs
+
+        held_out = held_out_pairs(read_pairs(run.split_file("test")) or val_rows, p.eval_pairs)
     precision = choose_precision(t.precision, cuda)
     console.print(
         f"train [bold]{t.method}[/bold] ({p.adapter}) · {len(train_rows):,} pairs, {len(val_rows):,} val, "
