@@ -62,14 +62,23 @@ def prompt_cases(recipe: Recipe, run: RunDir) -> list[PromptCase]:
     from slmforge.evaluate.loss import read_tokenized
     from slmforge.models import load_tokenizer
 
+    prep_tokenizer = load_tokenizer(recipe.model)  # the tokenizer data preparation used
     # The test split when it has rows (a tiny dataset's may be empty), else val, else train.
-    split = next((s for s in ("test", "val", "train") if run.tokenized_file(s).is_file()), "test")
+    split = next((s for s in ("test", "val", "train") if run.tokenized_file(s).is_file()), None)
+    if split is None:
+        # Preference data is tokenized by the preference trainers, not by prepare: the edge cases
+        # (tokenized here as prepare would) carry the check, on the first prepared prompt.
+        first_file = next((run.split_file(s) for s in ("test", "val", "train") if run.split_file(s).is_file()), None)
+        if first_file is None:
+            raise RunDirError(f"{run.data}: no prepared data; run `slmforge prepare RECIPE` first")
+        row = json.loads(first_file.read_text(encoding="utf-8").splitlines()[0])
+        user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+        return edge_cases(prep_tokenizer, user, row.get("chosen") or "ok", recipe.data.max_length)
     cases = cases_from_test_split(run.split_file(split), read_tokenized(run.tokenized_file(split)), TEST_PROMPTS)
     if not cases:
         raise RunDirError(f"{run.split_file(split)}: no example with a reply left to check prompts on; run `slmforge prepare` again")
     first = cases[0]
     user = next(m["content"] for m in reversed(first.messages) if m["role"] == "user")
-    prep_tokenizer = load_tokenizer(recipe.model)  # the tokenizer data preparation used
     return cases + edge_cases(prep_tokenizer, user, first.reference or "ok", recipe.data.max_length)
 
 
