@@ -336,6 +336,14 @@ class Recipe(Section):
                              f"got {self.train.method}; the preference method goes in align.method")
         return self
 
+    @model_validator(mode="after")
+    def _unpaired_is_for_kto(self) -> Recipe:
+        # SFT would fit the bad answers too; dpo / orpo / reward need pairs. grpo only reads the prompts.
+        if self.data.format == "unpaired" and self.train.method not in ("kto", "grpo"):
+            raise ValueError(f"data.format: unpaired (good/bad labelled answers) trains with train.method kto (or grpo, "
+                             f"which uses only the prompts), got {self.train.method}")
+        return self
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 

@@ -68,9 +68,7 @@ def test_kto_on_unpaired_good_bad_rows_learns_the_rule(tmp_path, tiny_qwen2):
 def test_an_unpaired_row_with_an_unknown_label_is_named_by_file_and_line(tmp_path, tiny_qwen2):
     import pytest
 
-    from slmforge.errors import DataError, SlmforgeError
-    from slmforge.rundir import RunDir
-    from slmforge.train.preference import check_preference_recipe
+    from slmforge.errors import DataError, RecipeError
 
     path = unpaired_recipe(tmp_path, tiny_qwen2)
     rated = tmp_path / "rated.jsonl"
@@ -79,5 +77,8 @@ def test_an_unpaired_row_with_an_unknown_label_is_named_by_file_and_line(tmp_pat
     rated.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"rated.jsonl:7: .*field 'rating' must be good/bad .*got 'meh'"):
         run_stages(load(path), tmp_path / "runs", ["prepare"])
-    with pytest.raises(SlmforgeError, match=r"^train.method: dpo needs pairs .*train.method: kto$"):
-        check_preference_recipe(load(path, ["train.method=dpo"]), RunDir(tmp_path / "runs" / "kto"))
+    with pytest.raises(RecipeError, match=r"data.format: unpaired .* train.method kto .*got dpo") as err:
+        load(path, ["train.method=dpo"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(RecipeError, match=r"got lora"):
+        load(path, ["train.method=lora"])
