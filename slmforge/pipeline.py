@@ -44,10 +44,31 @@ def _train(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
         from slmforge.train.preference import train
     elif recipe.train.method == "grpo":
         from slmforge.train.grpo import train
+
+        if recipe.train.grpo.reward == "judge":  # train may not import evaluate; the pipeline sits above both
+            return train(recipe, run, con, judge_reward=_judge_reward(recipe))
     else:
         from slmforge.train.sft import train
 
     return train(recipe, run, con)
+
+
+def _judge_reward(recipe: Recipe):  # noqa: ANN202 (grpo's Scorer)
+    """train.grpo.reward: judge — the prefs judge scorer (1-5 per answer; None when a call fails or the score is unreadable)."""
+    from slmforge.evaluate.judge_client import JudgeError
+    from slmforge.prefs.judge_scorer import JudgeScorer
+
+    judge = JudgeScorer(recipe)
+    try:
+        judge.connect()  # a judge that is down fails before the model loads
+    except JudgeError as exc:
+        raise JudgeError(str(exc).replace("prefs.scorer: judge", "train.grpo.reward: judge")) from None
+
+    def reward(prompts: list[str], completions: list[str]) -> list[float | None]:
+        scored = judge([[{"role": "user", "content": p}] for p in prompts], [[c] for c in completions])
+        return [row[0][0] for row in scored]
+
+    return reward
 
 
 def _prefs(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:

@@ -126,7 +126,8 @@ class GrpoSection(Section):
 
     algorithm: Literal["grpo", "rloo"] = Field("grpo", description="grpo: group-normalised advantages; rloo: leave-one-out baseline (TRL's RLOOTrainer).")
     reward: str | None = Field(None, description="module:function(prompts, completions, **kw) -> list[float] (prompts and completions as text), "
-                                                 "or a directory of a full sequence-classification reward model (train.method: reward, adapter full).")
+                                                 "a directory of a full sequence-classification reward model (train.method: reward, adapter full), "
+                                                 "or judge (the judge section's endpoint and rubric, score 1-5).")
     num_generations: int = Field(4, ge=2, description="Completions sampled per prompt (the group whose mean is the baseline); divides batch_size.")
     max_completion_length: int = Field(64, gt=0, description="Tokens generated per completion.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the completions (too low: a group has no spread to learn from).")

@@ -8,8 +8,10 @@ Neither GRPO nor RLOO has a value model: the baseline is the mean reward of the 
 of the same prompt, which is why TRL 1.x dropped PPO (see docs/alignment.md). With beta 0 (the
 default) there is no reference pass either; with beta > 0 and LoRA the reference is the frozen base.
 
-A `judge` reward is not wired here: train must not import evaluate (the judge client lives there);
-a `module:function` that calls the judge endpoint works today.
+`reward: judge` scores with the recipe's judge section, but train must not import evaluate (where the
+judge client lives): the pipeline, above both, builds that scorer and passes it in as `judge_reward`.
+A scorer returns None for an answer it could not score (failed call, unreadable score); TRL leaves
+those out of the group statistics, and logs/grpo.json counts them.
 """
 
 from __future__ import annotations
@@ -63,9 +65,38 @@ def _text(x: Any) -> str:
     return str(x)
 
 
-def reward_function(recipe: Recipe) -> tuple[Any, Callable[[list[Any], list[str]], list[float]]]:
+Scorer = Callable[[list[Any], list[str]], list[float | None]]
+
+
+def reward_function(recipe: Recipe, judge_reward: Scorer | None = None) -> tuple[Any, Scorer]:
     """(what GRPOTrainer takes as reward_funcs, a scorer of (prompts, completion texts) for before/after)."""
     spec = recipe.train.grpo.reward or ""
+    if spec == "judge":
+        if judge_reward is None:
+            raise RecipeError("train.grpo.reward: judge is scored through the pipeline (`slmforge train` / `run`), "
+                              "not by calling train directly")
+        fn: Callable[..., Any] = judge_reward
+    else:
+        found = _function_or_model(recipe, spec)
+        if isinstance(found, tuple):  # a reward model: TRL runs it itself
+            return found
+        fn = found
+    return _as_trl(fn, "judge" if spec == "judge" else spec.partition(":")[2])
+
+
+def _as_trl(fn: Callable[..., Any], name: str) -> tuple[Any, Scorer]:
+    def score_fn(prompts: list[Any], completions: list[str]) -> list[float | None]:
+        return [None if x is None else float(x) for x in fn(prompts=[_text(p) for p in prompts], completions=completions)]
+
+    def for_trl(prompts: list[Any], completions: list[Any], **kw: Any) -> list[float | None]:
+        return score_fn(prompts, [_text(c) for c in completions])
+
+    for_trl.__name__ = name  # TRL logs rewards/<name>/mean
+    return for_trl, score_fn
+
+
+def _function_or_model(recipe: Recipe, spec: str) -> Any:
+    """A module:function, or (reward_funcs, scorer) for a reward-model directory."""
     where = Path(spec).expanduser()
     if where.is_dir():
         if not (where / "config.json").is_file():
@@ -85,16 +116,7 @@ def reward_function(recipe: Recipe) -> tuple[Any, Callable[[list[Any], list[str]
             return model(**batch).logits[:, 0].float().tolist()
 
         return model, score_model  # TRL scores with the model itself (its own tokenizer via processing class)
-    fn = import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
-
-    def score_fn(prompts: list[Any], completions: list[str]) -> list[float]:
-        return [float(x) for x in fn(prompts=[_text(p) for p in prompts], completions=completions)]
-
-    def for_trl(prompts: list[Any], completions: list[Any], **kw: Any) -> list[float]:
-        return [float(x) for x in fn(prompts=[_text(p) for p in prompts], completions=[_text(c) for c in completions])]
-
-    for_trl.__name__ = spec.partition(":")[2]  # TRL logs rewards/<name>/mean
-    return for_trl, score_fn
+    return import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
 
 
 @torch.no_grad()
@@ -121,8 +143,9 @@ def held_out_reward(model: Any, tokenizer: Any, prompts: list[list[dict[str, str
     finally:
         tokenizer.padding_side = side
         model.train(was_training)
-    rewards = score(prompts, completions) if prompts else []
-    return {"prompts": len(prompts), "mean_reward": sum(rewards) / len(rewards) if rewards else None,
+    scored = [r for r in (score(prompts, completions) if prompts else []) if r is not None]
+    return {"prompts": len(prompts), "unscored": len(prompts) - len(scored),
+            "mean_reward": sum(scored) / len(scored) if scored else None,
             "example": completions[0] if completions else None}
 
 
@@ -139,7 +162,7 @@ def grpo_args(recipe: Recipe, run: RunDir, precision: str, cuda: bool) -> Any:
                   temperature=g.temperature, beta=g.beta, log_completions=False)
 
 
-def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | None = None) -> list[Path]:
     """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
@@ -155,7 +178,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     if not prompts:
         raise SlmforgeError(f"{run.split_file('train')}: no prompts (rows need messages with a user turn)")
     precision = choose_precision(t.precision, cuda)
-    reward_funcs, score = reward_function(recipe)
+    reward_funcs, score = reward_function(recipe, judge_reward)
     console.print(f"train [bold]{g.algorithm}[/bold] · {len(prompts):,} prompts × {g.num_generations} completions "
                   f"(≤ {g.max_completion_length} tokens, T {g.temperature:g}) · reward {g.reward} · beta {g.beta:g} · "
                   f"{len(held_out)} held-out prompts · precision {precision.name} · lr {t.lr:g}")

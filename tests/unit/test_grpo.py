@@ -95,3 +95,33 @@ def test_a_reward_model_directory_is_the_reward(tmp_path, tiny_qwen2, monkeypatc
         from slmforge.train.grpo import reward_function
 
         reward_function(load(path, [f"train.grpo.reward={tmp_path}"]))
+
+
+def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monkeypatch):
+    # A real HTTP judge on loopback; its score depends on the answer it is shown, so rewards vary.
+    from judge_fake import FakeJudge
+
+    from slmforge.evaluate.judge_client import JudgeError
+
+    asked: list[str] = []
+
+    def by_length(content: str, seen: int) -> tuple[int, str, float]:
+        asked.append(content)
+        return 200, f"Score: {len(content) % 5 + 1}", 0.0
+
+    path = grpo_recipe(tmp_path, tiny_qwen2, monkeypatch, reward="judge", eval_prompts=8)
+    sets = ["train.max_steps=4", "train.logging_steps=2", "judge.retries=0"]
+    with FakeJudge(by_length) as fake:
+        recipe = load(path, [*sets, f"judge.endpoint={fake.url}"])
+        run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
+    run = tmp_path / "runs" / "grpo"
+    lines = [json.loads(x) for x in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 4] and all(1 <= x["reward"] <= 5 and x["reward_std"] > 0 for x in lines)
+    assert len(asked) == 8 + 4 * 8 + 8  # held-out before, 4 steps × batch 8 completions, held-out after
+    held = json.loads((run / "logs" / "grpo.json").read_text())["held_out"]
+    assert held["before"]["unscored"] == 0 and 1 <= held["after"]["mean_reward"] <= 5
+
+    down = load(path, [*sets, "judge.endpoint=http://127.0.0.1:9/v1"])
+    with pytest.raises(JudgeError, match=r"^train.grpo.reward: judge: ") as err:
+        run_stages(down, tmp_path / "runs2", ["prepare", "train"])
+    assert "\n" not in str(err.value)
