@@ -125,3 +125,61 @@ def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monk
     with pytest.raises(JudgeError, match=r"^train.grpo.reward: judge: ") as err:
         run_stages(down, tmp_path / "runs2", ["prepare", "train"])
     assert "\n" not in str(err.value)
+
+
+CHILD = '''
+import os, signal, sys
+from slmforge.train.pref_trainers import AtomicCheckpoints
+kill_step = int(sys.argv[2])
+if kill_step > 0:
+    step = AtomicCheckpoints.training_step
+    def step_then_die(self, *args, **kwargs):
+        if self.state.global_step == kill_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return step(self, *args, **kwargs)
+    AtomicCheckpoints.training_step = step_then_die
+from slmforge.cli import main
+sys.argv = ["slmforge", "train", sys.argv[1]]
+main()
+'''
+
+
+@pytest.mark.slow
+def test_grpo_killed_with_sigkill_resumes_with_the_same_rewards_and_losses(tmp_path, tiny_qwen2, monkeypatch):
+    # Sampling is part of the step: resuming must restore the RNG so the same completions are drawn.
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def child(cwd, kill_step):
+        (cwd / "child.py").write_text(CHILD)
+        env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parents[2]}{os.pathsep}{cwd}"}
+        return subprocess.run([sys.executable, "child.py", "recipe.yaml", str(kill_step)], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    def logged(cwd):
+        rows = [json.loads(x) for x in (cwd / "runs" / "grpo" / "logs" / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: (r["loss"], r["reward"]) for r in rows}
+
+    runs = {}
+    for name in ("ref", "cut"):
+        cwd = tmp_path / name
+        cwd.mkdir()
+        grpo_recipe(cwd, tiny_qwen2, monkeypatch)
+        recipe = cwd / "recipe.yaml"
+        recipe.write_text(recipe.read_text().replace("max_steps: 48", "max_steps: 12").replace("logging_steps: 8", "logging_steps: 1")
+                          .replace("save_steps: 100", "save_steps: 4").replace("eval_prompts: 40", "eval_prompts: 8"))
+        runs[name] = cwd
+    assert child(runs["ref"], 0).returncode == 0
+    killed = child(runs["cut"], 6)
+    assert killed.returncode == -signal.SIGKILL and max(logged(runs["cut"])) == 6
+    resumed = child(runs["cut"], 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr and "checkpoint-4" in resumed.stderr
+    want, got = logged(runs["ref"]), logged(runs["cut"])
+    assert sorted(got) == list(range(1, 13))
+    for step in range(5, 13):
+        assert got[step][0] == pytest.approx(want[step][0], abs=1e-4), step
+        assert got[step][1] == pytest.approx(want[step][1], abs=1e-4), step
