@@ -223,8 +223,8 @@ def activation_bytes(recipe: Recipe, cuda: bool) -> int:
 
 def grpo_settings(recipe: Recipe) -> tuple[int, int, int, float]:
     """(prompt tokens, num_generations, max_completion_length, beta) of a GRPO recipe."""
-    # train.grpo is not in the recipe yet: TRL's GRPOConfig defaults (8 completions of ≤ 512 tokens, beta 0).
-    return recipe.data.max_length, GRPO_DEFAULT_GENERATIONS, GRPO_DEFAULT_COMPLETION, 0.0
+    g = recipe.train.grpo
+    return recipe.data.max_length, g.num_generations, g.max_completion_length, g.beta
 
 
 def job_length(recipe: Recipe) -> int:
