@@ -28,7 +28,14 @@ from slmforge.rundir import RunDir, write_json_atomic
 from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
 from slmforge.train.pref_metrics import read_pairs
 from slmforge.train.precision import choose_precision
-from slmforge.train.sft import TrainingInterrupted, checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model, shared_trainer_args
+from slmforge.train.sft import (
+    checkpoint_fingerprint,
+    find_resume_checkpoint,
+    lora_config,
+    save_model,
+    shared_trainer_args,
+    train_until_done_or_stopped,
+)
 
 # Mean reward of the first / last this-many logged steps in logs/grpo.json.
 EDGE_LOGS = 2
@@ -165,7 +172,6 @@ def grpo_args(recipe: Recipe, run: RunDir, precision: str, cuda: bool) -> Any:
 def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | None = None) -> list[Path]:
     """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
 
     from slmforge.models import load_model
     from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
@@ -200,11 +206,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | 
         counter=counter,
         fingerprint=checkpoint_fingerprint(recipe),
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=resume)
-    if stop.signal is not None:
-        raise TrainingInterrupted(f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in "
-                                  f"{run.checkpoints}; run the same command again to resume")
+    train_until_done_or_stopped(trainer, resume, stop, run)
     after = held_out_reward(trainer.model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
     written = save_model(trainer, tokenizer, run)
     logged = [x["reward"] for x in trainer.state.log_history if "reward" in x]

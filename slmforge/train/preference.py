@@ -23,12 +23,12 @@ from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, s
 from slmforge.train.pref_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
 from slmforge.train.precision import choose_precision
 from slmforge.train.sft import (
-    TrainingInterrupted,
     checkpoint_fingerprint,
     find_resume_checkpoint,
     lora_config,
     save_model,
     shared_trainer_args,
+    train_until_done_or_stopped,
 )
 
 PREFERENCE_METHODS = ("dpo", "orpo", "kto", "reward")
@@ -129,8 +129,6 @@ def pair_score(recipe: Recipe, model: Any, tokenizer: Any, rows: list[dict[str, 
 
 def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Train a dpo / orpo / reward model on the prepared preference pairs; returns the files written."""
-    from transformers.trainer_callback import PrinterCallback
-
     from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
 
     check_preference_recipe(recipe, run)
@@ -167,13 +165,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
         counter=counter,
         fingerprint=checkpoint_fingerprint(recipe),
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=resume)
-    if stop.signal is not None:
-        raise TrainingInterrupted(
-            f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in {run.checkpoints}; "
-            "run the same command again to resume"
-        )
+    train_until_done_or_stopped(trainer, resume, stop, run)
     after = pair_score(recipe, trainer.model, tokenizer, held_out)
     written = save_model(trainer, tokenizer, run)
     summary = run.logs / "preference.json"

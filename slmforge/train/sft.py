@@ -81,6 +81,20 @@ def find_resume_checkpoint(recipe: Recipe, run: RunDir, console: Console) -> str
     return str(latest)
 
 
+def train_until_done_or_stopped(trainer: Any, resume: str | None, stop: GracefulStop, run: RunDir) -> None:
+    """Train (from `resume` when given). On SIGINT/SIGTERM the step finishes, a checkpoint is saved
+    and the user is told how to go on; every method (SFT, preference, GRPO) ends its run this way."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our bar and metrics.jsonl replace the dict dumps
+    trainer.train(resume_from_checkpoint=resume)
+    if stop.signal is not None:
+        raise TrainingInterrupted(
+            f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in {run.checkpoints}; "
+            "run the same command again to resume"
+        )
+
+
 def end_of_turn_id(tokenizer: Any) -> int:
     """The token that ends an assistant turn under the chat template (what generation must stop on)."""
     from slmforge.data.tokenize import end_of_turn_token
@@ -253,15 +267,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
         counter=counter,
         fingerprint=checkpoint_fingerprint(recipe),
     )
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # our bar and metrics.jsonl replace the dict dumps
-    trainer.train(resume_from_checkpoint=resume)
-    if stop.signal is not None:
-        raise TrainingInterrupted(
-            f"{stop.signal}: stopped at step {trainer.state.global_step}, checkpoint saved in {run.checkpoints}; "
-            "run the same command again to resume"
-        )
+    train_until_done_or_stopped(trainer, resume, stop, run)
     written = save_model(trainer, tokenizer, run)
     console.print(f"model → {run.model} ({'LoRA adapter' if t.method != 'full' else 'full weights'})")
     return written + [metrics]

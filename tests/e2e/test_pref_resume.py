@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +13,11 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from pref_helpers import write_rule_pairs  # noqa: E402
-
-# The child trains and SIGKILLs itself at a chosen optimizer step: a real kill, at a deterministic point.
-# The preference trainers share AtomicCheckpoints.training_step, so that is where the kill goes.
-CHILD = textwrap.dedent(
-    """
-    import os, signal, sys
-    from slmforge.train.pref_trainers import AtomicCheckpoints
-
-    kill_step = int(sys.argv[2])
-    if kill_step > 0:
-        step = AtomicCheckpoints.training_step
-        def step_then_die(self, *args, **kwargs):
-            if self.state.global_step == kill_step:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return step(self, *args, **kwargs)
-        AtomicCheckpoints.training_step = step_then_die
-    from slmforge.cli import main
-    sys.argv = ["slmforge", "train", sys.argv[1]]
-    main()
-    """
-)
+from pref_helpers import train_in_child, write_rule_pairs  # noqa: E402
 
 
 def child(cwd: Path, recipe: Path, kill_step: int = 0) -> subprocess.CompletedProcess:
-    script = cwd / "child.py"
-    script.write_text(CHILD)
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run([sys.executable, str(script), str(recipe), str(kill_step)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+    return train_in_child(cwd, recipe, kill_step)
 
 
 def write_recipe(cwd: Path, model: Path) -> Path:

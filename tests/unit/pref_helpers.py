@@ -8,7 +8,10 @@ log-probability margin is noise around zero (~50 % before) and only the rule can
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -41,3 +44,31 @@ def write_pref_recipe(tmp_path: Path, model: Path, method: str, **train) -> Path
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
+
+
+# `slmforge train RECIPE` in a child process that SIGKILLs itself at a chosen optimizer step: a real
+# kill at a deterministic point. The preference and GRPO trainers share AtomicCheckpoints.training_step.
+KILL_CHILD = """
+import os, signal, sys
+from slmforge.train.pref_trainers import AtomicCheckpoints
+kill_step = int(sys.argv[2])
+if kill_step > 0:
+    step = AtomicCheckpoints.training_step
+    def step_then_die(self, *args, **kwargs):
+        if self.state.global_step == kill_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return step(self, *args, **kwargs)
+    AtomicCheckpoints.training_step = step_then_die
+from slmforge.cli import main
+sys.argv = ["slmforge", "train", sys.argv[1]]
+main()
+"""
+
+
+def train_in_child(cwd: Path, recipe: Path, kill_step: int = 0) -> subprocess.CompletedProcess:
+    """Train `recipe` from `cwd` (kill_step 0: to the end); cwd is on the path for reward modules."""
+    (cwd / "child.py").write_text(KILL_CHILD)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{cwd}"}
+    return subprocess.run([sys.executable, "child.py", str(recipe), str(kill_step)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)

@@ -10,7 +10,7 @@ import pytest
 from slmforge.errors import RecipeError
 from slmforge.pipeline import run_stages
 from slmforge.recipe import load
-from pref_helpers import write_pref_recipe
+from pref_helpers import train_in_child, write_pref_recipe
 
 # The rule: the share of a completion's characters that are vowels. Dense (every completion scores
 # differently, so every group has a spread to learn from) and reachable by shifting token choice.
@@ -127,37 +127,16 @@ def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monk
     assert "\n" not in str(err.value)
 
 
-CHILD = '''
-import os, signal, sys
-from slmforge.train.pref_trainers import AtomicCheckpoints
-kill_step = int(sys.argv[2])
-if kill_step > 0:
-    step = AtomicCheckpoints.training_step
-    def step_then_die(self, *args, **kwargs):
-        if self.state.global_step == kill_step:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return step(self, *args, **kwargs)
-    AtomicCheckpoints.training_step = step_then_die
-from slmforge.cli import main
-sys.argv = ["slmforge", "train", sys.argv[1]]
-main()
-'''
 
 
 @pytest.mark.slow
 def test_grpo_killed_with_sigkill_resumes_with_the_same_rewards_and_losses(tmp_path, tiny_qwen2, monkeypatch):
     # Sampling is part of the step: resuming must restore the RNG so the same completions are drawn.
-    import os
     import signal
-    import subprocess
-    import sys
     from pathlib import Path
 
     def child(cwd, kill_step):
-        (cwd / "child.py").write_text(CHILD)
-        env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parents[2]}{os.pathsep}{cwd}"}
-        return subprocess.run([sys.executable, "child.py", "recipe.yaml", str(kill_step)], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return train_in_child(cwd, Path("recipe.yaml"), kill_step)
 
     def logged(cwd):
         rows = [json.loads(x) for x in (cwd / "runs" / "grpo" / "logs" / "metrics.jsonl").read_text().splitlines()]
