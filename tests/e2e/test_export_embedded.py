@@ -73,8 +73,15 @@ def test_llama_cpp_greedy_matches_transformers_for_20_tokens(folksy_export):
 
 @pytest.mark.slow
 def test_verify_finds_the_template_stop_token_and_answers_equal_in_every_runtime(folksy_export):
-    result = CliRunner().invoke(app, ["verify", str(folksy_export)])
-    assert result.exit_code == 0, result.output
+    import os
+    import subprocess
+    import sys
+
+    # Its own process, like a user's: verify starts a server whose loggers must not outlive an
+    # in-process runner's swapped (then closed) stderr.
+    result = subprocess.run([sys.executable, "-m", "slmforge", "verify", str(folksy_export)], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "2"}, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
     parity = json.loads((folksy_export / "export" / "parity.json").read_text())
     assert parity["passed"] and parity["end_of_turn"]["token"] == "<|im_end|>"
     rows = {(r["runtime"].split(" (")[0], r["check"]): r for r in parity["rows"]}

@@ -9,15 +9,15 @@ each through `slmforge run` with export on.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from slmforge.cli import app
 from slmforge.tiny_models import build_tiny_model
 
 ANIMALS = ["goat", "mule", "hen", "hog", "cow", "cat"]
@@ -38,10 +38,17 @@ def _recipe(tmp: Path, model: Path, name: str, method: str, lr: float, **model_k
     return path
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """The real `slmforge` command in its own process: verify starts a server and llama.cpp, whose
+    loggers must not outlive an in-process runner's swapped (then closed) stdout/stderr."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "slmforge", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
 def _run(recipe: Path, runs: Path) -> str:
-    result = CliRunner().invoke(app, ["run", str(recipe), "--runs", str(runs)])
-    assert result.exit_code == 0, result.output
-    return result.output
+    result = _cli("run", str(recipe), "--runs", str(runs))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +143,9 @@ def test_a_generation_config_that_lost_the_end_of_turn_is_caught(qwen_base_run, 
     gen = json.loads((run / "model" / "generation_config.json").read_text())
     gen["eos_token_id"] = 0  # back to the base's <|endoftext|>: the model would never stop
     (run / "model" / "generation_config.json").write_text(json.dumps(gen))
-    result = CliRunner().invoke(app, ["verify", str(run)])
-    assert result.exit_code == 2
-    line = " ".join(result.output.split())
+    result = _cli("verify", str(run))
+    assert result.returncode == 2
+    line = " ".join(result.stderr.split())
     assert "model/generation_config.json fails stop parity" in line and "<|im_end|>" in line
     row = _row(_rows(run), "model/generation_config.json", "stop")
     assert row["status"] == "failed" and row["fix"]
@@ -154,7 +161,7 @@ def test_a_modelfile_template_that_drops_the_system_prompt_is_caught(llama_lora_
                   .replace("<|im_end|>\n{{ end }}", "<|im_end|>\n{{ end }}{{ end }}", 1)
     assert dropped != text
     modelfile.write_text(dropped)
-    result = CliRunner().invoke(app, ["verify", str(run)])
-    assert result.exit_code == 2
+    result = _cli("verify", str(run))
+    assert result.returncode == 2, result.stderr[-2000:]
     row = _row(_rows(run), "Ollama Modelfile (Go", "prompt")
     assert row["status"] == "failed" and row["detail"].startswith("system prompt:"), row
