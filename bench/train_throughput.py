@@ -70,7 +70,8 @@ CHILD = textwrap.dedent(
         cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         c, t = cpu(), time.perf_counter(); out = original_train(self, *a, **k)
         timing["seconds"], timing["cpu_seconds"] = time.perf_counter() - t, cpu() - c
-        timing["peak_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
+        timing["peak_kb"] = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
         return out
     SFTTrainer.train = timed
     if spec["mode"] == "ours":
