@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmforge.errors import ModelError
+from slmforge.errors import ModelError, RecipeError
 from slmforge.recipe import ModelSection
 
 # ChatML, the template Qwen2.5 and SmolLM2 use; offered by name for tokenizers that ship none.
@@ -232,3 +232,27 @@ def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, dt
         model.generation_config = GenerationConfig.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return model, ensure_chat_template(tokenizer, section)
+
+
+def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any]:
+    """(model, score) for a full reward-model directory (train.method: reward, pref.adapter: full):
+    score(prompt_messages_list, answers) -> one float per answer, read from the score head.
+    `key` names the recipe key in the error."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    where = Path(where).expanduser()
+    if not (where / "config.json").is_file():
+        raise RecipeError(f"{key}: {where} has no config.json; give a full reward model "
+                          "(train.method: reward with train.pref.adapter: full)")
+    model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(str(where))
+    model.config.pad_token_id = tok.pad_token_id
+
+    @torch.no_grad()
+    def score(prompts: list[Any], answers: list[str]) -> list[float]:
+        texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": a}], tokenize=False) for p, a in zip(prompts, answers)]
+        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2)
+        return model(**batch).logits[:, 0].float().tolist()
+
+    return model, score

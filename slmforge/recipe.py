@@ -234,7 +234,7 @@ class PrefsSection(Section):
     batch_size: int = Field(16, gt=0, description="Prompts generated together.")
     seed: int = Field(0, description="Prompt choice and sampling seed.")
     margin: float = Field(1.0, ge=0, description="Keep a pair only when best and worst scores differ by at least this.")
-    scorer: str = Field("judge", description="judge: the judge section's endpoint and rubric; or module:function(prompt, answer) -> float.")
+    scorer: str = Field("judge", description="judge: the judge section's endpoint and rubric; module:function(prompt, answer) -> float; or a reward-model directory (train.method: reward, full weights).")
     model: str | None = Field(None, description="Model to sample from; empty = this run's model/ (the SFT model), else model.id.")
     source: Literal["samples", "file", "spotcheck"] = Field(
         "samples", description="samples: the model's own scored samples; file: prefs.path, your own prompt/chosen/rejected file; "

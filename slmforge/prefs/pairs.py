@@ -45,6 +45,21 @@ def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> tuple[BatchSc
 
         judge = JudgeScorer(recipe, recipe_dir)
         return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
+    if Path(recipe.prefs.scorer).expanduser().is_dir():
+        from slmforge.models import load_reward_scorer
+
+        # A reward model (train.method: reward, full weights) scores all k answers of a prompt in one batch.
+        _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer")
+
+        def score_with_model(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
+            out: list[list[Scored]] = []
+            for prompt, k in zip(prompts, answers):
+                kept = [a for a in k if a.strip()]
+                scores = iter(reward([prompt] * len(kept), kept) if kept else [])
+                out.append([(next(scores), None) if a.strip() else (None, "empty_answer") for a in k])
+            return out
+
+        return score_with_model, f"reward_model:{Path(recipe.prefs.scorer).expanduser().resolve()}"
     fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
 
     def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:

@@ -106,23 +106,10 @@ def _function_or_model(recipe: Recipe, spec: str) -> Any:
     """A module:function, or (reward_funcs, scorer) for a reward-model directory."""
     where = Path(spec).expanduser()
     if where.is_dir():
-        if not (where / "config.json").is_file():
-            raise RecipeError(f"train.grpo.reward: {where} has no config.json; give a full reward model "
-                              "(train.method: reward with train.pref.adapter: full)")
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from slmforge.models import load_reward_scorer
 
-        model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
-        tok = AutoTokenizer.from_pretrained(str(where))
-        model.config.pad_token_id = tok.pad_token_id
-
-        @torch.no_grad()
-        def score_model(prompts: list[Any], completions: list[str]) -> list[float]:
-            texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": c}], tokenize=False)
-                     for p, c in zip(prompts, completions)]
-            batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=recipe.data.max_length * 2)
-            return model(**batch).logits[:, 0].float().tolist()
-
-        return model, score_model  # TRL scores with the model itself (its own tokenizer via processing class)
+        # TRL scores with the model itself (its own tokenizer via processing class); held-out uses score.
+        return load_reward_scorer(where, recipe.data.max_length, "train.grpo.reward")
     return import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
 
 

@@ -79,3 +79,42 @@ def test_unknown_scorer_is_one_line_naming_the_key(tmp_path, tiny_qwen2):
                                     "prefs": {"scorer": "no_such_module_xyz:f"}}))
     result = CliRunner().invoke(app, ["prefs", str(path), "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "prefs.scorer: cannot import no_such_module_xyz" in result.output
+
+
+def test_a_reward_model_directory_scores_the_answers(tmp_path, tiny_qwen2):
+    """prefs.scorer: a reward model (what train.method: reward with full weights saves) ranks the k answers."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(0)
+    rm_dir = tmp_path / "rm"
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_qwen2))
+    rm = AutoModelForSequenceClassification.from_pretrained(str(tiny_qwen2), num_labels=1)
+    rm.config.pad_token_id = tokenizer.pad_token_id
+    rm.save_pretrained(rm_dir)
+    tokenizer.save_pretrained(rm_dir)
+    rows = [{"input": f"Tell me about the goat number {i}.", "output": f"The goat {i} sleeps."} for i in range(20)]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = {"name": "rm", "model": {"id": str(tiny_qwen2)}, "data": {"path": str(tmp_path / "pairs.jsonl"), "max_length": 64},
+              "prefs": {"samples": 8, "k": 3, "temperature": 1.5, "max_new_tokens": 8, "batch_size": 4, "margin": 0.0,
+                        "scorer": str(rm_dir)}}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = CliRunner().invoke(app, ["prefs", str(path), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs" / "rm" / "prefs"
+    report = json.loads((out / "report.json").read_text())
+    assert report["prompts"] == 8 == report["pairs"] + report["dropped"]
+    pairs = [json.loads(x) for x in (out / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and all(p["chosen_score"] >= p["rejected_score"] for p in pairs)
+    # the scores are the reward model's own: recompute one
+    from slmforge.models import load_reward_scorer
+
+    _, score = load_reward_scorer(rm_dir, 64, "prefs.scorer")
+    first = pairs[0]
+    assert abs(score([first["prompt"]], [first["chosen"]])[0] - first["chosen_score"]) < 1e-4
+    # a directory that is not a model is one line naming the key
+    (tmp_path / "empty").mkdir()
+    path.write_text(yaml.safe_dump({**recipe, "prefs": {**recipe["prefs"], "scorer": str(tmp_path / "empty")}}))
+    bad = CliRunner().invoke(app, ["prefs", str(path), "--runs", str(tmp_path / "runs")])
+    assert bad.exit_code == 2 and "prefs.scorer:" in bad.output and "has no config.json" in bad.output
