@@ -19,15 +19,7 @@ import pytest
 import yaml
 
 from slmforge.recipe import load
-
-
-def make_pairs(path: Path, n: int = 60) -> Path:
-    animals = ["goat", "mule", "hen", "hog", "cow", "cat"]
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(n):
-            a = animals[i % len(animals)]
-            f.write(json.dumps({"input": f"Tell me about the {a} number {i}.", "output": f"The {a} {i} sleeps by the warm stove."}) + "\n")
-    return path
+from tests.unit.test_train import make_pairs
 
 
 def slmforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:

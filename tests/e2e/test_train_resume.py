@@ -14,16 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-
-def make_pairs(path: Path, n: int) -> Path:
-    """n distinct pairs a tiny model can learn a little of in a few steps."""
-    animals = ["goat", "mule", "hen", "hog", "cow", "cat"]
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(n):
-            animal = animals[i % len(animals)]
-            f.write(json.dumps({"input": f"Tell me about the {animal} number {i}.",
-                                "output": f"The {animal} {i} sleeps by the warm stove."}) + "\n")
-    return path
+from tests.unit.test_train import make_pairs
 
 
 def metrics(run_root: Path) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from slmforge.recipe import load
 QUIET = Console(stderr=True, quiet=True)
 
 
-def make_pairs(path: Path, n: int) -> Path:
+def make_pairs(path: Path, n: int = 60) -> Path:
+    """n distinct pairs a tiny model can learn a little of in a few steps (shared by the train, distributed and sweep tests)."""
     animals = ["goat", "mule", "hen", "hog", "cow", "cat"]
     with open(path, "w", encoding="utf-8") as f:
         for i in range(n):
