@@ -372,19 +372,25 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise RecipeError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
     key, _, value = assignment.partition("=")
-    parts = key.strip().split(".")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    set_dotted(raw, key.strip(), parsed, f"--set {key}")
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Set raw[a][b][c] = value for key "a.b.c", creating sections; `where` starts the error line."""
+    parts = key.split(".")
     node = raw
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise RecipeError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
+            raise RecipeError(f"{where}: {'.'.join(parts[: i + 1])} is not a section")
         node = child
-    try:
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        node[parts[-1]] = value
+    node[parts[-1]] = value
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 
 from slmforge.errors import RecipeError
+from slmforge.recipe import set_dotted
 
 KINDS = ("loguniform", "float", "int", "categorical")
 # Objectives whose name says "smaller is better"; everything else (accuracy, rouge, bleu ...) is maximized.
@@ -95,16 +96,7 @@ def apply_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of the raw recipe with each dotted key set (sections created as needed)."""
     out = copy.deepcopy(raw)
     for key, value in values.items():
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise RecipeError(f"sweep param {key}: {part} is not a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(out, key, value, f"sweep param {key}")
     return out
 
 
