@@ -81,7 +81,8 @@ def train_cmd(
 
     overrides = list(set_ or []) + ([f"train.resume={resume}"] if resume else [])
     resolved = _load(recipe, overrides)
-    if nproc * nnodes > 1:
+    if nproc * nnodes > 1 or resolved.train.distributed in ("fsdp", "deepspeed"):
+        # fsdp/deepspeed go through the launcher even on one process: their checkpoints load only there.
         from slmforge.train.distributed import launch
 
         launch(recipe, overrides, runs, resolved, nproc, console, nnodes, node_rank, master)

@@ -6,9 +6,10 @@ Every worker trains with the per-device batch and gradient accumulation derived 
 recipe's global batch (train.batch_size × train.grad_accum, as on one process). Rank 0 trains
 in the run directory; the other ranks write only into a scratch directory (runs/<name>/.ranks/)
 that is removed when they finish, so every file a user reads came from rank 0.
-On a machine without GPUs the workers use the gloo backend on CPU processes (DDP only: accelerate
-has no FSDP for CPU processes, so fsdp and deepspeed need CUDA). Checkpoints record the global batch,
-so a run saved by N processes resumes on any other number (tests/e2e/test_distributed_cli.py: 2 → 1).
+On a machine without GPUs the workers use the gloo backend on CPU processes: DDP as accelerate runs it,
+FSDP2 through `allow_fsdp_on_cpu` (accelerate enables FSDP only for GPU process groups); deepspeed needs
+CUDA. Checkpoints record the global batch, so a run saved by N processes resumes on any other number
+(tests/e2e/test_distributed_cli.py: DDP 2 → 1; FSDP 2 → 1 process under FSDP).
 """
 
 from __future__ import annotations
@@ -88,14 +89,9 @@ def accelerate_config(strategy: str, nproc: int, nnodes: int = 1, node_rank: int
 
 
 def check_strategy(strategy: str, cuda: bool) -> None:
-    if strategy == "fsdp" and not cuda:
-        # accelerate turns FSDP on only for GPU-like process groups (MULTI_GPU, ...), never MULTI_CPU: on CPU
-        # workers the same config silently trains plain DDP, so we refuse instead of pretending to shard.
-        raise SlmforgeError("train.distributed: fsdp needs CUDA GPUs (accelerate has no FSDP for CPU processes); "
-                            "on CPU use --set train.distributed=ddp")
     if strategy == "deepspeed":
         if not cuda:
-            raise SlmforgeError("train.distributed: deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp")
+            raise SlmforgeError("train.distributed: deepspeed needs CUDA GPUs; on CPU use --set train.distributed=fsdp (or ddp)")
         import importlib.util
 
         if importlib.util.find_spec("deepspeed") is None:
@@ -155,6 +151,35 @@ def _scratch_run(run: RunDir, rank: int) -> RunDir:
     return scratch
 
 
+def allow_fsdp_on_cpu() -> None:
+    """Let accelerate run FSDP2 on CPU processes (gloo), as it does on GPUs.
+
+    accelerate turns FSDP on only for GPU-like process groups (MULTI_GPU, ...): on CPU workers the same
+    config silently trains plain DDP. torch's FSDP2 itself shards on a CPU device mesh over gloo, so this
+    glue marks the state FSDP when the launcher asked for it (accelerate built the plugin from its env);
+    everything after that — fully_shard, gathering the full state dict, saving and loading checkpoints — is
+    accelerate's and transformers' own code, the same as on GPUs. PartialState's copy is set too, because
+    every later AcceleratorState() re-reads distributed_type from it.
+    """
+    import accelerate.state
+    from accelerate.utils import DistributedType
+
+    cls = accelerate.state.AcceleratorState
+    if getattr(cls.__init__, "_slmforge_cpu_fsdp", False):
+        return
+    original = cls.__init__
+
+    def init(self: Any, *args: Any, fsdp_plugin: Any = None, **kwargs: Any) -> None:
+        original(self, *args, fsdp_plugin=fsdp_plugin, **kwargs)
+        if fsdp_plugin is not None and self.distributed_type == DistributedType.MULTI_CPU:
+            self.distributed_type = DistributedType.FSDP
+            self.fsdp_plugin = fsdp_plugin
+            accelerate.state.PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+
+    init._slmforge_cpu_fsdp = True  # type: ignore[attr-defined]
+    cls.__init__ = init
+
+
 def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> None:
     """One rank: rank 0 runs the train stage in the run directory, the others train beside it in scratch."""
     from slmforge.pipeline import run_stages
@@ -163,6 +188,11 @@ def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> N
 
     rank = int(os.environ.get("RANK", "0"))
     recipe = load(recipe_path, overrides)
+    if recipe.train.distributed == "fsdp" and os.environ.get("ACCELERATE_USE_FSDP", "false") == "true":
+        import torch
+
+        if not torch.cuda.is_available():
+            allow_fsdp_on_cpu()
     if recipe.train.method not in SFT_METHODS:
         raise SlmforgeError(f"train.distributed: {recipe.train.method} trains on one process for now; drop --nproc")
     derived = with_batch(recipe, split_global_batch(recipe.train.batch_size, recipe.train.grad_accum, nproc))

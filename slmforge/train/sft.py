@@ -76,7 +76,7 @@ def find_resume_checkpoint(recipe: Recipe, run: RunDir, console: Console) -> str
     if (latest / "pytorch_model_fsdp.bin").is_file() and os.environ.get("ACCELERATE_USE_FSDP", "false") != "true":
         # transformers resumes an FSDP checkpoint only under FSDP (it raises a ValueError otherwise).
         raise RunDirError(f"{latest} was saved by FSDP (consolidated weights, pytorch_model_fsdp.bin) and resumes only under FSDP: "
-                          "run train --nproc N with train.distributed=fsdp on GPUs, or --resume never to start over")
+                          "keep train.distributed=fsdp and run slmforge train RECIPE (any --nproc, it launches FSDP), or --resume never to start over")
     console.print(f"resuming from [bold]{latest}[/bold]")
     return str(latest)
 

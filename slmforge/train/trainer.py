@@ -29,12 +29,15 @@ class RunTrainer(SFTTrainer):
             self.data_collator = RowPackCollator(tokenizer.pad_token_id)  # see RowPackCollator: why not one long row
         # CUDA keeps TRL's fused head (Triton scores only loss-bearing positions there) or Liger's;
         # MoE aux losses, label smoothing and custom loss functions need TRL's own path; so do
-        # DDP/FSDP (--nproc), whose wrappers must see the forward call to sync or gather weights.
+        # DDP/FSDP/DeepSpeed (--nproc, or fsdp on one process), whose wrappers must see the root module's
+        # forward call to sync or gather weights.
         self.lean_loss = (
             lean_loss
             and not self.args.use_liger_kernel
             and self.accelerator.device.type == "cpu"
             and self.accelerator.num_processes == 1
+            and not self.is_fsdp_enabled
+            and not self.is_deepspeed_enabled
             and not self.aux_loss_enabled
             and self.label_smoother is None
             and self.compute_loss_func is None

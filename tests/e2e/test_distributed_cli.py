@@ -1,8 +1,8 @@
-"""`slmforge train --nproc 2`: DDP on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
+"""`slmforge train --nproc 2`: DDP and FSDP2 on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
 
-FSDP cannot run here: accelerate enables FSDP only for GPU process groups, and on CPU workers the same
-config used to train plain DDP (the DDP constructor's warning in the log gave it away), so fsdp on CPU
-is now refused with one line; FSDP needs a multi-GPU machine to test.
+accelerate enables FSDP only for GPU process groups (on CPU workers the same config used to train plain
+DDP); `slmforge.train.distributed.allow_fsdp_on_cpu` marks CPU workers FSDP, and the FSDP checkpoint
+file (pytorch_model_fsdp.bin, written only by accelerate's FSDP save) shows the run really sharded.
 
 Tolerance: the training losses of 2 processes × 2 examples and 1 process × 4 examples (same global
 batch, same data order) agree to 1e-4 relative (float32 all-reduce order is the only difference);
@@ -76,11 +76,9 @@ def test_checkpoints_record_the_global_batch_so_any_process_count_may_resume(mon
 
 
 def test_deepspeed_without_a_gpu_is_one_clear_line():
-    with pytest.raises(SlmforgeError, match="deepspeed needs CUDA GPUs; on CPU use --set train.distributed=ddp"):
+    with pytest.raises(SlmforgeError, match=r"deepspeed needs CUDA GPUs; on CPU use --set train.distributed=fsdp \(or ddp\)"):
         check_strategy("deepspeed", cuda=False)
-    with pytest.raises(SlmforgeError, match="fsdp needs CUDA GPUs .*; on CPU use --set train.distributed=ddp"):
-        check_strategy("fsdp", cuda=False)
-    check_strategy("fsdp", cuda=True)
+    check_strategy("fsdp", cuda=False)
     check_strategy("ddp", cuda=False)
 
 
@@ -119,43 +117,51 @@ def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp
     assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
     assert "Traceback" not in two.stderr
 
-    # FSDP on CPU processes: accelerate would silently run DDP, so it is refused before anything starts.
-    fsdp = slmforge("train", str(recipe), "--nproc", "2", "--runs", "fsdp", "--set", "train.distributed=fsdp", cwd=tmp_path)
-    assert fsdp.returncode == 2 and "fsdp needs CUDA GPUs (accelerate has no FSDP for CPU processes)" in fsdp.stderr
-    assert "Traceback" not in fsdp.stderr and not (tmp_path / "fsdp").exists()
 
-
-def test_a_checkpoint_of_two_ddp_processes_resumes_on_one_and_continues_the_uninterrupted_losses(tmp_path, tiny_qwen2):
-    """Killed after its step-3 checkpoint (later checkpoint and model removed), the 2-process run resumes on 1 process.
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_a_checkpoint_of_two_processes_resumes_on_one_and_continues_the_uninterrupted_losses(tmp_path, tiny_qwen2, strategy):
+    """2 processes match 1 process step for step; killed after the step-3 checkpoint, the run resumes on 1 process.
 
     Tolerance 1e-4 relative, as between 2 and 1 processes above: the checkpoint holds the full optimizer
-    and scheduler state (DDP replicates them) and the data order comes from a seeded sampler that does not
-    depend on the process count; the tiny model has no dropout, so the per-rank RNG files
-    (rng_state_0.pth, not rng_state.pth) that one process cannot use change nothing.
+    and scheduler state (DDP replicates them; FSDP's is consolidated: FULL_STATE_DICT) and the data order
+    comes from a seeded sampler that does not depend on the process count; the tiny model has no dropout,
+    so the per-rank RNG files (rng_state_0.pth, not rng_state.pth) that one process cannot use change nothing.
+    DDP checkpoints are plain and resume without any launcher; FSDP ones resume under FSDP, which
+    `slmforge train` without --nproc gives (one process through accelerate's launcher).
     """
     raw = {
         "name": "rs", "model": {"id": str(tiny_qwen2)},
         "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
                  "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
         "train": {"method": "full", "max_steps": 6, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": 100,
-                  "save_steps": 3, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": "ddp"},
+                  "save_steps": 3, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": strategy},
         "eval": {"enabled": False},
     }
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(raw))
-    two = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29551", "--runs", "two", cwd=tmp_path)
+    port = {"ddp": "29551", "fsdp": "29553"}[strategy]
+    two = slmforge("train", str(recipe), "--nproc", "2", "--master", f"127.0.0.1:{port}", "--runs", "two", cwd=tmp_path)
     assert two.returncode == 0, two.stderr[-3000:]
-    one = slmforge("train", str(recipe), "--runs", "one", cwd=tmp_path)
+    one = slmforge("train", str(recipe), "--runs", "one", "--set", "train.distributed=none", cwd=tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
     run2 = tmp_path / "two" / "rs"
-    assert (run2 / "checkpoints" / "checkpoint-3" / "rng_state_0.pth").is_file()  # written by 2 processes
+    loss_one = {m["step"]: m["loss"] for m in metrics(tmp_path / "one" / "rs") if "loss" in m}
+    loss_two = {m["step"]: m["loss"] for m in metrics(run2) if "loss" in m}
+    assert sorted(loss_two) == sorted(loss_one) == [1, 2, 3, 4, 5, 6] and loss_one[6] < loss_one[1]
+    assert [loss_two[s] for s in range(1, 7)] == pytest.approx([loss_one[s] for s in range(1, 7)], rel=1e-4)
+    checkpoint = run2 / "checkpoints" / "checkpoint-3"
+    assert (checkpoint / "rng_state_0.pth").is_file()  # written by 2 processes
+    assert (checkpoint / "pytorch_model_fsdp.bin").is_file() == (strategy == "fsdp")
+    assert not (run2 / ".ranks").exists() and len(list((run2 / "logs").glob("events.out.tfevents.*"))) == 1
+
     shutil.rmtree(run2 / "checkpoints" / "checkpoint-6")
     shutil.rmtree(run2 / "model")
-    resumed = slmforge("train", str(recipe), "--runs", "two", cwd=tmp_path)  # no --nproc: one process
+    resumed = slmforge("train", str(recipe), "--runs", "two", "--master", f"127.0.0.1:{int(port) + 1}", cwd=tmp_path)  # one process
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr and "checkpoint-3" in resumed.stderr
+    if strategy == "fsdp":
+        assert "train on 1 processes (fsdp, gloo)" in " ".join(resumed.stderr.split())
     loss_resumed = {m["step"]: m["loss"] for m in metrics(run2) if "loss" in m}
-    loss_one = {m["step"]: m["loss"] for m in metrics(tmp_path / "one" / "rs") if "loss" in m}
-    assert sorted(loss_resumed) == sorted(loss_one) == [1, 2, 3, 4, 5, 6]
+    assert sorted(loss_resumed) == [1, 2, 3, 4, 5, 6]
     assert [loss_resumed[s] for s in (4, 5, 6)] == pytest.approx([loss_one[s] for s in (4, 5, 6)], rel=1e-4)
     assert (run2 / "model" / "model.safetensors").is_file()

@@ -25,9 +25,9 @@ def test_an_fsdp_checkpoint_resumed_without_fsdp_says_how_to_resume_it(tmp_path,
     monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
     recipe = validate({"name": "x", "data": {"path": "x.jsonl"}, "train": {"method": "full"}})
     run = RunDir(tmp_path / "x")
-    # What accelerate's FULL_STATE_DICT save writes under FSDP (GPU only: accelerate has no FSDP for CPU processes).
+    # What accelerate's FULL_STATE_DICT save writes under FSDP (tests/e2e/test_distributed_cli.py writes a real one).
     checkpoint(run, recipe, {"pytorch_model_fsdp.bin": b"w", "optimizer.bin": b"o", "trainer_state.json": b"{}"})
-    with pytest.raises(RunDirError, match=r"checkpoint-3 was saved by FSDP .* resumes only under FSDP: run train --nproc N with train.distributed=fsdp"):
+    with pytest.raises(RunDirError, match=r"checkpoint-3 was saved by FSDP .* resumes only under FSDP: keep train.distributed=fsdp and run slmforge train RECIPE"):
         find_resume_checkpoint(recipe, run, Console(quiet=True))
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # a worker launched with the FSDP config
     assert find_resume_checkpoint(recipe, run, Console(quiet=True)).endswith("checkpoint-3")
