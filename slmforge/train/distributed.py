@@ -182,7 +182,7 @@ def allow_fsdp_on_cpu() -> None:
 
 def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> None:
     """One rank: rank 0 runs the train stage in the run directory, the others train beside it in scratch."""
-    from slmforge.pipeline import run_stages
+    from slmforge.pipeline import STAGES, run_stages
     from slmforge.recipe import load
     from slmforge.train.sft import SFT_METHODS, train
 
@@ -197,7 +197,10 @@ def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> N
         raise SlmforgeError(f"train.distributed: {recipe.train.method} trains on one process for now; drop --nproc")
     derived = with_batch(recipe, split_global_batch(recipe.train.batch_size, recipe.train.grad_accum, nproc))
     if rank == 0:
-        run_stages(derived, runs, ["train"], force=True)
+        # The manifest records the recipe as written (global batch), so a later `slmforge run` of the same
+        # recipe sees train complete instead of retraining; only the training itself uses the per-device split.
+        train_stage = next(stage for stage in STAGES if stage.name == "train")
+        run_stages(recipe, runs, ["train"], force=True, replace={"train": lambda _recipe, run, console: train_stage.run(derived, run, console)})
         return
     run = RunDir.for_recipe(recipe, runs)
     if derived.train.resume == "auto":

@@ -116,6 +116,10 @@ def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp
     assert (config["distributed_type"], config["num_processes"]) == ("MULTI_GPU", 2)
     assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
     assert "Traceback" not in two.stderr
+    # The manifest holds the recipe as written (global batch), so `run` goes on from the trained model.
+    again = slmforge("run", str(recipe), "--runs", "two", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "train: skipped (inputs unchanged, outputs complete)" in " ".join((again.stdout + again.stderr).split())
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
