@@ -8,20 +8,26 @@ Every variant trains in its own process on the same prepared data for the same n
 so every variant sees exactly the same training examples (packing changes how many optimizer
 steps that takes: both step counts are printed). Variants run interleaved, `--repeats` times.
   ours            slmforge train as the recipe says (bfd packing, reply-only loss, precision auto,
-                  fused AdamW, the CPU lean loss); tiny: full fine-tune, embedded: LoRA (folksy-quick)
+                  fused AdamW, the CPU lean loss, micro-batches of ≤256 tokens per forward on CPU,
+                  LoRA dropout 0); tiny: full fine-tune, embedded: LoRA (folksy-quick)
   ours-full/-lora the same with train.method overridden (same-method comparison)
   ours-nopack     packing off: the same optimizer steps as the baseline (isolates packing)
-  baseline        SFTTrainer, no packing, loss on the whole sequence, fp32, full fine-tune; TRL
-                  defaults otherwise (incl. gradient checkpointing, which TRL 1.x turns on), with
-                  our lr, cosine schedule, warmup and weight decay so only the method differs
-  baseline-nogc   the baseline with gradient checkpointing off (faster, more memory)
+  ours-nomicro    the whole step's batch in one forward (isolates micro-batching)
+  baseline        the original plan's SFTConfig on plain TRL: full fine-tune, no packing, loss on
+                  the whole sequence, fp32 (CPU), lr 2e-5, batch 32, warmup 0.05, weight decay 0.01,
+                  cosine; TRL 1.x defaults otherwise, which include gradient checkpointing
+  baseline-nogc   the baseline with gradient checkpointing off (the plan: "no need for gradient
+                  checkpointing"; faster, more memory)
+  baseline-samelr the baseline with our lr, batch, warmup and weight decay, so only the method differs
+                  (the stricter comparison for val loss)
 Printed per variant (median, and min–max over repeats):
   reply tok/s     assistant-reply tokens of the examples trained on per second of trainer.train()
                   (the same numerator for every variant: what the user wants learned); also per
                   CPU-second of the process, which a noisy neighbour on a shared CPU inflates less
   loss tok/s      tokens that carried loss, counted from each batch's labels (the baseline's
                   loss covers prompt tokens too, so its figure is larger for the same examples)
-  peak RSS        the process's high-water mark after training (model load included; val after)
+  peak RSS        the process's high-water mark (VmHWM) after training (imports and model load
+                  included; val after), and "in training": that mark minus the RSS when training started
   val loss        mean cross entropy per reply token on the val split (evaluate.loss, same code)
   FLOP share      model FLOPs (6·N·T full, 4·N·T LoRA: no weight gradients; T = non-pad tokens,
                   recomputation not counted) per second, as a share of the measured fp32 and bf16
@@ -50,6 +56,7 @@ CHILD = textwrap.dedent(
     from slmforge.train.data import load_split, token_stats
     from slmforge.evaluate.loss import read_tokenized, token_loss
     spec = json.loads(sys.argv[1])
+    PLAN = {"lr": 2e-5, "batch": 32, "warmup": 0.05, "wd": 0.01}
     torch.set_num_threads(spec["threads"])
     recipe = load(spec["recipe"], spec["overrides"])
     run = RunDir(Path(spec["runs"]) / recipe.name)
@@ -68,6 +75,7 @@ CHILD = textwrap.dedent(
     def timed(self, *a, **k):
         timing["trainer"] = self
         cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        timing["start_kb"] = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmRSS:"))
         c, t = cpu(), time.perf_counter(); out = original_train(self, *a, **k)
         timing["seconds"], timing["cpu_seconds"] = time.perf_counter() - t, cpu() - c
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
@@ -86,9 +94,11 @@ CHILD = textwrap.dedent(
         model, tok = load_model(recipe.model, dtype=torch.float32)
         plain = Dataset.from_dict({"input_ids": train_set["input_ids"]})  # no labels: loss on the whole sequence
         extra = {} if spec["gc"] is None else {"gradient_checkpointing": spec["gc"]}
+        # The plan's SFTConfig (lr 2e-5, batch 32, warmup 0.05, weight decay 0.01, cosine), or ours for "samelr".
+        hp = PLAN if spec["hp"] == "plan" else {"lr": t.lr, "batch": t.batch_size, "warmup": t.warmup_ratio, "wd": t.weight_decay}
         cfg = SFTConfig(output_dir=str(Path(spec["runs"]) / "baseline"), max_length=recipe.data.max_length, packing=False,
-                        bf16=False, per_device_train_batch_size=t.batch_size, num_train_epochs=t.epochs, max_steps=t.max_steps,
-                        learning_rate=t.lr, lr_scheduler_type=t.scheduler, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
+                        bf16=False, per_device_train_batch_size=hp["batch"], num_train_epochs=t.epochs, max_steps=t.max_steps,
+                        learning_rate=hp["lr"], lr_scheduler_type="cosine", warmup_steps=hp["warmup"], weight_decay=hp["wd"],
                         report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=t.seed, data_seed=t.seed, **extra)
         trainer = SFTTrainer(model=model, args=cfg, train_dataset=plain, processing_class=tok)
         trainer.train()
@@ -105,17 +115,20 @@ CHILD = textwrap.dedent(
         "reply_tok_cpu_s": stats.loss_tokens * epochs / timing["cpu_seconds"], "cpu_seconds": timing["cpu_seconds"],
         "seconds": seconds, "flop_s": flops / seconds, "steps": trainer.state.global_step, "epochs": epochs,
         "loss_tokens": seen["loss_tokens"], "reply_tokens": stats.loss_tokens * epochs, "tokens": seen["tokens"],
-        "gc": bool(trainer.args.gradient_checkpointing), "peak_rss_gb": timing["peak_kb"] / 1024**2, "val_loss": val}))
+        "gc": bool(trainer.args.gradient_checkpointing), "peak_rss_gb": timing["peak_kb"] / 1024**2,
+        "train_peak_gb": (timing["peak_kb"] - timing["start_kb"]) / 1024**2, "val_loss": val}))
     """
 )
 
-VARIANTS = {
-    "ours": ("ours", [], None),
-    "ours-full": ("ours", ["train.method=full"], None),
-    "ours-lora": ("ours", ["train.method=lora"], None),
-    "ours-nopack": ("ours", ["train.packing=false"], None),
-    "baseline": ("baseline", [], None),
-    "baseline-nogc": ("baseline", [], False),
+VARIANTS = {  # name: (mode, recipe overrides for ours, gradient checkpointing for the baseline, baseline hyperparameters)
+    "ours": ("ours", [], None, None),
+    "ours-full": ("ours", ["train.method=full"], None, None),
+    "ours-lora": ("ours", ["train.method=lora"], None, None),
+    "ours-nopack": ("ours", ["train.packing=false"], None, None),
+    "ours-nomicro": ("ours", ["train.micro_batch_tokens=0"], None, None),
+    "baseline": ("baseline", [], None, "plan"),
+    "baseline-nogc": ("baseline", [], False, "plan"),
+    "baseline-samelr": ("baseline", [], None, "ours"),
 }
 
 
@@ -183,9 +196,9 @@ def main() -> None:
         results: dict[str, list[dict]] = {v: [] for v in variants}
         for _ in range(args.repeats):
             for variant in variants:  # interleaved: a noisy neighbour hits every variant alike
-                mode, overrides, gc = VARIANTS[variant]
+                mode, overrides, gc, hp = VARIANTS[variant]
                 spec = {"mode": mode, "recipe": str(recipe_path), "runs": str(out / "runs"), "threads": args.threads,
-                        "overrides": overrides + (args.set if mode == "ours" else []), "gc": gc}
+                        "overrides": overrides + (args.set if mode == "ours" else []), "gc": gc, "hp": hp}
                 proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
                 if proc.returncode != 0:
                     sys.exit(f"{name} {variant}:\n{proc.stderr[-3000:]}")
@@ -200,17 +213,19 @@ def main() -> None:
             print(f"  {variant:14s} reply {spread([x['reply_tok_s'] for x in runs], '.0f')} tok/s "
                   f"({spread([x['reply_tok_cpu_s'] for x in runs], '.0f')} per CPU-s)  "
                   f"loss-bearing {spread([x['loss_tok_s'] for x in runs], '.0f')} tok/s  "
-                  f"peak RSS {spread([x['peak_rss_gb'] for x in runs], '.2f')} GB  val {spread([x['val_loss'] for x in runs], '.4f')}  "
+                  f"peak RSS {spread([x['peak_rss_gb'] for x in runs], '.2f')} GB "
+                  f"(+{spread([x['train_peak_gb'] for x in runs], '.2f')} in training)  val {spread([x['val_loss'] for x in runs], '.4f')}  "
                   f"FLOP share fp32 {statistics.median(x['flop_s'] for x in runs) / peaks['fp32']:.1%} / bf16 "
                   f"{statistics.median(x['flop_s'] for x in runs) / peaks['bf16']:.1%}  "
                   f"({r['steps']} steps, {spread([x['seconds'] for x in runs], '.1f')} s, gc {r['gc']})")
-        if "baseline" in results:
-            b = results["baseline"]
+        for base in (v for v in variants if v.startswith("baseline")):
+            b = results[base]
             for variant in (v for v in variants if v.startswith("ours")):
                 a = results[variant]
                 ratio = lambda key: statistics.median(x[key] for x in a) / statistics.median(x[key] for x in b)  # noqa: E731
-                print(f"  {variant}/baseline: reply tok/s {ratio('reply_tok_s'):.2f}x (per CPU-s {ratio('reply_tok_cpu_s'):.2f}x)  loss-bearing tok/s "
-                      f"{ratio('loss_tok_s'):.2f}x  peak RSS {ratio('peak_rss_gb'):.2f}x  val loss {ratio('val_loss'):.3f}x")
+                print(f"  {variant}/{base}: reply tok/s {ratio('reply_tok_s'):.2f}x (per CPU-s {ratio('reply_tok_cpu_s'):.2f}x)  loss-bearing tok/s "
+                      f"{ratio('loss_tok_s'):.2f}x  peak RSS {ratio('peak_rss_gb'):.2f}x (training's own {ratio('train_peak_gb'):.2f}x)  "
+                      f"val loss {ratio('val_loss'):.3f}x")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -100,7 +100,8 @@ class DataSection(Section):
 class LoraSection(Section):
     r: int = Field(16, gt=0, description="LoRA rank.")
     alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
-    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout. 0 (default) lets every adapter share its layer's saved "
+                                                            "input; above 0 each adapted linear keeps its own dropped copy for backward.")
     target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules to adapt.")
 
 
@@ -146,6 +147,10 @@ class TrainSection(Section):
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
+    micro_batch_tokens: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        "auto", description="Most tokens one forward pass holds; a step's batch is split into micro-batches that gradient "
+                            "accumulation adds up (same examples and loss per step, less activation memory). auto: 256 on CPU "
+                            "(where throughput barely depends on it), the whole batch on CUDA; 0: never split.")
     packing: bool = Field(True, description="Pack short examples (no attention across examples).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 where the hardware has it.")
     seed: int = Field(42, description="Training seed.")

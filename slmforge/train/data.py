@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from slmforge.errors import RunDirError
+from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir
 
 
@@ -59,6 +60,46 @@ def packs_per_step(batch_size: int, lengths: Sequence[int], pack_length: int) ->
         return 1
     rows = len(pack_dataset(Dataset.from_dict({"input_ids": [[0] * n for n in lengths]}), seq_length=pack_length, strategy="bfd"))
     return max(1, math.ceil(batch_size * rows / len(lengths)))
+
+
+# Tokens per forward pass on CPU when train.micro_batch_tokens is auto. Embedded SmolLM2 LoRA, 1 thread
+# (2026-11-27, bench/RESULTS.md): a step of ~8 packed rows × 128 tokens as 8/4/2/1 rows per forward took
+# 5.07/5.23/5.43/5.77 s and peaked at 3.6/2.6/1.9/1.5 GB: CPU matmuls are near their peak from a few
+# hundred rows on, while saved activations grow with every token of the forward pass.
+CPU_MICRO_BATCH_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class MicroBatches:
+    rows: int  # rows per forward pass (packed rows, or examples without packing)
+    splits: int  # forward passes per step and device, added up by gradient accumulation
+
+    def describe(self, budget: int | None) -> str:
+        if self.splits == 1:
+            return ""
+        return f" (micro-batches of {self.rows} rows, ≤{budget} tokens per forward: train.micro_batch_tokens)"
+
+
+def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatches:
+    """Split a step's rows into equal micro-batches of at most `budget` tokens (rows × row_tokens).
+
+    Equal parts keep every optimizer step over exactly the same examples: the trainer's sampler yields
+    the same sequence of rows whatever the per-device batch, and the loss is normalised over the whole
+    accumulation window (num_items_in_batch), so the step's gradient is the unsplit one up to float
+    rounding. The largest divisor of `rows` that fits is used (a prime row count may split to 1 row each)."""
+    if not budget or rows * row_tokens <= budget:
+        return MicroBatches(rows, 1)
+    fitting = [d for d in range(1, rows + 1) if rows % d == 0 and d * row_tokens <= budget]
+    size = max(fitting, default=1)
+    return MicroBatches(size, rows // size)
+
+
+def micro_batch_budget(recipe: Recipe, cuda: bool) -> int | None:
+    """Tokens per forward pass the recipe allows (None: the whole batch at once)."""
+    setting = recipe.train.micro_batch_tokens
+    if setting == "auto":
+        return None if cuda else CPU_MICRO_BATCH_TOKENS
+    return setting or None
 
 
 class RowPackCollator:

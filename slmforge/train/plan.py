@@ -23,6 +23,7 @@ from rich.table import Table
 
 from slmforge.errors import ModelError
 from slmforge.recipe import Recipe
+from slmforge.train.data import micro_batch_budget, micro_batches
 
 GB = 1024**3
 
@@ -156,12 +157,16 @@ LEAN_LOSS_CHUNK = 2**24
 
 def estimate(a: Arch, method: str, batch: int, length: int, *, weight_bytes: float = 4, grad_bytes: float = 4,
              optim_bytes: float = 8, act_bytes: float = 4, checkpointing: bool = False, fused_loss: bool = True,
-             lora_r: int = 16, cuda: bool = False, extras: Extras = Extras()) -> Memory:
+             lora_r: int = 16, lora_dropout: float = 0.0, micro_tokens: int | None = None, cuda: bool = False,
+             extras: Extras = Extras()) -> Memory:
     """Peak training memory (bytes) of one method (full | lora | qlora) plus a preference method's extras.
 
     Defaults: our trainer (fp32 master weights, fused/lean loss). On CPU that loss is train/lean_loss.py
-    (one chunk of logits), on CUDA TRL's fused head (tiles of 4096 tokens × 32768 columns)."""
-    tokens = batch * length * extras.sequences
+    (one chunk of logits), on CUDA TRL's fused head (tiles of 4096 tokens × 32768 columns).
+    `micro_tokens`: the SFT trainer's micro-batch budget (train.micro_batch_tokens): activations and
+    logits are held for one micro-batch of rows at a time."""
+    rows = micro_batches(batch, length, micro_tokens).rows if micro_tokens else batch
+    tokens = rows * length * extras.sequences
     # A reward model swaps the vocabulary head (untied models: vocab × hidden weights) for a hidden × 1 score head.
     head_delta = 0 if extras.lm_head else a.hidden - (0 if a.tied else a.vocab * a.hidden)
     params = a.params + head_delta
@@ -181,8 +186,9 @@ def estimate(a: Arch, method: str, batch: int, length: int, *, weight_bytes: flo
         activations = tokens * (a.layers * a.hidden * act_bytes + per_layer)
     else:
         activations = tokens * a.layers * per_layer
-    if method != "full":  # adapters save their dropout'd input and the r-wide projection per linear
-        activations += tokens * a.layers * (7 * a.hidden + 2 * a.intermediate) * act_bytes * (0 if checkpointing else 1)
+    if method != "full" and lora_dropout > 0 and not checkpointing:
+        # with dropout each adapter saves its own dropped copy of the layer's input (without, it shares the layer's)
+        activations += tokens * a.layers * (7 * a.hidden + 2 * a.intermediate) * act_bytes
     if not extras.lm_head:
         logits = tokens * a.hidden * 4  # one score per sequence: only the gradient of the last hidden states
     elif not fused_loss:
@@ -247,8 +253,10 @@ def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool
     elif t.method == "grpo":
         prompt, generations, completion, beta = grpo_settings(recipe)
         extras = extras_for("grpo", method, prompt, generations, completion, beta)
+    sft = t.method in SFT_COLUMNS  # the SFT trainer splits steps into micro-batches; the preference trainers do not
     return estimate(a, method, batch, length, act_bytes=activation_bytes(recipe, cuda), checkpointing=t.gradient_checkpointing,
-                    lora_r=t.lora.r, cuda=cuda, extras=extras)
+                    lora_r=t.lora.r, lora_dropout=t.lora.dropout, micro_tokens=micro_batch_budget(recipe, cuda) if sft else None,
+                    cuda=cuda, extras=extras)
 
 
 def recipe_method(recipe: Recipe) -> str:
@@ -272,7 +280,9 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     else:  # the adapter choices of the preference method
         plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
     have = available_memory(cuda)
-    table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch} × length {length} · "
+    micro = micro_batches(batch, length, micro_batch_budget(recipe, cuda)) if t.method in SFT_COLUMNS else None
+    per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
+    table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch}{per_forward} × length {length} · "
                         f"{'CUDA' if cuda else 'CPU'} {have / GB:.0f} GiB")
     table.add_column("GiB")
     for m in plans:

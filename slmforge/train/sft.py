@@ -19,7 +19,7 @@ from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, fingerprint
 from slmforge.train import checkpoints
 from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
-from slmforge.train.data import load_split, packs_per_step, token_stats
+from slmforge.train.data import load_split, micro_batch_budget, micro_batches, packs_per_step, token_stats
 from slmforge.train.precision import choose_precision
 
 SFT_METHODS = ("full", "lora", "qlora")
@@ -162,18 +162,25 @@ def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: b
     )
 
 
-def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, has_eval: bool, cuda: bool) -> Any:
+def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, row_tokens: int, has_eval: bool, cuda: bool) -> Any:
+    """TRL's SFTConfig for the recipe; `row_tokens`: the longest row a batch can hold (what a micro-batch is sized by)."""
     from trl import SFTConfig
 
     t = recipe.train
     liger = cuda and _has("liger_kernel")
+    rows = packs if t.packing else t.batch_size
+    micro = micro_batches(rows, row_tokens, micro_batch_budget(recipe, cuda))
+    shared = shared_trainer_args(recipe, run, precision, has_eval, cuda)
+    shared["gradient_accumulation_steps"] = t.grad_accum * micro.splits
     return SFTConfig(
-        **shared_trainer_args(recipe, run, precision, has_eval, cuda),
+        **shared,
         max_length=recipe.data.max_length,
         packing=t.packing,
         packing_strategy="bfd",  # best-fit-decreasing packs + position_ids: no attention across examples
-        per_device_train_batch_size=packs if t.packing else t.batch_size,
-        per_device_eval_batch_size=packs if t.packing else t.batch_size,
+        per_device_train_batch_size=micro.rows,
+        # Eval keeps the whole batch: no activations are saved there, and eval_loss (a mean of batch means)
+        # stays comparable between runs with and without micro-batches.
+        per_device_eval_batch_size=rows,
         optim="adamw_torch_fused",  # fused AdamW runs on CPU (torch >= 2.4) and CUDA
         metric_for_best_model="eval_loss" if has_eval and t.early_stopping_patience else None,
         greater_is_better=False if has_eval and t.early_stopping_patience else None,
@@ -236,11 +243,16 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     precision = choose_precision(recipe.train.precision, cuda)
     packs = packs_per_step(recipe.train.batch_size, [len(ids) for ids in train_set["input_ids"]], recipe.data.max_length)
     t = recipe.train
+    budget = micro_batch_budget(recipe, cuda)
+    # Packed rows fill up to max_length; unpacked batches pad to their longest example.
+    row_tokens = recipe.data.max_length if t.packing else max((len(ids) for ids in train_set["input_ids"]), default=1)
     console.print(
         f"train [bold]{t.method}[/bold] · {stats.examples:,} examples, {stats.tokens:,} tokens ({stats.loss_tokens:,} with loss) · "
         f"precision {precision.name} ({precision.reason}) · "
         + (f"packing: {packs} packs of ≤{recipe.data.max_length} tokens ≈ {t.batch_size} examples" if t.packing else f"batch {t.batch_size}")
-        + f" × accum {t.grad_accum} per step · lr {t.lr:g} {t.scheduler}"
+        + f" × accum {t.grad_accum} per step"
+        + micro_batches(packs if t.packing else t.batch_size, row_tokens, budget).describe(budget)
+        + f" · lr {t.lr:g} {t.scheduler}"
     )
     resume = find_resume_checkpoint(recipe, run, console)
 
@@ -258,7 +270,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
 
     trainer = RunTrainer(
         model=model,
-        args=sft_config(recipe, run, precision.name, packs, val_set is not None, cuda),
+        args=sft_config(recipe, run, precision.name, packs, row_tokens, val_set is not None, cuda),
         train_dataset=train_set,
         eval_dataset=val_set,
         processing_class=tokenizer,

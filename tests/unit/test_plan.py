@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from slmforge.train.data import CPU_MICRO_BATCH_TOKENS
 from slmforge.train.plan import GB, KNOWN, arch_for, estimate
 
 # Trains 3 steps in a fresh process and prints what loading and training added to its memory: the
@@ -107,7 +108,7 @@ def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tu
 
     model = build_tiny_model(tmp_path / "tiny512", hidden_size=512, layers=8)
     run, length = measured_run_memory(tmp_path, str(model), "full")
-    predicted = estimate(arch_for(str(model)), "full", 8, length).run
+    predicted = estimate(arch_for(str(model)), "full", 8, length, micro_tokens=CPU_MICRO_BATCH_TOKENS).run
     print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
     assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"
 
@@ -117,6 +118,6 @@ def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tu
 def test_planner_is_within_30_percent_of_measured_memory_embedded_model_lora(tmp_path):
     model = "embedded:smollm2-135m"
     run, length = measured_run_memory(tmp_path, model, "lora")
-    predicted = estimate(arch_for(model), "lora", 8, length).run
+    predicted = estimate(arch_for(model), "lora", 8, length, micro_tokens=CPU_MICRO_BATCH_TOKENS).run
     print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
     assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"

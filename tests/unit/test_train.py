@@ -145,7 +145,38 @@ def test_report_to_reaches_training_arguments_and_unknown_loggers_are_refused(tm
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     recipe = load(write_recipe(tmp_path, tiny_qwen2, report_to=["mlflow", "tensorboard"]))
     run = RunDir(tmp_path / "runs" / "tiny")
-    assert sft_config(recipe, run, "fp32", 2, has_eval=False, cuda=False).report_to == ["mlflow"]  # tensorboard: ours, always on
-    assert sft_config(load(write_recipe(tmp_path, tiny_qwen2)), run, "fp32", 2, has_eval=False, cuda=False).report_to == []
+    assert sft_config(recipe, run, "fp32", 2, 64, has_eval=False, cuda=False).report_to == ["mlflow"]  # tensorboard: ours, always on
+    assert sft_config(load(write_recipe(tmp_path, tiny_qwen2)), run, "fp32", 2, 64, has_eval=False, cuda=False).report_to == []
     with pytest.raises(RecipeError, match="train.report_to: 'wandbb'"):
-        sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, has_eval=False, cuda=False)
+        sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, 64, has_eval=False, cuda=False)
+
+
+def test_micro_batches_split_a_step_into_equal_parts_that_fit_the_token_budget():
+    from slmforge.train.data import MicroBatches, micro_batches
+
+    assert micro_batches(8, 128, 256) == MicroBatches(2, 4)
+    assert micro_batches(6, 64, 256) == MicroBatches(3, 2)  # 6 rows × 64 = 384 tokens: 2 passes of 3 rows
+    assert micro_batches(7, 128, 256) == MicroBatches(1, 7)  # prime: equal parts only of one row
+    assert micro_batches(2, 128, 256) == MicroBatches(2, 1)  # fits: one pass
+    assert micro_batches(8, 512, 256) == MicroBatches(1, 8)  # a row above the budget still trains, alone
+    assert micro_batches(8, 128, None) == MicroBatches(8, 1)  # 0 / CUDA auto: never split
+
+
+def test_micro_batches_train_the_same_steps_as_the_whole_batch_at_once(tmp_path, tiny_qwen2):
+    """Splitting a step into forward passes of ≤ 64 tokens (one packed row) changes memory, not training.
+
+    Same examples per optimizer step (the sampler's order does not depend on the per-device batch) and
+    the loss normalised over the accumulation window: losses and gradient norms agree to 1e-5 relative."""
+    (tmp_path / "whole").mkdir(), (tmp_path / "split").mkdir()
+    whole = train_run(tmp_path / "whole", tiny_qwen2, method="full", max_steps=4, micro_batch_tokens=0, eval_steps=2)
+    split = train_run(tmp_path / "split", tiny_qwen2, method="full", max_steps=4, micro_batch_tokens=64, eval_steps=2)
+
+    def logged(run: Path, key: str) -> list[float]:
+        return [x[key] for x in map(json.loads, (run / "logs" / "metrics.jsonl").read_text().splitlines()) if key in x]
+
+    assert len(logged(whole, "loss")) == 4 and logged(whole, "loss")[-1] < logged(whole, "loss")[0]
+    rows = {run: json.loads((run / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())["train_batch_size"]
+            for run in (whole, split)}
+    assert rows[split] == 1 < rows[whole]  # the split really ran one packed row per forward pass
+    for key in ("loss", "grad_norm", "eval_loss"):
+        assert logged(split, key) == pytest.approx(logged(whole, key), rel=1e-5), key
