@@ -62,22 +62,20 @@ def packs_per_step(batch_size: int, lengths: Sequence[int], pack_length: int) ->
     return max(1, math.ceil(batch_size * rows / len(lengths)))
 
 
-# Tokens per forward pass on CPU when train.micro_batch_tokens is auto. Embedded SmolLM2 LoRA, 1 thread
-# (2026-11-27, bench/RESULTS.md): a step of ~8 packed rows × 128 tokens as 8/4/2/1 rows per forward took
-# 5.07/5.23/5.43/5.77 s and peaked at 3.6/2.6/1.9/1.5 GB: CPU matmuls are near their peak from a few
-# hundred rows on, while saved activations grow with every token of the forward pass.
+# train.micro_batch_tokens auto on CPU: split a step only when one forward pass would save more than
+# CPU_MICRO_BATCH_BYTES of activations, and then into passes of at least CPU_MICRO_BATCH_TOKENS tokens.
+# Embedded SmolLM2 LoRA (~1.4 MB of activations per token), 1 thread (2026-11-27, bench/RESULTS.md): a step
+# of ~8 packed rows × 128 tokens as 8/4/2/1 rows per forward took 5.07/5.23/5.43/5.77 s and peaked at
+# 3.6/2.6/1.9/1.5 GB. Narrow models lose more to small matmuls (tiny Qwen2 256 wide: 256-token passes
+# were 15 % slower) and save little memory, so they are not split at all.
 CPU_MICRO_BATCH_TOKENS = 256
+CPU_MICRO_BATCH_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
 class MicroBatches:
     rows: int  # rows per forward pass (packed rows, or examples without packing)
     splits: int  # forward passes per step and device, added up by gradient accumulation
-
-    def describe(self, budget: int | None) -> str:
-        if self.splits == 1:
-            return ""
-        return f" (micro-batches of {self.rows} rows, ≤{budget} tokens per forward: train.micro_batch_tokens)"
 
 
 def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatches:
@@ -94,12 +92,19 @@ def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatche
     return MicroBatches(size, rows // size)
 
 
-def micro_batch_budget(recipe: Recipe, cuda: bool) -> int | None:
-    """Tokens per forward pass the recipe allows (None: the whole batch at once)."""
+def micro_batch_budget(recipe: Recipe, cuda: bool, activation_bytes_per_token: float | None) -> int | None:
+    """Tokens per forward pass the recipe allows (None: the whole batch at once).
+
+    `activation_bytes_per_token`: what one token of a forward pass saves for backward (train/plan.py's
+    count for the model); unknown: auto falls back to CPU_MICRO_BATCH_TOKENS."""
     setting = recipe.train.micro_batch_tokens
-    if setting == "auto":
-        return None if cuda else CPU_MICRO_BATCH_TOKENS
-    return setting or None
+    if setting != "auto":
+        return setting or None
+    if cuda:
+        return None
+    if not activation_bytes_per_token:
+        return CPU_MICRO_BATCH_TOKENS
+    return max(CPU_MICRO_BATCH_TOKENS, int(CPU_MICRO_BATCH_BYTES // activation_bytes_per_token))
 
 
 class RowPackCollator:

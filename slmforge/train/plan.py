@@ -86,8 +86,12 @@ def arch_for(model_id: str) -> Arch:
     config = Path(model_id) / "config.json"
     if not config.is_file():
         raise ModelError(f"model.id: {model_id}: no config.json to plan from; known offline: {', '.join(KNOWN)}")
-    c = json.loads(config.read_text(encoding="utf-8"))
-    c = c.get("text_config", c)
+    return arch_from_config(json.loads(config.read_text(encoding="utf-8")))
+
+
+def arch_from_config(c: dict) -> Arch:
+    """The few numbers the planner needs, from a transformers config.json (or config.to_dict())."""
+    c = c.get("text_config") or c
     return Arch(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_attention_heads"],
                 c.get("num_key_value_heads", c["num_attention_heads"]), c["vocab_size"], bool(c.get("tie_word_embeddings", False)))
 
@@ -149,6 +153,11 @@ def extras_for(method: str, adapter: str, prompt_length: int = 0, num_generation
 def activation_elements_per_token_layer(a: Arch) -> int:
     """Saved-for-backward elements per token per decoder layer (norm in/out, q/k/v/rope, attn out, SwiGLU)."""
     return 9 * a.hidden + 3 * a.kv_dim + 4 * a.intermediate
+
+
+def activation_bytes_per_token(a: Arch, act_bytes: float = 4) -> float:
+    """What one token of a forward pass saves for backward, all layers (sizes train.micro_batch_tokens: auto)."""
+    return activation_elements_per_token_layer(a) * a.layers * act_bytes
 
 
 # Our CPU loss (train/lean_loss.py) keeps one chunk of at most 2**24 fp32 logits alive at a time.
@@ -255,7 +264,8 @@ def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool
         extras = extras_for("grpo", method, prompt, generations, completion, beta)
     sft = t.method in SFT_COLUMNS  # the SFT trainer splits steps into micro-batches; the preference trainers do not
     return estimate(a, method, batch, length, act_bytes=activation_bytes(recipe, cuda), checkpointing=t.gradient_checkpointing,
-                    lora_r=t.lora.r, lora_dropout=t.lora.dropout, micro_tokens=micro_batch_budget(recipe, cuda) if sft else None,
+                    lora_r=t.lora.r, lora_dropout=t.lora.dropout,
+                    micro_tokens=micro_batch_budget(recipe, cuda, activation_bytes_per_token(a, activation_bytes(recipe, cuda))) if sft else None,
                     cuda=cuda, extras=extras)
 
 
@@ -280,7 +290,8 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     else:  # the adapter choices of the preference method
         plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
     have = available_memory(cuda)
-    micro = micro_batches(batch, length, micro_batch_budget(recipe, cuda)) if t.method in SFT_COLUMNS else None
+    budget = micro_batch_budget(recipe, cuda, activation_bytes_per_token(a, activation_bytes(recipe, cuda)))
+    micro = micro_batches(batch, length, budget) if t.method in SFT_COLUMNS else None
     per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
     table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch}{per_forward} × length {length} · "
                         f"{'CUDA' if cuda else 'CPU'} {have / GB:.0f} GiB")

@@ -19,7 +19,7 @@ from slmforge.recipe import Recipe
 from slmforge.rundir import RunDir, fingerprint
 from slmforge.train import checkpoints
 from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
-from slmforge.train.data import load_split, micro_batch_budget, micro_batches, packs_per_step, token_stats
+from slmforge.train.data import MicroBatches, load_split, micro_batch_budget, micro_batches, packs_per_step, token_stats
 from slmforge.train.precision import choose_precision
 
 SFT_METHODS = ("full", "lora", "qlora")
@@ -162,14 +162,27 @@ def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: b
     )
 
 
-def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, row_tokens: int, has_eval: bool, cuda: bool) -> Any:
-    """TRL's SFTConfig for the recipe; `row_tokens`: the longest row a batch can hold (what a micro-batch is sized by)."""
+def plan_micro_batches(recipe: Recipe, model: Any, train_set: Any, packs: int, precision: str, cuda: bool) -> MicroBatches:
+    """How the rows of one step are split into forward passes (train.micro_batch_tokens)."""
+    from slmforge.train.plan import activation_bytes_per_token, arch_from_config
+
+    try:
+        per_token = activation_bytes_per_token(arch_from_config(model.config.to_dict()), 2 if precision in ("bf16", "fp16") else 4)
+    except (KeyError, TypeError):  # a config without the usual decoder fields: auto falls back to a token count
+        per_token = None
+    t = recipe.train
+    # Packed rows fill up to max_length; unpacked batches pad to their longest example.
+    row_tokens = recipe.data.max_length if t.packing else max((len(ids) for ids in train_set["input_ids"]), default=1)
+    return micro_batches(packs if t.packing else t.batch_size, row_tokens, micro_batch_budget(recipe, cuda, per_token))
+
+
+def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: MicroBatches, has_eval: bool, cuda: bool) -> Any:
+    """TRL's SFTConfig for the recipe; `micro`: the rows per forward pass and passes per step."""
     from trl import SFTConfig
 
     t = recipe.train
     liger = cuda and _has("liger_kernel")
     rows = packs if t.packing else t.batch_size
-    micro = micro_batches(rows, row_tokens, micro_batch_budget(recipe, cuda))
     shared = shared_trainer_args(recipe, run, precision, has_eval, cuda)
     shared["gradient_accumulation_steps"] = t.grad_accum * micro.splits
     return SFTConfig(
@@ -243,20 +256,19 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     precision = choose_precision(recipe.train.precision, cuda)
     packs = packs_per_step(recipe.train.batch_size, [len(ids) for ids in train_set["input_ids"]], recipe.data.max_length)
     t = recipe.train
-    budget = micro_batch_budget(recipe, cuda)
-    # Packed rows fill up to max_length; unpacked batches pad to their longest example.
-    row_tokens = recipe.data.max_length if t.packing else max((len(ids) for ids in train_set["input_ids"]), default=1)
     console.print(
         f"train [bold]{t.method}[/bold] · {stats.examples:,} examples, {stats.tokens:,} tokens ({stats.loss_tokens:,} with loss) · "
         f"precision {precision.name} ({precision.reason}) · "
         + (f"packing: {packs} packs of ≤{recipe.data.max_length} tokens ≈ {t.batch_size} examples" if t.packing else f"batch {t.batch_size}")
-        + f" × accum {t.grad_accum} per step"
-        + micro_batches(packs if t.packing else t.batch_size, row_tokens, budget).describe(budget)
-        + f" · lr {t.lr:g} {t.scheduler}"
+        + f" × accum {t.grad_accum} per step · lr {t.lr:g} {t.scheduler}"
     )
     resume = find_resume_checkpoint(recipe, run, console)
 
     model, tokenizer = load_base(recipe, cuda)
+    micro = plan_micro_batches(recipe, model, train_set, packs, precision.name, cuda)
+    if micro.splits > 1:
+        console.print(f"micro-batches: {micro.rows} rows per forward pass × {micro.splits} per step (train.micro_batch_tokens "
+                      f"{t.micro_batch_tokens}: activations of one micro-batch at a time; same examples and loss per step)")
     counter = TokenCounter()
     metrics = start_metrics_log(run.logs, resume)
     stop = GracefulStop()
@@ -270,7 +282,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
 
     trainer = RunTrainer(
         model=model,
-        args=sft_config(recipe, run, precision.name, packs, row_tokens, val_set is not None, cuda),
+        args=sft_config(recipe, run, precision.name, packs, micro, val_set is not None, cuda),
         train_dataset=train_set,
         eval_dataset=val_set,
         processing_class=tokenizer,

@@ -38,9 +38,10 @@ CHILD = textwrap.dedent(
             return commit(staged, root, fp)
         checkpoints.commit = commit_then_die
     elif kill_step > 0:
-        step = RunTrainer.training_step
+        step, sent = RunTrainer.training_step, []
         def step_then_die(self, *args, **kwargs):
-            if self.state.global_step == kill_step:
+            if self.state.global_step == kill_step and not sent:  # once: a step runs one training_step per micro-batch
+                sent.append(True)
                 os.kill(os.getpid(), signal.SIGTERM if where == "term" else signal.SIGKILL)
             return step(self, *args, **kwargs)
         RunTrainer.training_step = step_then_die
@@ -65,7 +66,9 @@ def write_recipe(tmp_path: Path, model: Path, method: str) -> Path:
         "model": {"id": str(model)},
         "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl", 60)), "max_length": 64},
         "train": {"method": method, "max_steps": 16, "batch_size": 6, "lr": 2e-3, "precision": "fp32",
-                  "save_steps": 4, "eval_steps": 8, "logging_steps": 1, "lora": {"dropout": 0.1}},
+                  "save_steps": 4, "eval_steps": 8, "logging_steps": 1, "lora": {"dropout": 0.1},
+                  # one packed row per forward pass: resume must also land on the right micro-batch of a step
+                  "micro_batch_tokens": 64},
     }
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw))

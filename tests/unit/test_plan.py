@@ -12,8 +12,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.train.data import CPU_MICRO_BATCH_TOKENS
-from slmforge.train.plan import GB, KNOWN, arch_for, estimate
+from slmforge.train.data import CPU_MICRO_BATCH_BYTES, CPU_MICRO_BATCH_TOKENS
+from slmforge.train.plan import GB, KNOWN, activation_bytes_per_token, arch_for, estimate
+
+
+def cpu_micro_tokens(model: str) -> int:
+    """What train.micro_batch_tokens: auto gives the model's fp32 training on CPU (train/data.py)."""
+    return max(CPU_MICRO_BATCH_TOKENS, int(CPU_MICRO_BATCH_BYTES // activation_bytes_per_token(arch_for(model))))
 
 # Trains 3 steps in a fresh process and prints what loading and training added to its memory: the
 # resident set once the libraries are imported and the data prepared (the baseline), and the peak
@@ -108,7 +113,7 @@ def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tu
 
     model = build_tiny_model(tmp_path / "tiny512", hidden_size=512, layers=8)
     run, length = measured_run_memory(tmp_path, str(model), "full")
-    predicted = estimate(arch_for(str(model)), "full", 8, length, micro_tokens=CPU_MICRO_BATCH_TOKENS).run
+    predicted = estimate(arch_for(str(model)), "full", 8, length, micro_tokens=cpu_micro_tokens(str(model))).run
     print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
     assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"
 
@@ -118,6 +123,6 @@ def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tu
 def test_planner_is_within_30_percent_of_measured_memory_embedded_model_lora(tmp_path):
     model = "embedded:smollm2-135m"
     run, length = measured_run_memory(tmp_path, model, "lora")
-    predicted = estimate(arch_for(model), "lora", 8, length, micro_tokens=CPU_MICRO_BATCH_TOKENS).run
+    predicted = estimate(arch_for(model), "lora", 8, length, micro_tokens=cpu_micro_tokens(model)).run
     print(f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB (longest example {length} tokens)")
     assert predicted == pytest.approx(run, rel=0.30), f"planned {predicted / 1e6:.0f} MB, measured {run / 1e6:.0f} MB"

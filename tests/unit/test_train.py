@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from slmforge.pipeline import run_stages
 from slmforge.recipe import load
+from slmforge.train.data import MicroBatches, micro_batches
 
 QUIET = Console(stderr=True, quiet=True)
 
@@ -145,14 +146,13 @@ def test_report_to_reaches_training_arguments_and_unknown_loggers_are_refused(tm
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     recipe = load(write_recipe(tmp_path, tiny_qwen2, report_to=["mlflow", "tensorboard"]))
     run = RunDir(tmp_path / "runs" / "tiny")
-    assert sft_config(recipe, run, "fp32", 2, 64, has_eval=False, cuda=False).report_to == ["mlflow"]  # tensorboard: ours, always on
-    assert sft_config(load(write_recipe(tmp_path, tiny_qwen2)), run, "fp32", 2, 64, has_eval=False, cuda=False).report_to == []
+    assert sft_config(recipe, run, "fp32", 2, MicroBatches(2, 1), has_eval=False, cuda=False).report_to == ["mlflow"]  # tensorboard: ours, always on
+    assert sft_config(load(write_recipe(tmp_path, tiny_qwen2)), run, "fp32", 2, MicroBatches(2, 1), has_eval=False, cuda=False).report_to == []
     with pytest.raises(RecipeError, match="train.report_to: 'wandbb'"):
-        sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, 64, has_eval=False, cuda=False)
+        sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, MicroBatches(2, 1), has_eval=False, cuda=False)
 
 
 def test_micro_batches_split_a_step_into_equal_parts_that_fit_the_token_budget():
-    from slmforge.train.data import MicroBatches, micro_batches
 
     assert micro_batches(8, 128, 256) == MicroBatches(2, 4)
     assert micro_batches(6, 64, 256) == MicroBatches(3, 2)  # 6 rows × 64 = 384 tokens: 2 passes of 3 rows
