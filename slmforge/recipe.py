@@ -149,8 +149,9 @@ class TrainSection(Section):
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory.")
     micro_batch_tokens: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
         "auto", description="Most tokens one forward pass holds; a step's batch is split into micro-batches that gradient "
-                            "accumulation adds up (same examples and loss per step, less activation memory). auto: 256 on CPU "
-                            "(where throughput barely depends on it), the whole batch on CUDA; 0: never split.")
+                            "accumulation adds up (same examples and loss per step, less activation memory). auto: on CPU, split "
+                            "only a forward pass that would save > 512 MB of activations, into passes of >= 256 tokens "
+                            "(CPU throughput barely depends on it); on CUDA the whole batch; 0: never split.")
     packing: bool = Field(True, description="Pack short examples (no attention across examples).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 where the hardware has it.")
     seed: int = Field(42, description="Training seed.")

@@ -77,6 +77,11 @@ class MicroBatches:
     rows: int  # rows per forward pass (packed rows, or examples without packing)
     splits: int  # forward passes per step and device, added up by gradient accumulation
 
+    @property
+    def step_rows(self) -> int:
+        """Rows of the whole step (the split is into equal parts)."""
+        return self.rows * self.splits
+
 
 def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatches:
     """Split a step's rows into equal micro-batches of at most `budget` tokens (rows × row_tokens).

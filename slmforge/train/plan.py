@@ -160,6 +160,14 @@ def activation_bytes_per_token(a: Arch, act_bytes: float = 4) -> float:
     return activation_elements_per_token_layer(a) * a.layers * act_bytes
 
 
+def micro_budget(recipe: Recipe, a: Arch, cuda: bool, act_bytes: float | None = None) -> int | None:
+    """Tokens per forward pass the SFT trainer allows for this model (train.micro_batch_tokens; None: no split).
+
+    `act_bytes`: the training precision's bytes per activation when known (the trainer), else the recipe's guess."""
+    per_token = activation_bytes_per_token(a, act_bytes if act_bytes is not None else activation_bytes(recipe, cuda))
+    return micro_batch_budget(recipe, cuda, per_token)
+
+
 # Our CPU loss (train/lean_loss.py) keeps one chunk of at most 2**24 fp32 logits alive at a time.
 LEAN_LOSS_CHUNK = 2**24
 
@@ -265,7 +273,7 @@ def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool
     sft = t.method in SFT_COLUMNS  # the SFT trainer splits steps into micro-batches; the preference trainers do not
     return estimate(a, method, batch, length, act_bytes=activation_bytes(recipe, cuda), checkpointing=t.gradient_checkpointing,
                     lora_r=t.lora.r, lora_dropout=t.lora.dropout,
-                    micro_tokens=micro_batch_budget(recipe, cuda, activation_bytes_per_token(a, activation_bytes(recipe, cuda))) if sft else None,
+                    micro_tokens=micro_budget(recipe, a, cuda) if sft else None,
                     cuda=cuda, extras=extras)
 
 
@@ -290,8 +298,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     else:  # the adapter choices of the preference method
         plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
     have = available_memory(cuda)
-    budget = micro_batch_budget(recipe, cuda, activation_bytes_per_token(a, activation_bytes(recipe, cuda)))
-    micro = micro_batches(batch, length, budget) if t.method in SFT_COLUMNS else None
+    micro = micro_batches(batch, length, micro_budget(recipe, a, cuda)) if t.method in SFT_COLUMNS else None
     per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
     table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch}{per_forward} × length {length} · "
                         f"{'CUDA' if cuda else 'CPU'} {have / GB:.0f} GiB")

@@ -164,16 +164,16 @@ def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: b
 
 def plan_micro_batches(recipe: Recipe, model: Any, train_set: Any, packs: int, precision: str, cuda: bool) -> MicroBatches:
     """How the rows of one step are split into forward passes (train.micro_batch_tokens)."""
-    from slmforge.train.plan import activation_bytes_per_token, arch_from_config
+    from slmforge.train.plan import arch_from_config, micro_budget
 
     try:
-        per_token = activation_bytes_per_token(arch_from_config(model.config.to_dict()), 2 if precision in ("bf16", "fp16") else 4)
+        budget = micro_budget(recipe, arch_from_config(model.config.to_dict()), cuda, 2 if precision in ("bf16", "fp16") else 4)
     except (KeyError, TypeError):  # a config without the usual decoder fields: auto falls back to a token count
-        per_token = None
+        budget = micro_batch_budget(recipe, cuda, None)
     t = recipe.train
     # Packed rows fill up to max_length; unpacked batches pad to their longest example.
     row_tokens = recipe.data.max_length if t.packing else max((len(ids) for ids in train_set["input_ids"]), default=1)
-    return micro_batches(packs if t.packing else t.batch_size, row_tokens, micro_batch_budget(recipe, cuda, per_token))
+    return micro_batches(packs if t.packing else t.batch_size, row_tokens, budget)
 
 
 def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: MicroBatches, has_eval: bool, cuda: bool) -> Any:
@@ -182,7 +182,6 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: M
 
     t = recipe.train
     liger = cuda and _has("liger_kernel")
-    rows = packs if t.packing else t.batch_size
     shared = shared_trainer_args(recipe, run, precision, has_eval, cuda)
     shared["gradient_accumulation_steps"] = t.grad_accum * micro.splits
     return SFTConfig(
@@ -193,7 +192,7 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: M
         per_device_train_batch_size=micro.rows,
         # Eval keeps the whole batch: no activations are saved there, and eval_loss (a mean of batch means)
         # stays comparable between runs with and without micro-batches.
-        per_device_eval_batch_size=rows,
+        per_device_eval_batch_size=micro.step_rows,
         optim="adamw_torch_fused",  # fused AdamW runs on CPU (torch >= 2.4) and CUDA
         metric_for_best_model="eval_loss" if has_eval and t.early_stopping_patience else None,
         greater_is_better=False if has_eval and t.early_stopping_patience else None,

@@ -12,13 +12,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.train.data import CPU_MICRO_BATCH_BYTES, CPU_MICRO_BATCH_TOKENS
-from slmforge.train.plan import GB, KNOWN, activation_bytes_per_token, arch_for, estimate
+from slmforge.recipe import validate
+from slmforge.train.plan import GB, KNOWN, arch_for, estimate, micro_budget
 
 
 def cpu_micro_tokens(model: str) -> int:
-    """What train.micro_batch_tokens: auto gives the model's fp32 training on CPU (train/data.py)."""
-    return max(CPU_MICRO_BATCH_TOKENS, int(CPU_MICRO_BATCH_BYTES // activation_bytes_per_token(arch_for(model))))
+    """What train.micro_batch_tokens: auto gives the model's fp32 training on CPU (what the measured run used)."""
+    return micro_budget(validate({"name": "x", "model": {"id": model}, "data": {"path": "x.jsonl"}}), arch_for(model), cuda=False)
 
 # Trains 3 steps in a fresh process and prints what loading and training added to its memory: the
 # resident set once the libraries are imported and the data prepared (the baseline), and the peak
