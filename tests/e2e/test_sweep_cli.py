@@ -118,29 +118,34 @@ def test_bad_param_exits_2_with_one_line_and_no_traceback(swept):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("storage", ["journal", None], ids=["journal", "default-sqlite"])
-def test_two_sweep_processes_sharing_a_local_study_split_the_trials_without_overshooting(tmp_path, tiny_qwen2, storage):
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
+def two_sweeps(tmp_path: Path, model: Path, name: str, sweep: dict, extra_args: list[list[str]]) -> list[set[int]]:
+    """Two `slmforge sweep` processes at once on a tiny LoRA recipe (one per entry of extra_args); the trial numbers each ran."""
     raw = {
-        "name": "pair", "model": {"id": str(tiny_qwen2)},
+        "name": name, "model": {"id": str(model)},
         "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
                  "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
         "train": {"method": "lora", "max_steps": 2, "batch_size": 4, "precision": "fp32", "eval_steps": 2, "save_steps": 100,
                   "logging_steps": 1},
         "eval": {"enabled": False},
-        "sweep": {"trials": 5, "pruner": "none", "storage": storage, "params": {"train.lr": "loguniform:1e-4:1e-2"}},
+        "sweep": {"pruner": "none", "params": {"train.lr": "loguniform:1e-4:1e-2"}, **sweep},
     }
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "slmforge", "sweep", str(recipe)], cwd=tmp_path, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "slmforge", "sweep", str(recipe), *args], cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in extra_args]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
-    ran = [set(int(n) for n in re.findall(r"trial (\d+): val_loss", err)) for _, err in outs]
+    return [{int(n) for n in re.findall(r"trial (\d+): val_loss", err)} for _, err in outs]
+
+
+@pytest.mark.parametrize("storage", ["journal", None], ids=["journal", "default-sqlite"])
+def test_two_sweep_processes_sharing_a_local_study_split_the_trials_without_overshooting(tmp_path, tiny_qwen2, storage):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    ran = two_sweeps(tmp_path, tiny_qwen2, "pair", {"trials": 5, "storage": storage}, [[], []])
     assert ran[0] and ran[1], "both processes should have run trials"
     assert not ran[0] & ran[1] and len(ran[0] | ran[1]) == 5  # split, none twice, none missing
     sweep_dir = tmp_path / "runs" / "pair"

@@ -11,18 +11,15 @@ import glob
 import importlib.util
 import os
 import pwd
-import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-from test_sweep_cli import make_pairs
+from test_sweep_cli import two_sweeps
 
 
 def _pg_bin() -> Path | None:
@@ -72,31 +69,15 @@ def postgres_url():
 def test_two_machines_share_one_postgresql_study_and_split_its_trials(tmp_path, tiny_qwen2, postgres_url):
     import optuna
 
-    raw = {
-        "name": "pg", "model": {"id": str(tiny_qwen2)},
-        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
-                 "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
-        "train": {"method": "lora", "max_steps": 2, "batch_size": 4, "precision": "fp32", "eval_steps": 2, "save_steps": 100,
-                  "logging_steps": 1},
-        "eval": {"enabled": False},
-        "sweep": {"trials": 4, "pruner": "none", "params": {"train.lr": "loguniform:1e-4:1e-2"}},
-    }
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "slmforge", "sweep", str(recipe), "--storage", postgres_url, "--runs", machine],
-                              cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for machine in ("machine-a", "machine-b")]
-    outs = [p.communicate(timeout=600) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
-    ran = [{int(n) for n in re.findall(r"trial (\d+): val_loss", err)} for _, err in outs]
+    machines = ("machine-a", "machine-b")
+    ran = two_sweeps(tmp_path, tiny_qwen2, "pg", {"trials": 4},
+                     [["--storage", postgres_url, "--runs", machine] for machine in machines])
     assert not ran[0] & ran[1] and len(ran[0] | ran[1]) == 4
     study = optuna.load_study(study_name="pg", storage=postgres_url)
     real = [t for t in study.trials if t.user_attrs.get("slot") != "surplus"]
     assert len(real) == 4 and all(t.state.name == "COMPLETE" for t in real)
     # Each machine keeps the run directories of the trials it ran.
-    for machine, numbers in zip(("machine-a", "machine-b"), ran):
+    for machine, numbers in zip(machines, ran):
         trials = tmp_path / machine / "pg" / "trials"
         names = sorted(p.name for p in trials.iterdir()) if trials.exists() else []
         assert names == [f"trial-{n:03d}" for n in sorted(numbers)]
