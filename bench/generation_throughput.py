@@ -3,7 +3,7 @@
     python bench/generation_throughput.py                    # 32 prompts, batch 32, 32 new tokens
     python bench/generation_throughput.py --prompts 16 --batch-size 16 --max-new-tokens 24
 
-Both runs answer the same prompts greedily with the same code (slmforge.evaluate.generate); the
+Both runs answer the same prompts greedily with the same code (slmforge.runtime.generation); the
 only difference is the batch size. The floor the evaluation stage promises is 4x.
 """
 
@@ -29,9 +29,9 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if _cuda() else "cpu")
     args = parser.parse_args()
 
-    from slmforge.evaluate.generate import Sampling, generate
-    from slmforge.models import load_model
-    from slmforge.recipe import ModelSection
+    from slmforge.runtime.generation import Sampling, generate
+    from slmforge.runtime.models import load_model
+    from slmforge.core.recipe import ModelSection
 
     model, tokenizer = load_model(ModelSection(id="embedded:smollm2-135m"))
     model.to(args.device)

@@ -24,7 +24,7 @@ import httpx
 import openai
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from slmforge.serve.server import free_port  # noqa: E402
+from slmforge.runtime.serve.server import free_port  # noqa: E402
 
 
 @dataclass
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the server (1 on a busy shared CPU)")
     args = parser.parse_args()
-    from slmforge.serve.loading import served_name
+    from slmforge.runtime.serve.loading import served_name
 
     name = served_name(args.model)
     print(f"# {args.clients} clients x {args.seconds:g} s, max_tokens {args.max_tokens}, model {args.model}, "

@@ -51,10 +51,10 @@ CHILD = textwrap.dedent(
     import torch
     from rich.console import Console
     from trl import SFTTrainer
-    from slmforge.recipe import load
-    from slmforge.rundir import RunDir
+    from slmforge.core.recipe import load
+    from slmforge.core.rundir import RunDir
     from slmforge.train.data import load_split, token_stats
-    from slmforge.evaluate.loss import read_tokenized, token_loss
+    from slmforge.runtime.loss import read_tokenized, token_loss
     spec = json.loads(sys.argv[1])
     PLAN = {"lr": 2e-5, "batch": 32, "warmup": 0.05, "wd": 0.01}
     torch.set_num_threads(spec["threads"])
@@ -89,7 +89,7 @@ CHILD = textwrap.dedent(
     else:
         from datasets import Dataset
         from trl import SFTConfig
-        from slmforge.models import load_model
+        from slmforge.runtime.models import load_model
         t = recipe.train
         model, tok = load_model(recipe.model, dtype=torch.float32)
         plain = Dataset.from_dict({"input_ids": train_set["input_ids"]})  # no labels: loss on the whole sequence
@@ -145,7 +145,7 @@ def pairs(path: Path, n: int) -> Path:
 def recipe_for(name: str, out: Path, folksy_size: int) -> dict:
     quiet = {"resume": "never", "eval_steps": 10**6, "save_steps": 10**6, "logging_steps": 10, "max_steps": -1}
     if name == "tiny":
-        from slmforge.tiny_models import build_tiny_model
+        from slmforge.runtime.tiny_models import build_tiny_model
 
         model_id = str(build_tiny_model(out / "tiny-qwen2", arch="qwen2", hidden_size=256, layers=4))
         return {"name": "bench-tiny", "model": {"id": model_id},
@@ -180,9 +180,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     import torch
 
-    from slmforge.pipeline import run_stages
-    from slmforge.recipe import load
-    from slmforge.train.precision import matmul_flops
+    from slmforge.orchestrate.pipeline import run_stages
+    from slmforge.core.recipe import load
+    from slmforge.runtime.placement import matmul_flops
 
     torch.set_num_threads(args.threads)
     peaks = {"fp32": matmul_flops(torch.float32, 2048, 4), "bf16": matmul_flops(torch.bfloat16, 2048, 4)}

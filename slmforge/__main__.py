@@ -1,3 +1,3 @@
-from slmforge.cli import main
+from slmforge.orchestrate.cli import main
 
 main()

@@ -13,14 +13,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
 
 @pytest.fixture(scope="session")
 def tiny_qwen2(tmp_path_factory) -> Path:
-    from slmforge.tiny_models import build_tiny_model
+    from slmforge.runtime.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", arch="qwen2")
 
 
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
-    from slmforge.tiny_models import build_tiny_model
+    from slmforge.runtime.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "llama", arch="llama")
 
@@ -28,7 +28,7 @@ def tiny_llama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The embedded SmolLM2-135M, materialized once into the slmforge cache (~25 s the first time)."""
-    from slmforge.models import embedded_gguf, local_dir, resolve_source
+    from slmforge.runtime.models import embedded_gguf, local_dir, resolve_source
 
     embedded_gguf("smollm2-135m")
     return local_dir(resolve_source("embedded:smollm2-135m"))

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from slmforge.errors import DataError
+from slmforge.core.errors import DataError
 
 GENERATED = ("folksy", "prices")
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.errors import SlmforgeError
+from slmforge.core.errors import SlmforgeError
 
 console = Console()
 errors = Console(stderr=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slmforge.errors import RecipeError
-from slmforge.recipe import import_callable
+from slmforge.core.errors import RecipeError
+from slmforge.core.recipe import import_callable
 
 
 def load_metric(spec: str) -> Callable[..., dict[str, float]]:

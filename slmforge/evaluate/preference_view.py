@@ -26,8 +26,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 
 SFT_SAMPLES = "sft_samples.jsonl"
 
@@ -77,8 +77,8 @@ def reply_kl(model: Any, reference: Callable[[Any, Any], Any], tokenizer: Any, r
 
 def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, console: Console) -> Path:
     """Score SFT and aligned on the held-out pairs into eval/preference.json; `model` is the loaded aligned model."""
-    from slmforge.train.align import align_run, held_out_pairs
-    from slmforge.train.pref_metrics import PairScore, reply_logprobs
+    from slmforge.align.stage import align_run, held_out_pairs
+    from slmforge.runtime.pair_metrics import PairScore, reply_logprobs
 
     p = recipe.train.pref
     rows = held_out_pairs(run, p.eval_pairs)
@@ -92,7 +92,7 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
     peft = hasattr(model, "disable_adapter")  # a PeftModel: the SFT weights are under the adapter
     sft_model = None
     if not peft:  # full-weights alignment: the SFT model is a second copy, loaded only for this view
-        from slmforge.models import load_trained
+        from slmforge.runtime.models import load_trained
 
         sft_model, _ = load_trained(run.model, recipe.model)
     prompts = [r["messages"] for r in rows]
@@ -213,11 +213,11 @@ def preference_table(rows: list[tuple[str, str, str, str]]) -> Table:
 
 def judge_sft_side(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Judge stage, align on: score the SFT model's eval answers (judge/sft/) and A/B the aligned model against them."""
-    from slmforge.evaluate.compare import compare_answers, compare_table, resolve_side
-    from slmforge.evaluate.judge import judge_samples, summary_table
-    from slmforge.evaluate.judge_client import JudgeSettings
-    from slmforge.evaluate.judge_samples import read_samples
-    from slmforge.evaluate.rubrics import load_rubric
+    from slmforge.judge.compare import compare_answers, compare_table, resolve_side
+    from slmforge.judge.score import judge_samples, summary_table
+    from slmforge.runtime.judge.client import JudgeSettings
+    from slmforge.judge.samples import read_samples
+    from slmforge.runtime.judge.rubrics import load_rubric
 
     cfg = recipe.judge
     settings = JudgeSettings.from_recipe(cfg)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmforge.errors import RunDirError
+from slmforge.core.errors import RunDirError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from slmforge.errors import DataError
+from slmforge.core.errors import DataError
 from slmforge.evaluate.records import EvalRecord
 
 RATINGS = ("Good", "Okay", "Bad")
@@ -77,8 +77,8 @@ def rate(run_root: Path, csv_path: Path, console) -> Ratings:  # noqa: ANN001 (r
     """`slmforge rate RUN FILE`: shares against the recipe's targets, saved to eval/ratings.json."""
     import json
 
-    from slmforge.recipe import load
-    from slmforge.rundir import RunDir, write_json_atomic
+    from slmforge.core.recipe import load
+    from slmforge.core.rundir import RunDir, write_json_atomic
 
     run = RunDir(run_root)
     if not run.recipe_path.is_file():

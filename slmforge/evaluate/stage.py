@@ -18,17 +18,17 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from slmforge.errors import RunDirError
+from slmforge.core.errors import RunDirError
 from slmforge.evaluate import task_metrics as tm
 from slmforge.evaluate import text_metrics as txt
 from slmforge.evaluate.custom import run_custom_metrics
-from slmforge.evaluate.generate import Generations, Sampling, generate
-from slmforge.evaluate.loss import read_tokenized, token_loss
+from slmforge.runtime.generation import Generations, Sampling, generate
+from slmforge.runtime.loss import read_tokenized, token_loss
 from slmforge.evaluate.records import EvalRecord, labels_of, read_split
-from slmforge.evaluate.results_table import print_results
+from slmforge.runtime.tables import print_results
 from slmforge.evaluate.spotcheck import write_spotcheck
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 
 # Share of references that must parse as a number for task: auto to mean "number".
 _NUMBER_TASK_SHARE = 0.9
@@ -52,7 +52,7 @@ def load_side(spec: str, recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
     final is the aligned model (align/model/ on the SFT weights) when align is on, else model/;
     sft is always model/.
     """
-    from slmforge.models import load_model, load_trained
+    from slmforge.runtime.models import load_model, load_trained
 
     if spec == "base":
         return load_model(recipe.model)

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir, sha256_file
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, sha256_file
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from gguf import GGUFWriter, TokenType
 
-from slmforge.errors import ModelError
+from slmforge.core.errors import ModelError
 
 # llama.cpp pre-tokenizer names for the split regexes we recognise (llama.cpp's llama-vocab.cpp).
 _LLAMA3_SPLIT = (

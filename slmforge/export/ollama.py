@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmforge.errors import ModelError
+from slmforge.core.errors import ModelError
 
 Messages = list[dict[str, str]]
 

@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slmforge.errors import RunDirError, SlmforgeError
-from slmforge.export import verify
+from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.export import loadback
 from slmforge.export.card import write_card
 from slmforge.export.gguf_write import QUANTS, check_supported, write_gguf
 from slmforge.export.ollama import ollama_hint, write_modelfile
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 
 
 def gguf_name(recipe: Recipe, quant: str) -> str:
@@ -33,7 +33,7 @@ def load_merged(recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
     """The run's trained model with any LoRA merged into the base, in float32 (the reference)."""
     import torch
 
-    from slmforge.models import load_trained
+    from slmforge.runtime.models import load_trained
 
     if not run.model.is_dir() or not any(run.model.iterdir()):
         raise RunDirError(f"{run.model}: no trained model yet; run `slmforge train RECIPE` (or `slmforge run RECIPE`) first")
@@ -62,7 +62,7 @@ def load_merged_qlora(model_dir: Path, recipe: Recipe) -> tuple[Any, Any]:
     from peft import PeftModel
     from transformers import AutoTokenizer, GenerationConfig
 
-    from slmforge.models import ensure_chat_template
+    from slmforge.runtime.models import ensure_chat_template
     from slmforge.train.sft import load_base
 
     base, _ = load_base(recipe, cuda=True)
@@ -97,7 +97,7 @@ def _write_gguf_with_progress(model: Any, tokenizer: Any, path: Path, quant: str
         write_gguf(model, tokenizer, path, quant, name, progress=lambda done, total: progress.update(task, completed=done, total=total))
 
 
-def _print_checks(checks: list[verify.Check], con: Console) -> None:
+def _print_checks(checks: list[loadback.Check], con: Console) -> None:
     table = Table(title="export checks (loaded back, compared with the merged model)")
     for col in ("file", "max |Δlogit|", "Δ / scale", "top-1", "positions", "tokenizer", "passed"):
         table.add_column(col, justify="left" if col == "file" else "right")
@@ -126,15 +126,15 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
     if {"gguf", "ollama"} & set(formats):
         check_supported(model.config)  # before any file is written
     run.export.mkdir(parents=True, exist_ok=True)
-    texts, reference = verify.reference_logits(model, tokenizer)
+    texts, reference = loadback.reference_logits(model, tokenizer)
     outputs: list[Path] = []
-    checks: list[verify.Check] = []
+    checks: list[loadback.Check] = []
     files: dict[str, str] = {}
 
     if "merged" in formats:
         merged = run.export / "merged"
         outputs += save_merged(model, tokenizer, merged)
-        checks.append(verify.verify_merged(merged, reference, tokenizer, texts))
+        checks.append(loadback.verify_merged(merged, reference, tokenizer, texts))
         files["merged"] = merged.name  # paths in the card are relative to export/
     ggufs: list[Path] = []
     # Ollama needs a GGUF even when gguf is not listed: it gets the first quant type.
@@ -142,9 +142,9 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
         path = run.export / gguf_name(recipe, quant)
         _write_gguf_with_progress(model, tokenizer, path, quant, recipe.name, con)
         con.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); loading it back with transformers")
-        checks.append(verify.verify_gguf(path, quant, reference, tokenizer, texts))
-        if quant == "f16" and verify.llamacpp_available():
-            checks.append(verify.verify_llamacpp(path, model, tokenizer))
+        checks.append(loadback.verify_gguf(path, quant, reference, tokenizer, texts))
+        if quant == "f16" and loadback.llamacpp_available():
+            checks.append(loadback.verify_llamacpp(path, model, tokenizer))
         ggufs.append(path)
         outputs.append(path)
     if ggufs:
@@ -159,7 +159,7 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
         files["ollama"] = modelfile.name
         con.print(f"ollama: [bold]{ollama_hint(recipe.name, modelfile)}[/bold]")
 
-    report = verify.as_json(checks)
+    report = loadback.as_json(checks)
     verify_path = run.export / "verify.json"
     write_json_atomic(verify_path, report)
     outputs.append(verify_path)

@@ -24,9 +24,9 @@ from typing import Any
 
 from rich.console import Console
 
-from slmforge.errors import SlmforgeError
-from slmforge.recipe import Recipe, import_callable
-from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.core.errors import SlmforgeError
+from slmforge.core.recipe import Recipe, import_callable
+from slmforge.core.rundir import RunDir, write_json_atomic
 
 Scorer = Callable[[list[dict[str, str]], str], float]
 Scored = tuple[float | None, str | None]
@@ -41,12 +41,12 @@ def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> tuple[BatchSc
     another scorer (or rubric, or judge model) are scored again on the next run, not reused.
     """
     if recipe.prefs.scorer == "judge":
-        from slmforge.prefs.judge_scorer import JudgeScorer
+        from slmforge.runtime.judge.scorer import JudgeScorer
 
         judge = JudgeScorer(recipe, recipe_dir)
         return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
     if Path(recipe.prefs.scorer).expanduser().is_dir():
-        from slmforge.models import load_reward_scorer
+        from slmforge.runtime.models import load_reward_scorer
 
         # A reward model (train.method: reward, full weights) scores all k answers of a prompt in one batch.
         _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer")
@@ -137,7 +137,7 @@ def sample_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]
 
 def sampler_identity(recipe: Recipe, run: RunDir) -> str:
     """What the answers depend on: the model's weights and the sampling keys. Answers of another are resampled."""
-    from slmforge.rundir import sha256_file
+    from slmforge.core.rundir import sha256_file
 
     p = recipe.prefs
     if p.model:
@@ -150,7 +150,7 @@ def sampler_identity(recipe: Recipe, run: RunDir) -> str:
 
 
 def load_sampler(recipe: Recipe, run: RunDir) -> tuple[Any, Any, str]:
-    from slmforge.models import load_model, load_trained
+    from slmforge.runtime.models import load_model, load_trained
 
     if recipe.prefs.model:
         section = recipe.model.model_copy(update={"id": recipe.prefs.model})
@@ -223,7 +223,7 @@ def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path
                   f"margin {p.margin:g} · {len(done)} done before, {len(todo)} to go"
                   + (f" · {len(stale)} to score again" if stale else ""))
     if todo or stale:
-        from slmforge.evaluate.judge_server import judge_server
+        from slmforge.runtime.judge.server import judge_server
 
         # The judge (when prefs.scorer is judge and judge.server.command is set) runs only while scoring.
         with judge_server(recipe.judge, run.judge / "server.log", console) if p.scorer == "judge" else nullcontext():

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmforge.errors import DataError
-from slmforge.recipe import DataSection, Recipe
+from slmforge.core.errors import DataError
+from slmforge.core.recipe import DataSection, Recipe
 
 # Spot-check ratings as scores: only Good over Bad makes a pair, Okay is neither.
 RATING_SCORES = {"good": 3.0, "okay": 2.0, "bad": 1.0}
@@ -34,8 +34,8 @@ class SourcePairs:
 
 def pairs_from_file(recipe: Recipe, path: Path) -> SourcePairs:
     """prompt/chosen/rejected rows read and validated by data/ (errors name file:line, like prepare's)."""
-    from slmforge.data.read import read_rows
-    from slmforge.data.validate import validate_rows
+    from slmforge.runtime.examples.read import read_rows
+    from slmforge.runtime.examples.validate import validate_rows
 
     p = recipe.prefs
     if not path.is_file():

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
-from slmforge.errors import RecipeError
+from slmforge.core.errors import RecipeError
 
 # train.report_to name → the module transformers' callback imports (TensorBoard is always on: ours).
 _REPORTER_MODULES = {"wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet_ml", "clearml": "clearml", "neptune": "neptune",

@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from slmforge.errors import RunDirError
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir
+from slmforge.core.errors import RunDirError
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from typing import Any, Callable
 import torch
 from rich.console import Console
 
-from slmforge.errors import RecipeError, SlmforgeError
-from slmforge.recipe import Recipe, import_callable
-from slmforge.rundir import RunDir, write_json_atomic
+from slmforge.core.errors import RecipeError, SlmforgeError
+from slmforge.core.recipe import Recipe, import_callable
+from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
-from slmforge.train.pref_metrics import read_pairs
-from slmforge.train.precision import choose_precision
+from slmforge.runtime.pair_metrics import read_pairs
+from slmforge.runtime.placement import choose_precision
 from slmforge.train.sft import (
     checkpoint_fingerprint,
     find_resume_checkpoint,
@@ -106,7 +106,7 @@ def _function_or_model(recipe: Recipe, spec: str) -> Any:
     """A module:function, or (reward_funcs, scorer) for a reward-model directory."""
     where = Path(spec).expanduser()
     if where.is_dir():
-        from slmforge.models import load_reward_scorer
+        from slmforge.runtime.models import load_reward_scorer
 
         # TRL scores with the model itself (its own tokenizer via processing class); held-out uses score.
         return load_reward_scorer(where, recipe.data.max_length, "train.grpo.reward")
@@ -160,7 +160,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | 
     """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
     from datasets import Dataset
 
-    from slmforge.models import load_model
+    from slmforge.runtime.models import load_model
     from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
 
     check_grpo_recipe(recipe, run)

@@ -14,13 +14,13 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from slmforge.errors import RunDirError, SlmforgeError
-from slmforge.recipe import Recipe
-from slmforge.rundir import RunDir, fingerprint
+from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, fingerprint
 from slmforge.train import checkpoints
 from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
 from slmforge.train.data import MicroBatches, load_split, micro_batch_budget, micro_batches, packs_per_step, token_stats
-from slmforge.train.precision import choose_precision
+from slmforge.runtime.placement import choose_precision
 
 SFT_METHODS = ("full", "lora", "qlora")
 # Train keys that change neither the weights nor the data order: a checkpoint stays resumable.
@@ -97,13 +97,13 @@ def train_until_done_or_stopped(trainer: Any, resume: str | None, stop: Graceful
 
 def end_of_turn_id(tokenizer: Any) -> int:
     """The token that ends an assistant turn under the chat template (what generation must stop on)."""
-    from slmforge.data.tokenize import end_of_turn_token
+    from slmforge.runtime.prompts import end_of_turn_token
 
     return tokenizer.convert_tokens_to_ids(end_of_turn_token(tokenizer))
 
 
 def load_base(recipe: Recipe, cuda: bool) -> tuple[Any, Any]:
-    from slmforge.models import load_model
+    from slmforge.runtime.models import load_model
 
     if recipe.train.method != "qlora":
         # fp32 master weights; bf16/fp16 come from autocast so optimizer updates are not lost to rounding.
@@ -113,7 +113,7 @@ def load_base(recipe: Recipe, cuda: bool) -> tuple[Any, Any]:
         import bitsandbytes  # noqa: F401
     except ImportError:
         raise SlmforgeError("train.method: qlora needs bitsandbytes: pip install bitsandbytes (CUDA only)") from None
-    from slmforge.models import load_tokenizer, local_dir, resolve_source
+    from slmforge.runtime.models import load_tokenizer, local_dir, resolve_source
 
     source = resolve_source(recipe.model.id)
     where = local_dir(source) or source.location
@@ -164,7 +164,7 @@ def shared_trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: b
 
 def plan_micro_batches(recipe: Recipe, model: Any, train_set: Any, packs: int, precision: str, cuda: bool) -> MicroBatches:
     """How the rows of one step are split into forward passes (train.micro_batch_tokens)."""
-    from slmforge.train.plan import arch_from_config, micro_budget
+    from slmforge.runtime.memory import arch_from_config, micro_budget
 
     try:
         budget = micro_budget(recipe, arch_from_config(model.config.to_dict()), cuda, 2 if precision in ("bf16", "fp16") else 4)

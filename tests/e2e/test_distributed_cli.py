@@ -1,7 +1,7 @@
 """`slmforge train --nproc 2`: DDP and FSDP2 on two CPU processes (gloo) through accelerate's launcher, on a tiny model.
 
 accelerate enables FSDP only for GPU process groups (on CPU workers the same config used to train plain
-DDP); `slmforge.train.distributed.allow_fsdp_on_cpu` marks CPU workers FSDP, and the FSDP checkpoint
+DDP); `slmforge.orchestrate.distributed.allow_fsdp_on_cpu` marks CPU workers FSDP, and the FSDP checkpoint
 file (pytorch_model_fsdp.bin, written only by accelerate's FSDP save) shows the run really sharded.
 
 Tolerance: the training losses of 2 processes × 2 examples and 1 process × 4 examples (same global
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slmforge.errors import SlmforgeError
-from slmforge.train.distributed import accelerate_config, check_strategy, split_global_batch
+from slmforge.core.errors import SlmforgeError
+from slmforge.orchestrate.distributed import accelerate_config, check_strategy, split_global_batch
 from tests.unit.test_train import make_pairs
 
 
@@ -64,8 +64,8 @@ def test_generated_accelerate_config_names_the_strategy_and_the_rendezvous():
 
 
 def test_checkpoints_record_the_global_batch_so_any_process_count_may_resume(monkeypatch):
-    from slmforge.recipe import validate
-    from slmforge.train.distributed import with_batch
+    from slmforge.core.recipe import validate
+    from slmforge.orchestrate.distributed import with_batch
     from slmforge.train.sft import checkpoint_fingerprint
 
     recipe = validate({"name": "x", "data": {"path": "x.jsonl"}, "train": {"batch_size": 4, "distributed": "ddp"}})

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from slmforge.cli import app
+from slmforge.orchestrate.cli import app
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "folksy-quick.yaml"
 
@@ -58,12 +58,12 @@ def test_llama_cpp_greedy_matches_transformers_for_20_tokens(folksy_export):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra: pip install llama-cpp-python")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from slmforge.export import verify
+    from slmforge.export import loadback
 
     merged = folksy_export / "export" / "merged"
     model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(merged)
-    check = verify.verify_llamacpp(folksy_export / "export" / "folksy-quick-f16.gguf", model, tokenizer, n=20)
+    check = loadback.verify_llamacpp(folksy_export / "export" / "folksy-quick-f16.gguf", model, tokenizer, n=20)
     assert check.passed, check.problems
     assert check.positions == 20 or check.top1_agreement == 1.0
     # the export stage ran the same check itself when llama.cpp was there

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.cli import app
-from slmforge.serve.loading import load_for_serving, run_serve_section
+from slmforge.orchestrate.cli import app
+from slmforge.runtime.serve.loading import load_for_serving, run_serve_section
 
 
 def serve(*args: str):

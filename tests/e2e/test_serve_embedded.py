@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from slmforge.serve.server import free_port
+from slmforge.runtime.serve.server import free_port
 
 KEY = "sk-embedded-test"
 

@@ -11,12 +11,12 @@ import httpx
 import openai
 import pytest
 
-from slmforge.serve.app import build_app
-from slmforge.serve.launch import build_engines
-from slmforge.serve.loading import ModelSpec
-from slmforge.serve.metrics import ServeMetrics
-from slmforge.serve.options import ServeOptions
-from slmforge.serve.server import ServerThread
+from slmforge.runtime.serve.app import build_app
+from slmforge.runtime.serve.launch import build_engines
+from slmforge.runtime.serve.loading import ModelSpec
+from slmforge.runtime.serve.metrics import ServeMetrics
+from slmforge.runtime.serve.options import ServeOptions
+from slmforge.runtime.serve.server import ServerThread
 
 KEY = "sk-test-key"
 CHAT = [{"role": "user", "content": "hi"}]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slmforge.recipe import load
+from slmforge.core.recipe import load
 from tests.unit.test_train import make_pairs
 
 

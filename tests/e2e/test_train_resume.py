@@ -45,7 +45,7 @@ CHILD = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGTERM if where == "term" else signal.SIGKILL)
             return step(self, *args, **kwargs)
         RunTrainer.training_step = step_then_die
-    from slmforge.cli import main
+    from slmforge.orchestrate.cli import main
     sys.argv = ["slmforge", "train", sys.argv[1]]
     main()
     """

@@ -59,7 +59,7 @@ if kill_step > 0:
             os.kill(os.getpid(), signal.SIGKILL)
         return step(self, *args, **kwargs)
     AtomicCheckpoints.training_step = step_then_die
-from slmforge.cli import main
+from slmforge.orchestrate.cli import main
 sys.argv = ["slmforge", "train", sys.argv[1]]
 main()
 """

@@ -16,7 +16,7 @@ from slmforge.corpora.folksy.entities import entity_pairs
 from slmforge.corpora.folksy.grammar import grammar_slips
 from slmforge.corpora.folksy.lexicon import lexicon
 from slmforge.corpora.folksy.prompts import FAMILY_NAMES, PROMPT_TYPES
-from slmforge.errors import DataError
+from slmforge.core.errors import DataError
 
 RECORD_KEYS = {"input", "output", "meta_template", "input_type", "source_words"}
 

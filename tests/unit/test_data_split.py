@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from slmforge.data.formats import Example
-from slmforge.data.split import SPLITS, split_by_group
-from slmforge.recipe import SplitSection
+from slmforge.runtime.examples.formats import Example
+from slmforge.prepare.split import SPLITS, split_by_group
+from slmforge.core.recipe import SplitSection
 
 
 def corpus(n_sayings: int = 600, seed: int = 1) -> list[Example]:
@@ -79,7 +79,7 @@ def test_per_row_split_when_group_by_is_null():
 
 
 def test_missing_stratify_field_is_a_clear_error():
-    from slmforge.errors import DataError
+    from slmforge.core.errors import DataError
 
     with pytest.raises(DataError, match=r"f:1: field 'nope' named by data.split.stratify is missing"):
         split_by_group(corpus(10), SplitSection(stratify="nope"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from slmforge.errors import RunDirError
-from slmforge.recipe import validate
-from slmforge.rundir import RunDir
+from slmforge.core.errors import RunDirError
+from slmforge.core.recipe import validate
+from slmforge.core.rundir import RunDir
 from slmforge.train import checkpoints
 from slmforge.train.sft import checkpoint_fingerprint, find_resume_checkpoint
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from rich.console import Console
 
-from slmforge.errors import SlmforgeError
-from slmforge.pipeline import run_stages
-from slmforge.recipe import load
+from slmforge.core.errors import SlmforgeError
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.core.recipe import load
 from pref_helpers import write_pref_recipe
 
 QUIET = Console(stderr=True, quiet=True)
@@ -51,7 +51,7 @@ def test_orpo_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwe
 def test_preference_method_on_pairs_data_is_one_line_naming_the_key(tmp_path, tiny_qwen2):
     path = write_pref_recipe(tmp_path, tiny_qwen2, "dpo")
     recipe = load(path, ["data.format=pairs"])
-    from slmforge.rundir import RunDir
+    from slmforge.core.rundir import RunDir
     from slmforge.train.preference import check_preference_recipe
 
     with pytest.raises(SlmforgeError) as err:
@@ -60,7 +60,7 @@ def test_preference_method_on_pairs_data_is_one_line_naming_the_key(tmp_path, ti
 
 
 def test_pref_keys_are_validated_before_any_model_loads(tmp_path, tiny_qwen2):
-    from slmforge.errors import RecipeError
+    from slmforge.core.errors import RecipeError
 
     path = write_pref_recipe(tmp_path, tiny_qwen2, "dpo")
     with pytest.raises(RecipeError, match=r"train.pref.bet: unknown key, did you mean beta"):

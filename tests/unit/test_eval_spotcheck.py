@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slmforge.errors import DataError
+from slmforge.core.errors import DataError
 from slmforge.evaluate.spotcheck import read_ratings
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from eval_helpers import price_rows, folksy_rows, prepared_run, quiet, save_adapter
-from slmforge.errors import RecipeError, RunDirError
-from slmforge.evaluate.generate import Sampling, generate
-from slmforge.evaluate.loss import read_tokenized, token_loss
+from slmforge.core.errors import RecipeError, RunDirError
+from slmforge.runtime.generation import Sampling, generate
+from slmforge.runtime.loss import read_tokenized, token_loss
 from slmforge.evaluate.stage import evaluate
 from slmforge.evaluate.task_metrics import parse_number
 

@@ -10,14 +10,14 @@ import torch
 from gguf import GGUFReader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from slmforge.errors import ModelError
-from slmforge.export import verify
+from slmforge.core.errors import ModelError
+from slmforge.export import loadback
 from slmforge.export.gguf_tokenizer import pre_tokenizer_name
 from slmforge.export.gguf_write import check_supported, write_gguf
 
 # The bounds verify.py holds; asserted here on tiny models where they are far from binding.
-F16_REL_BOUND = verify.REL_LOGIT_BOUND["f16"]
-Q8_TOP1_BOUND = verify.TOP1_BOUND["q8_0"]
+F16_REL_BOUND = loadback.REL_LOGIT_BOUND["f16"]
+Q8_TOP1_BOUND = loadback.TOP1_BOUND["q8_0"]
 
 
 def _load(model_dir: Path):
@@ -33,8 +33,8 @@ def tiny(request, tiny_qwen2, tiny_llama):
 def test_gguf_loads_back_in_transformers_with_the_same_logits(tiny, quant, tmp_path):
     arch, (model, tokenizer) = tiny
     path = write_gguf(model, tokenizer, tmp_path / f"tiny-{quant}.gguf", quant, "tiny")
-    texts, reference = verify.reference_logits(model, tokenizer)
-    check = verify.verify_gguf(path, quant, reference, tokenizer, texts)
+    texts, reference = loadback.reference_logits(model, tokenizer)
+    check = loadback.verify_gguf(path, quant, reference, tokenizer, texts)
     assert check.passed, check.problems
     assert check.positions > 100
     if quant == "f16":
@@ -70,7 +70,7 @@ def test_gguf_tokenizer_rebuilt_by_transformers_encodes_the_same_ids(tiny, tmp_p
     _, (model, tokenizer) = tiny
     path = write_gguf(model, tokenizer, tmp_path / "tiny.gguf", "f16", "tiny")
     rebuilt = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=str(path))
-    texts = verify.probe_prompts(tokenizer) + ["<|im_start|>user\nHi<|im_end|>\n", "ünïcödé 東京 🙂"]
+    texts = loadback.probe_prompts(tokenizer) + ["<|im_start|>user\nHi<|im_end|>\n", "ünïcödé 東京 🙂"]
     for text in texts:
         assert rebuilt(text).input_ids == tokenizer(text).input_ids, text
     assert rebuilt.chat_template == tokenizer.chat_template
@@ -81,7 +81,7 @@ def test_gguf_tokenizer_rebuilt_by_transformers_encodes_the_same_ids(tiny, tmp_p
 
 
 def test_untied_model_writes_output_weight(tmp_path):
-    from slmforge.tiny_models import build_tiny_model
+    from slmforge.runtime.tiny_models import build_tiny_model
 
     directory = build_tiny_model(tmp_path / "untied", arch="llama")
     model, tokenizer = _load(directory)
@@ -89,8 +89,8 @@ def test_untied_model_writes_output_weight(tmp_path):
     model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.lm_head.weight) * 0.1)
     path = write_gguf(model, tokenizer, tmp_path / "untied.gguf", "f16", "untied")
     assert "output.weight" in {t.name for t in GGUFReader(str(path)).tensors}
-    texts, reference = verify.reference_logits(model, tokenizer)
-    assert verify.verify_gguf(path, "f16", reference, tokenizer, texts).passed
+    texts, reference = loadback.reference_logits(model, tokenizer)
+    assert loadback.verify_gguf(path, "f16", reference, tokenizer, texts).passed
 
 
 def test_unsupported_architecture_is_one_line_naming_the_supported_ones(tmp_path):

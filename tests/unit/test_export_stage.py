@@ -11,10 +11,10 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.cli import app
-from slmforge.errors import ModelError
+from slmforge.orchestrate.cli import app
+from slmforge.core.errors import ModelError
 from slmforge.export.ollama import translate_template
-from slmforge.models import CHATML_TEMPLATE
+from slmforge.runtime.models import CHATML_TEMPLATE
 
 
 def write_recipe(tmp_path: Path, model_dir: Path, name: str = "tinyrun") -> Path:
@@ -115,9 +115,9 @@ def test_model_card_has_base_data_hash_method_metrics_and_usage(exported):
 
 
 def test_run_skips_an_export_whose_outputs_are_intact(exported):
-    from slmforge.pipeline import run_stages
-    from slmforge.recipe import load
-    from slmforge.rundir import RunDir
+    from slmforge.orchestrate.pipeline import run_stages
+    from slmforge.core.recipe import load
+    from slmforge.core.rundir import RunDir
 
     tmp, recipe, run, _ = exported
     before = RunDir(run).stage("export")

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from slmforge.errors import RecipeError
-from slmforge.pipeline import run_stages
-from slmforge.recipe import load
+from slmforge.core.errors import RecipeError
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.core.recipe import load
 from pref_helpers import train_in_child, write_pref_recipe
 
 # The rule: the share of a completion's characters that are vowels. Dense (every completion scores
@@ -48,7 +48,7 @@ def test_grpo_with_a_rule_reward_raises_the_mean_reward(tmp_path, tiny_qwen2, mo
 
 
 def test_grpo_without_a_reward_or_with_a_bad_group_is_one_line(tmp_path, tiny_qwen2, monkeypatch):
-    from slmforge.rundir import RunDir
+    from slmforge.core.rundir import RunDir
     from slmforge.train.grpo import check_grpo_recipe, reward_function
 
     path = grpo_recipe(tmp_path, tiny_qwen2, monkeypatch)
@@ -101,7 +101,7 @@ def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monk
     # A real HTTP judge on loopback; its score depends on the answer it is shown, so rewards vary.
     from judge_fake import FakeJudge
 
-    from slmforge.evaluate.judge_client import JudgeError
+    from slmforge.runtime.judge.client import JudgeError
 
     asked: list[str] = []
 

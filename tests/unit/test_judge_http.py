@@ -13,12 +13,12 @@ import pytest
 from judge_fake import FakeJudge, directive_responder
 from rich.console import Console
 
-from slmforge.errors import RecipeError
-from slmforge.evaluate.judge import judge_samples
-from slmforge.evaluate.judge_client import JudgeError, JudgeSettings
-from slmforge.evaluate.judge_samples import Sample
-from slmforge.evaluate.rubrics import load_rubric
-from slmforge.recipe import JudgeTargets
+from slmforge.core.errors import RecipeError
+from slmforge.judge.score import judge_samples
+from slmforge.runtime.judge.client import JudgeError, JudgeSettings
+from slmforge.judge.samples import Sample
+from slmforge.runtime.judge.rubrics import load_rubric
+from slmforge.core.recipe import JudgeTargets
 
 
 def settings(url: str, **overrides) -> JudgeSettings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slmforge.evaluate.judge_parse import parse_preference, parse_score
+from slmforge.runtime.judge.parse import parse_preference, parse_score
 
 SCORES = [
     ("4", 4),

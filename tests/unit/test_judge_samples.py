@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slmforge.errors import DataError, RunDirError
-from slmforge.evaluate.judge_samples import ResultLog, read_samples
+from slmforge.core.errors import DataError, RunDirError
+from slmforge.judge.samples import ResultLog, read_samples
 
 
 def write(path: Path, *lines: str) -> Path:

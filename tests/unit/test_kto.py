@@ -6,8 +6,8 @@ import json
 
 from rich.console import Console
 
-from slmforge.pipeline import run_stages
-from slmforge.recipe import load
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.core.recipe import load
 from pref_helpers import write_pref_recipe
 
 QUIET = Console(stderr=True, quiet=True)
@@ -68,7 +68,7 @@ def test_kto_on_unpaired_good_bad_rows_learns_the_rule(tmp_path, tiny_qwen2):
 def test_an_unpaired_row_with_an_unknown_label_is_named_by_file_and_line(tmp_path, tiny_qwen2):
     import pytest
 
-    from slmforge.errors import DataError, RecipeError
+    from slmforge.core.errors import DataError, RecipeError
 
     path = unpaired_recipe(tmp_path, tiny_qwen2)
     rated = tmp_path / "rated.jsonl"

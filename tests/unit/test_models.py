@@ -8,9 +8,9 @@ import shutil
 import pytest
 import torch
 
-from slmforge.errors import ModelError
-from slmforge.models import embedded_gguf, load_model, load_tokenizer
-from slmforge.recipe import ModelSection
+from slmforge.core.errors import ModelError
+from slmforge.runtime.models import embedded_gguf, load_model, load_tokenizer
+from slmforge.core.recipe import ModelSection
 
 CHAT = [{"role": "user", "content": "hi"}]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from slmforge import pipeline
-from slmforge.errors import SlmforgeError
-from slmforge.pipeline import Stage, run_stages
-from slmforge.recipe import validate
+from slmforge.orchestrate import pipeline
+from slmforge.core.errors import SlmforgeError
+from slmforge.orchestrate.pipeline import Stage, run_stages
+from slmforge.core.recipe import validate
 
 
 def _recipe(tmp_path: Path):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.recipe import validate
-from slmforge.train.plan import GB, KNOWN, arch_for, estimate, micro_budget
+from slmforge.core.recipe import validate
+from slmforge.runtime.memory import GB, KNOWN, arch_for, estimate, micro_budget
 
 
 def cpu_micro_tokens(model: str) -> int:
@@ -35,8 +35,8 @@ PEAK = textwrap.dedent(
         return int(re.search(field + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
 
     model, d, method = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-    from slmforge.recipe import load
-    from slmforge.pipeline import run_stages
+    from slmforge.core.recipe import load
+    from slmforge.orchestrate.pipeline import run_stages
     with open(d / "p.jsonl", "w") as f:
         for i in range(80):
             f.write(json.dumps({"input": f"Tell me about goat {i} and the barn and the hay and the hay.",
@@ -77,7 +77,7 @@ def test_lora_and_qlora_shrink_what_a_7b_needs():
 
 
 def test_plan_reads_a_local_config_and_prints_a_table(tmp_path, tiny_qwen2):
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump({"name": "p", "model": {"id": str(tiny_qwen2)}, "data": {"path": "x.jsonl"}}))
@@ -109,7 +109,7 @@ def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tu
     # "Tiny" architecture (random Qwen2, 512 wide, 8 layers, 19M parameters) big enough that the model's
     # own memory (305 MB of weights, gradients and AdamW states, ~150 MB of activations) dominates the
     # trainer's bookkeeping; the 2-layer test model would measure allocator noise.
-    from slmforge.tiny_models import build_tiny_model
+    from slmforge.runtime.tiny_models import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny512", hidden_size=512, layers=8)
     run, length = measured_run_memory(tmp_path, str(model), "full")

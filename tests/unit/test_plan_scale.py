@@ -12,11 +12,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.errors import SlmforgeError
-from slmforge.recipe import load, validate
-from slmforge.train.distributed import split_global_batch
-from slmforge.train.plan import GB, KNOWN, estimate, extras_for
-from slmforge.train.plan_scale import (ASSUMED_GPU, layer_params, parse_gpu_memory, per_device_batch, root_params, scale_out,
+from slmforge.core.errors import SlmforgeError
+from slmforge.core.recipe import load, validate
+from slmforge.orchestrate.distributed import split_global_batch
+from slmforge.runtime.memory import GB, KNOWN, estimate, extras_for
+from slmforge.orchestrate.plan_scale import (ASSUMED_GPU, layer_params, parse_gpu_memory, per_device_batch, root_params, scale_out,
                                        smallest_fit)
 
 Q14 = KNOWN["Qwen/Qwen2.5-14B"]
@@ -111,7 +111,7 @@ def test_grpo_counts_the_kv_cache_and_logits_of_a_group_of_completions():
 
 
 def test_plan_prints_the_per_gpu_table_and_the_smallest_setup(tmp_path):
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     result = CliRunner().invoke(app, ["plan", "recipes/chefbot-qwen14b.yaml", "--set", "train.method=full", "--gpu-memory", "80GB",
                                       "--runs", str(tmp_path)], env={"COLUMNS": "200"})
@@ -121,7 +121,7 @@ def test_plan_prints_the_per_gpu_table_and_the_smallest_setup(tmp_path):
 
 
 def test_plan_of_a_dpo_recipe_shows_the_reference_row(tmp_path):
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump({"name": "p", "model": {"id": "Qwen/Qwen2.5-0.5B-Instruct"},
@@ -133,7 +133,7 @@ def test_plan_of_a_dpo_recipe_shows_the_reference_row(tmp_path):
 
 
 def test_a_bad_gpu_memory_exits_2_with_one_line(tmp_path):
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     result = CliRunner().invoke(app, ["plan", "recipes/chefbot-qwen14b.yaml", "--gpu-memory", "huge", "--runs", str(tmp_path)])
     assert result.exit_code == 2 and "--gpu-memory: expected a size like 80GB" in result.output

@@ -7,7 +7,7 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from slmforge.cli import app
+from slmforge.orchestrate.cli import app
 from slmforge.prefs.pairs import pick_pair
 
 QUIET = Console(stderr=True, quiet=True)
@@ -108,7 +108,7 @@ def test_a_reward_model_directory_scores_the_answers(tmp_path, tiny_qwen2):
     pairs = [json.loads(x) for x in (out / "pairs.jsonl").read_text().splitlines()]
     assert pairs and all(p["chosen_score"] >= p["rejected_score"] for p in pairs)
     # the scores are the reward model's own: recompute one
-    from slmforge.models import load_reward_scorer
+    from slmforge.runtime.models import load_reward_scorer
 
     _, score = load_reward_scorer(rm_dir, 64, "prefs.scorer")
     first = pairs[0]

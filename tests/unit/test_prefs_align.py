@@ -7,7 +7,7 @@ import json
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.cli import app
+from slmforge.orchestrate.cli import app
 
 LENGTH_SCORER = """
 def words(prompt, answer):
@@ -78,8 +78,8 @@ def test_run_trains_sft_then_dpo_from_it_and_shows_before_and_after(tmp_path, ti
 
 
 def test_align_without_pairs_source_is_one_line(tmp_path, tiny_qwen2):
-    from slmforge.errors import RecipeError
-    from slmforge.recipe import load
+    from slmforge.core.errors import RecipeError
+    from slmforge.core.recipe import load
 
     recipe = write_align_recipe(tmp_path, tiny_qwen2)
     try:
@@ -123,8 +123,8 @@ def test_with_a_judge_the_view_adds_judge_means_and_the_ab_of_aligned_against_sf
 def test_align_after_a_preference_train_stage_is_refused_in_one_line(tmp_path, tiny_qwen2):
     import pytest
 
-    from slmforge.errors import RecipeError
-    from slmforge.recipe import load
+    from slmforge.core.errors import RecipeError
+    from slmforge.core.recipe import load
 
     with pytest.raises(RecipeError, match=r"^recipe: align.enabled: the train stage must be SFT .*got dpo; the preference method goes in align.method$"):
         load(write_align_recipe(tmp_path, tiny_qwen2), ["train.method=dpo"])

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.cli import app
-from slmforge.errors import RecipeError
-from slmforge.recipe import load
+from slmforge.orchestrate.cli import app
+from slmforge.core.errors import RecipeError
+from slmforge.core.recipe import load
 
 MINIMAL = {"name": "t", "data": {"path": "examples.jsonl"}}
 

@@ -13,7 +13,7 @@ import pytest
 
 from eval_helpers import folksy_rows, prepared_run, quiet, save_adapter
 from slmforge.evaluate.stage import evaluate
-from slmforge.report import write_report
+from slmforge.report.page import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

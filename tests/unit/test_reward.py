@@ -6,15 +6,15 @@ import json
 
 from pref_helpers import write_pref_recipe
 
-from slmforge.pipeline import run_stages
-from slmforge.recipe import load
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.core.recipe import load
 
 
 def test_reward_model_ranks_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_qwen2):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from slmforge.train.pref_metrics import read_pairs, reward_pair_score
+    from slmforge.runtime.pair_metrics import read_pairs, reward_pair_score
 
     run_stages(load(write_pref_recipe(tmp_path, tiny_qwen2, "reward")), tmp_path / "runs", ["prepare", "train"])
     run = tmp_path / "runs" / "reward"

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from slmforge.recipe import ServeSection
-from slmforge.serve.cache import ResponseCache, cache_key
-from slmforge.serve.engine import GenerationResult, SamplingParams
-from slmforge.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
-from slmforge.serve.loading import parse_model_flag, served_name
-from slmforge.serve.options import ServeError, ServeOptions, parse_split
+from slmforge.core.recipe import ServeSection
+from slmforge.runtime.serve.cache import ResponseCache, cache_key
+from slmforge.runtime.serve.engine import GenerationResult, SamplingParams
+from slmforge.runtime.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
+from slmforge.runtime.serve.loading import parse_model_flag, served_name
+from slmforge.runtime.serve.options import ServeError, ServeOptions, parse_split
 
 
 def test_only_a_listed_bearer_key_matches(tmp_path):

@@ -8,8 +8,8 @@ import re
 
 import optuna
 
-from slmforge.sweep.page import render
-from slmforge.sweep.summary import SweepSummary, sort_rows, trial_rows
+from slmforge.orchestrate.sweep.page import render
+from slmforge.orchestrate.sweep.summary import SweepSummary, sort_rows, trial_rows
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -15,8 +15,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from slmforge.sweep.slots import claim_slot, fail_orphans, is_surplus
-from slmforge.sweep.study import finished
+from slmforge.orchestrate.sweep.slots import claim_slot, fail_orphans, is_surplus
+from slmforge.orchestrate.sweep.study import finished
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -11,8 +11,8 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from slmforge.pipeline import run_stages
-from slmforge.recipe import load
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.core.recipe import load
 from slmforge.train.data import MicroBatches, micro_batches
 
 QUIET = Console(stderr=True, quiet=True)
@@ -76,7 +76,7 @@ def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path,
 def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed(tmp_path, tiny_qwen2):
     from transformers import AutoModelForCausalLM
 
-    from slmforge.models import load_trained
+    from slmforge.runtime.models import load_trained
 
     run = train_run(tmp_path, tiny_qwen2, method="full", save_total_limit=1)
     trained = AutoModelForCausalLM.from_pretrained(run / "model")
@@ -89,7 +89,7 @@ def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed
 
 
 def test_qlora_without_cuda_is_one_line_suggesting_lora(tmp_path, tiny_qwen2):
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -100,7 +100,7 @@ def test_qlora_without_cuda_is_one_line_suggesting_lora(tmp_path, tiny_qwen2):
 
 
 def test_resuming_with_a_changed_recipe_is_refused_with_what_to_do(tmp_path, tiny_qwen2):
-    from slmforge.errors import RunDirError
+    from slmforge.core.errors import RunDirError
 
     train_run(tmp_path, tiny_qwen2, method="lora")
     changed = load(tmp_path / "recipe.yaml", ["train.lr=1e-3"])
@@ -111,8 +111,8 @@ def test_resuming_with_a_changed_recipe_is_refused_with_what_to_do(tmp_path, tin
 
 
 def test_training_without_prepared_data_says_to_run_prepare(tmp_path, tiny_qwen2):
-    from slmforge.errors import RunDirError
-    from slmforge.rundir import RunDir
+    from slmforge.core.errors import RunDirError
+    from slmforge.core.rundir import RunDir
     from slmforge.train.sft import train
 
     recipe = load(write_recipe(tmp_path, tiny_qwen2, method="lora"))
@@ -123,7 +123,7 @@ def test_training_without_prepared_data_says_to_run_prepare(tmp_path, tiny_qwen2
 def test_report_to_without_its_package_is_one_line_naming_the_key_and_the_pip_command(tmp_path, tiny_qwen2, monkeypatch):
     import sys
 
-    from slmforge.cli import app
+    from slmforge.orchestrate.cli import app
 
     monkeypatch.setitem(sys.modules, "mlflow", None)  # importlib then finds no mlflow, installed or not
     recipe = write_recipe(tmp_path, tiny_qwen2, report_to=["mlflow"])
@@ -136,8 +136,8 @@ def test_report_to_without_its_package_is_one_line_naming_the_key_and_the_pip_co
 
 
 def test_report_to_reaches_training_arguments_and_unknown_loggers_are_refused(tmp_path, tiny_qwen2, monkeypatch):
-    from slmforge.errors import RecipeError
-    from slmforge.rundir import RunDir
+    from slmforge.core.errors import RecipeError
+    from slmforge.core.rundir import RunDir
     from slmforge.train.sft import sft_config
 
     # An importable `mlflow` (this test does not need the real package: only the config is built).

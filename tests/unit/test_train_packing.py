@@ -7,7 +7,7 @@ import torch
 
 
 def examples(tokenizer, n: int = 12) -> list[dict]:
-    from slmforge.data.tokenize import tokenize_chat
+    from slmforge.runtime.prompts import tokenize_chat
 
     out = []
     for i in range(n):

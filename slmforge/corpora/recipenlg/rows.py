@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from slmforge.errors import DataError
+from slmforge.core.errors import DataError
 
 csv.field_size_limit(1 << 30)  # some directions run long
 REQUIRED_COLUMNS = ("title", "ingredients", "directions")

@@ -1,0 +1,133 @@
+"""The align stage: preference training (align.method) from the SFT model, on prefs/pairs.jsonl.
+
+    model/ (SFT adapter) ─merge once→ align/sft_merged/ ─┐
+    prefs/pairs.jsonl ─prepare (split)→ align/data/ ──────┴→ preference trainer → align/model/
+
+The trainer is the one `train.method: dpo` uses, run on a sub run directory (runs/<name>/align/)
+with model.id = the merged SFT weights. So DPO starts from the SFT model, and with LoRA its
+reference is those frozen SFT weights under the adapter (no second copy in memory); checkpoints,
+exact resume, metrics.jsonl and the before/after held-out score (align/logs/preference.json)
+come with it. Why merge rather than stack a second adapter: the reference of a LoRA DPO is "the
+model with the adapter disabled", which must be the SFT model, not the original base.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.core.recipe import Recipe, validate
+from slmforge.core.rundir import RunDir, sha256_file
+
+MERGED = "sft_merged"
+_STAMP = ".merged_from"  # sha256 of the adapter merged in: a retrained SFT model is merged again
+
+
+def align_run(run: RunDir) -> RunDir:
+    return RunDir(run.align)
+
+
+def pairs_file(run: RunDir) -> Path:
+    return run.root / "prefs" / "pairs.jsonl"
+
+
+def sft_base(recipe: Recipe, run: RunDir, console: Console) -> Path:
+    """A plain model directory holding the SFT weights: model/ itself when full, else the merge of its adapter."""
+    if not run.model.is_dir():
+        raise RunDirError(f"{run.model}: no SFT model to align; run `slmforge run RECIPE` (train comes before align)")
+    adapter = run.model / "adapter_model.safetensors"
+    if not adapter.is_file():
+        # Full fine-tune: already a plain model directory. A merge left by an earlier LoRA run
+        # would be taken for the base by RunDir.final_model: remove it.
+        shutil.rmtree(align_run(run).root / MERGED, ignore_errors=True)
+        return run.model
+    out = align_run(run).root / MERGED
+    stamp = sha256_file(adapter)
+    if (out / _STAMP).is_file() and (out / _STAMP).read_text(encoding="utf-8") == stamp:
+        return out
+    import torch
+
+    from slmforge.runtime.models import load_trained
+
+    console.print(f"align: merging the SFT adapter {run.model} into its base → {out}")
+    model, tokenizer = load_trained(run.model, recipe.model, merge=True, dtype=torch.float32)
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    # The SFT model's generation config ends generation at the end of turn: keep it.
+    if (run.model / "generation_config.json").is_file():
+        shutil.copy(run.model / "generation_config.json", tmp / "generation_config.json")
+    (tmp / _STAMP).write_text(stamp, encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
+def align_recipe(recipe: Recipe, base: Path, pairs: Path) -> Recipe:
+    """The recipe of the sub run: model = the SFT weights, data = the pairs, train = align's keys over train's."""
+    raw = recipe.model_dump(mode="json")
+    a = recipe.align
+    raw["model"]["id"] = str(base)
+    raw["data"] = {"path": str(pairs), "format": "preference", "max_length": recipe.data.max_length, "on_error": "skip",
+                   "split": {"train": round(1 - a.held_out, 6), "val": 0.0, "test": a.held_out, "group_by": "reply",
+                             "seed": recipe.data.split.seed}}
+    raw["train"].update(method=a.method, lr=a.lr, epochs=a.epochs, max_steps=a.max_steps, batch_size=a.batch_size,
+                        grad_accum=a.grad_accum)
+    raw["align"]["enabled"] = False
+    raw["eval"]["enabled"] = False
+    raw["sweep"] = None
+    raw["export"]["formats"] = []
+    return validate(raw, "align")
+
+
+def _trainer(method: str):  # noqa: ANN202 (a stage function)
+    """The stage function `train.method: METHOD` would run: preference.py's methods, or train/METHOD.py (kto, grpo)."""
+    import importlib
+    import importlib.util
+
+    from slmforge.train import preference
+
+    if method in preference.PREFERENCE_METHODS:
+        return preference.train
+    if importlib.util.find_spec(f"slmforge.train.{method}") is None:
+        raise SlmforgeError(f"align.method: {method} is not available in this build; use dpo or orpo")
+    return importlib.import_module(f"slmforge.train.{method}").train
+
+
+def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
+    """Run the align stage; returns every file it wrote under align/."""
+    from slmforge.prepare.stage import prepare
+
+    trainer = _trainer(recipe.align.method)  # an unavailable method fails before the merge
+    pairs = pairs_file(run)
+    if not pairs.is_file():
+        raise RunDirError(f"{pairs}: no preference pairs; run `slmforge prefs RECIPE` (or `slmforge run`) first")
+    sub = align_run(run)
+    base = sft_base(recipe, run, console)
+    sub_recipe = align_recipe(recipe, base, pairs)
+    sub.ensure(sub_recipe)
+    a = recipe.align
+    console.print(f"align [bold]{a.method}[/bold] from the SFT model ({base}) on {pairs} · lr {a.lr:g} · "
+                  f"batch {a.batch_size} × accum {a.grad_accum} · {'max_steps ' + str(a.max_steps) if a.max_steps > 0 else f'{a.epochs:g} epochs'}")
+    written = prepare(sub_recipe, sub, console)
+    written += trainer(sub_recipe, sub, console)
+    if base != run.model:
+        written += [p for p in base.rglob("*") if p.is_file()]
+    written.append(sub.recipe_path)
+    # A run shorter than train.logging_steps writes no metrics.jsonl, though the trainer names it.
+    return sorted({p for p in written if p.is_file()})
+
+
+def held_out_pairs(run: RunDir, limit: int | None = None) -> list[dict]:
+    """The align stage's held-out pairs (align/data/test.jsonl), as the preference trainer reads them."""
+    path = align_run(run).split_file("test")
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows[:limit] if limit else rows

@@ -1,0 +1,221 @@
+"""RunDir: where every stage of one recipe writes, and the manifest that makes `run` resumable.
+
+A stage records a fingerprint of what it read (recipe sections + input file hashes) and the
+sha256 of every file it wrote. `run` skips a stage whose fingerprint is unchanged and whose
+outputs are all still there with the same hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from slmforge.core.recipe import ModelSection, Recipe
+
+MANIFEST = "manifest.json"
+_TRACKED_PACKAGES = ("slmforge", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "gguf", "tokenizers")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_rev() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON via a temp file + rename so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class StageRecord:
+    status: str = "pending"  # pending | running | complete | failed
+    fingerprint: str | None = None
+    started: float | None = None
+    seconds: float | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+class RunDir:
+    """Paths of one run (DESIGN.md "Stages and the run directory") and its manifest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, base: Path | None = None) -> RunDir:
+        return cls((base or Path("runs")) / recipe.name)
+
+    # paths ------------------------------------------------------------------
+    @property
+    def recipe_path(self) -> Path:
+        return self.root / "recipe.yaml"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def eval(self) -> Path:
+        return self.root / "eval"
+
+    @property
+    def judge(self) -> Path:
+        return self.root / "judge"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def align(self) -> Path:
+        """The align stage's sub run directory: sft_merged/, data/, checkpoints/, logs/, model/."""
+        return self.root / "align"
+
+    def final_model(self, recipe: Recipe) -> tuple[Path, ModelSection]:
+        """The run's final model and the base it loads on (for eval, export, serve).
+
+        align on: align/model/, an adapter (or full weights) on the SFT weights (align/sft_merged/,
+        or model/ when SFT trained full weights); align off: model/ on the recipe's base.
+        """
+        if not recipe.align.enabled:
+            return self.model, recipe.model
+        aligned = self.align / "model"
+        if not aligned.is_dir():
+            from slmforge.core.errors import RunDirError
+
+            raise RunDirError(f"{aligned}: align is on but there is no aligned model yet; run `slmforge run RECIPE` "
+                              "(or evaluate the SFT model with --model sft)")
+        base = self.align / "sft_merged" if (self.align / "sft_merged").is_dir() else self.model
+        return aligned, recipe.model.model_copy(update={"id": str(base)})
+
+    def split_file(self, split: str) -> Path:
+        return self.data / f"{split}.jsonl"
+
+    def tokenized_file(self, split: str) -> Path:
+        return self.data / "tokenized" / f"{split}.parquet"
+
+    # manifest ---------------------------------------------------------------
+    def ensure(self, recipe: Recipe) -> None:
+        """Create the directory, write the resolved recipe and start or refresh the manifest."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.recipe_path.write_text(recipe.to_yaml(), encoding="utf-8")
+        manifest = self.read_manifest()
+        manifest.update(
+            {
+                "name": recipe.name,
+                "recipe_sha256": sha256_text(recipe.to_yaml()),
+                "versions": package_versions(),
+                "git_rev": git_rev(),
+                "platform": f"{platform.system()} {platform.machine()}, python {sys.version.split()[0]}",
+            }
+        )
+        manifest.setdefault("stages", {})
+        manifest.setdefault("created", time.time())
+        write_json_atomic(self.manifest_path, manifest)
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def stage(self, name: str) -> StageRecord:
+        raw = self.read_manifest().get("stages", {}).get(name)
+        return StageRecord(**raw) if raw else StageRecord()
+
+    def _write_stage(self, name: str, record: StageRecord) -> None:
+        manifest = self.read_manifest()
+        manifest.setdefault("stages", {})[name] = record.__dict__
+        write_json_atomic(self.manifest_path, manifest)
+
+    def is_complete(self, name: str, fingerprint: str) -> bool:
+        """True when the stage finished with this fingerprint and every output is intact."""
+        record = self.stage(name)
+        if record.status != "complete" or record.fingerprint != fingerprint:
+            return False
+        for rel, digest in record.outputs.items():
+            path = self.root / rel
+            if not path.is_file() or sha256_file(path) != digest:
+                return False
+        return True
+
+    def start_stage(self, name: str, fingerprint: str, inputs: dict[str, str]) -> StageRecord:
+        record = StageRecord(status="running", fingerprint=fingerprint, started=time.time(), inputs=inputs)
+        self._write_stage(name, record)
+        return record
+
+    def finish_stage(self, name: str, record: StageRecord, outputs: list[Path]) -> None:
+        record.status = "complete"
+        record.seconds = round(time.time() - (record.started or time.time()), 3)
+        record.outputs = {str(p.relative_to(self.root)): sha256_file(p) for p in sorted(outputs)}
+        self._write_stage(name, record)
+
+    def fail_stage(self, name: str, record: StageRecord, error: str) -> None:
+        record.status = "failed"
+        record.seconds = round(time.time() - (record.started or time.time()), 3)
+        record.error = error
+        self._write_stage(name, record)
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """Stable hash of what a stage depends on (recipe sections, input hashes)."""
+    return sha256_text(json.dumps(parts, sort_keys=True, default=str))

@@ -1,0 +1,163 @@
+"""Engines beyond transformers: llama.cpp (GGUF on CPU) and vLLM (CUDA). Both are optional:
+when one is missing the user gets one line saying what to install, never a traceback."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import shlex
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest
+from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
+from slmforge.runtime.serve.options import ServeError, ServeOptions
+
+LLAMACPP_INSTALL = "pip install llama-cpp-python"
+
+
+class _LlamaTokenizer:
+    """The slice of a transformers tokenizer the HTTP layer uses, over llama.cpp's own."""
+
+    def __init__(self, llama: Any):
+        self._llama = llama
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        return {"input_ids": self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)}
+
+    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True, tokenize: bool = True,
+                            return_dict: bool = True) -> dict[str, list[int]]:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self._llama.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the GGUF file has no tokenizer.chat_template")
+        eos = self._llama.detokenize([self._llama.token_eos()]).decode("utf-8", "ignore")
+        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+        prompt = formatter(messages=messages).prompt
+        return {"input_ids": self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)}
+
+
+class LlamaCppEngine:
+    """A GGUF served through llama-cpp-python, one request at a time (llama.cpp batches inside a
+    sequence, not across our requests). Same submit/callback contract as BatchingEngine."""
+
+    def __init__(self, name: str, source: str, observer: EngineObserver | None = None, n_ctx: int = 4096):
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ServeError(f"--engine llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL} (or use --engine transformers)")
+        path = _gguf_path(source)
+        from llama_cpp import Llama
+
+        self.name = name
+        self.llama = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
+        self.tokenizer = _LlamaTokenizer(self.llama)
+        self.max_context = n_ctx
+        self.observer = observer
+        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"llamacpp-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, request: GenRequest) -> None:
+        self._queue.put(request)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while (request := self._queue.get()) is not None:
+            try:
+                self._generate(request)
+            except Exception as exc:  # answer the request; the server turns it into a 500
+                request.on_done(exc)
+
+    def _generate(self, request: GenRequest) -> None:
+        if self.observer is not None:
+            self.observer.batch_started(self.name, 1)
+        params = request.params
+        text, reason, count = "", "length", 0
+        for chunk in self.llama.create_completion(
+            prompt=request.prompt_ids, max_tokens=params.max_tokens, temperature=params.temperature,
+            top_p=params.top_p, stop=list(params.stop) or None, seed=params.seed, stream=True,
+        ):
+            choice = chunk["choices"][0]
+            piece = choice.get("text") or ""
+            if piece:
+                count += 1
+                text += piece
+                if request.on_delta is not None:
+                    request.on_delta(piece)
+            if choice.get("finish_reason"):
+                reason = choice["finish_reason"]
+            if request.cancelled.is_set():
+                break
+        if self.observer is not None:
+            self.observer.tokens_generated(self.name, count)
+        request.on_done(GenerationResult(text, reason, len(request.prompt_ids), count))
+
+
+def _gguf_path(source: str) -> Path:
+    """The .gguf file to serve: the file itself, or the first one in a run's export/."""
+    if source.startswith("embedded:"):
+        from slmforge.runtime.models import embedded_gguf
+
+        return embedded_gguf(source.removeprefix("embedded:"))
+    path = Path(source)
+    if path.suffix == ".gguf" and path.is_file():
+        return path
+    if is_run_dir(path):
+        found = sorted((path / "export").glob("*.gguf"))
+        if found:
+            return found[0]
+        raise ServeError(f"{source}: no .gguf in {path / 'export'}; run `slmforge export` with formats: [gguf] first")
+    raise ServeError(f"--engine llamacpp serves .gguf files; {source} is not one (use --engine transformers)")
+
+
+def vllm_command(specs: list[ModelSpec], options: ServeOptions) -> list[str]:
+    """vLLM's own OpenAI server for the first model; run directories with adapters become LoRA modules."""
+    first = specs[0]
+    base, adapters = first.source, []
+    for spec in specs:
+        model_dir = Path(spec.source) / "model" if is_run_dir(Path(spec.source)) else Path(spec.source)
+        if (model_dir / "adapter_config.json").is_file():
+            adapters.append(f"{spec.name}={model_dir}")
+            if spec is first:
+                from slmforge.core.recipe import load
+
+                base = load(Path(spec.source) / "recipe.yaml").model.id
+        elif spec is first and is_run_dir(Path(spec.source)):
+            base = str(model_dir)
+    if base.startswith("embedded:") or base.endswith(".gguf"):
+        raise ServeError(f"--engine vllm serves hub ids or model directories, not {base}; "
+                         "use --engine transformers or llamacpp for GGUF files")
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", base, "--served-model-name", first.name,
+           "--host", options.host, "--port", str(options.port)]
+    if adapters:
+        cmd += ["--enable-lora", "--lora-modules", *adapters]
+    return cmd
+
+
+def run_vllm(specs: list[ModelSpec], options: ServeOptions) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ServeError("--engine vllm needs a CUDA GPU and none is visible here; use --engine transformers (or llamacpp for a .gguf)")
+    if importlib.util.find_spec("vllm") is None:
+        raise ServeError("--engine vllm needs vLLM: pip install vllm (CUDA only), or use --engine transformers")
+    cmd = vllm_command(specs, options)
+    env = dict(os.environ)
+    if options.api_keys:
+        if len(options.api_keys) > 1:
+            raise ServeError("--engine vllm takes a single API key; put one key in the --api-keys file")
+        env["VLLM_API_KEY"] = options.api_keys[0]  # through the environment: never visible in `ps`
+    # Our guards, cache, split and metrics are not in front of vLLM: it brings its own server.
+    print("starting:", shlex.join(cmd))
+    raise SystemExit(subprocess.call(cmd, env=env))

@@ -1,0 +1,92 @@
+"""What stands between the network and the model: API keys, per-key rate limits, the address check."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from slmforge.runtime.serve.options import ServeError
+
+
+def read_api_keys(path: Path) -> list[str]:
+    """One key per line; blank lines and # comments are ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise ServeError(f"--api-keys {path}: file not found (one key per line)")
+    keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    keys = [k for k in keys if k and not k.startswith("#")]
+    if not keys:
+        raise ServeError(f"--api-keys {path}: no keys in the file (one key per line, # for comments)")
+    return keys
+
+
+def matching_key(header: str | None, keys: list[str]) -> str | None:
+    """The key a `Bearer KEY` header carries, if it is one of ours.
+
+    Every key is compared in constant time and the loop never stops early, so response time
+    says nothing about how much of a guess was right.
+    """
+    if not header or not header.startswith("Bearer "):
+        return None
+    offered = header.removeprefix("Bearer ").strip().encode()
+    found = None
+    for key in keys:
+        if hmac.compare_digest(offered, key.encode()):
+            found = key
+    return found
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_keys: list[str]) -> None:
+    """A server that anyone on the network can reach must at least ask for a key."""
+    if not is_loopback(host) and not api_keys:
+        raise ServeError(f"--host {host}: binding beyond this machine needs --api-keys FILE "
+                         "(or use --host 127.0.0.1)")
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token bucket per client: `rate` requests per second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait before the next one will."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.setdefault(client, _Bucket(float(self.burst), now))
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+
+def retry_after_header(wait_s: float) -> str:
+    """Retry-After takes whole seconds; round up so a client that obeys it is never refused again."""
+    return str(max(1, math.ceil(wait_s)))

@@ -1,0 +1,127 @@
+"""Request and response shapes of the OpenAI API, as far as the official client needs them.
+
+Request models accept (and ignore) the OpenAI fields we do not implement, so that clients which
+always send e.g. `presence_penalty` keep working; what we do read is validated strictly.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from slmforge.runtime.serve.engine import GenerationResult
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChatMessage(_Lenient):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """Plain text of the message; list content keeps its text parts (images have no place here)."""
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class _Sampling(_Lenient):
+    model: str
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    n: int = Field(1, ge=1)
+    stop: str | list[str] | None = None
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    seed: int | None = None
+    user: str | None = None
+
+    def stop_strings(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        stops = [self.stop] if isinstance(self.stop, str) else self.stop
+        return tuple(s for s in stops if s)
+
+    def include_usage(self) -> bool:
+        return bool((self.stream_options or {}).get("include_usage"))
+
+
+class ChatRequest(_Sampling):
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str]
+    max_tokens: int | None = Field(16, ge=1)  # the OpenAI default for completions
+
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
+
+
+def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None) -> dict[str, Any]:
+    """The OpenAI error shape; the client turns it into a typed exception with this message."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def usage(prompt_tokens: int, results: list[GenerationResult]) -> dict[str, int]:
+    completion = sum(r.completion_tokens for r in results)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+
+
+def chat_response(rid: str, model: str, results: list[GenerationResult], prompt_tokens: int) -> dict[str, Any]:
+    return {
+        "id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason, "logprobs": None}
+            for i, r in enumerate(results)
+        ],
+        "usage": usage(prompt_tokens, results),
+    }
+
+
+def chat_chunk(rid: str, model: str, index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
+
+
+def completion_response(rid: str, model: str, results: list[GenerationResult], prompt_tokens: int) -> dict[str, Any]:
+    return {
+        "id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
+        "choices": [
+            {"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
+            for i, r in enumerate(results)
+        ],
+        "usage": usage(prompt_tokens, results),
+    }
+
+
+def completion_chunk(rid: str, model: str, index: int, text: str, finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": index, "text": text, "finish_reason": finish_reason, "logprobs": None}],
+    }
+
+
+def usage_chunk(rid: str, model: str, obj: str, prompt_tokens: int, results: list[GenerationResult]) -> dict[str, Any]:
+    return {"id": rid, "object": obj, "created": int(time.time()), "model": model, "choices": [],
+            "usage": usage(prompt_tokens, results)}

@@ -1,0 +1,309 @@
+"""`slmforge verify RUN` (and the `verify` stage of `run` after export): prompt, stop, output and
+merge parity across every runtime the run produced, written to export/parity.json.
+
+Reads top to bottom: prompts (test split + edge cases, with their trained ids) → prompt parity
+(saved tokenizer, merged export, server, llama.cpp, Ollama's Go template) → stop parity (every
+place a stop token is configured) → output parity (greedy answers: adapter + base is the
+reference) → merge parity (val loss before and after merging) → table + parity.json.
+A row that cannot run here (llama.cpp or Go not installed, QLoRA without CUDA) is "skipped" with
+its reason — never "passed".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.verify import gotemplate
+from slmforge.verify.checks import (
+    PromptCase,
+    Row,
+    cases_from_test_split,
+    compare_prompts,
+    compare_texts,
+    edge_cases,
+    eot_of,
+    gguf_stop_ids,
+    jinja_text,
+    stop_ids_in,
+    stop_row,
+)
+from slmforge.verify.outputs import agreement, compare_answers, greedy_llamacpp, greedy_server, greedy_transformers, server_stop_ids
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
+
+TEST_PROMPTS = 8  # sampled from the test split, plus the edge cases
+OUTPUT_PROMPTS = 6  # greedy answers compared across runtimes (generation is the slow part on CPU)
+MAX_NEW = 32  # tokens compared token for token (or eval.max_new_tokens when smaller)
+MERGE_VAL_ROWS = 64
+MERGE_REL_BOUND = 1e-4
+QLORA_MERGE_REL_BOUND = 1e-2
+
+FIX_TEMPLATE = "re-run `slmforge export` so every file carries the tokenizer's chat template (model.chat_template decides it)"
+FIX_STOP = "re-run `slmforge train`/`export`: the end-of-turn token must be written as eos everywhere the model is saved"
+
+
+def _files(run: RunDir) -> dict[str, Path]:
+    export = run.export
+    ggufs = sorted(export.glob("*.gguf")) if export.is_dir() else []
+    found = {"merged": export / "merged", "modelfile": export / "Modelfile"}
+    for g in ggufs:
+        found[g.stem.rsplit("-", 1)[-1]] = g  # f16, q8_0, ...
+    return {k: v for k, v in found.items() if v.exists()}
+
+
+def prompt_cases(recipe: Recipe, run: RunDir) -> list[PromptCase]:
+    from slmforge.runtime.loss import read_tokenized
+    from slmforge.runtime.models import load_tokenizer
+
+    prep_tokenizer = load_tokenizer(recipe.model)  # the tokenizer data preparation used
+    # The test split when it has rows (a tiny dataset's may be empty), else val, else train.
+    split = next((s for s in ("test", "val", "train") if run.tokenized_file(s).is_file()), None)
+    if split is None:
+        # Preference data is tokenized by the preference trainers, not by prepare: the edge cases
+        # (tokenized here as prepare would) carry the check, on the first prepared prompt.
+        first_file = next((run.split_file(s) for s in ("test", "val", "train") if run.split_file(s).is_file()), None)
+        if first_file is None:
+            raise RunDirError(f"{run.data}: no prepared data; run `slmforge prepare RECIPE` first")
+        row = json.loads(first_file.read_text(encoding="utf-8").splitlines()[0])
+        user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+        return edge_cases(prep_tokenizer, user, row.get("chosen") or "ok", recipe.data.max_length)
+    cases = cases_from_test_split(run.split_file(split), read_tokenized(run.tokenized_file(split)), TEST_PROMPTS)
+    if not cases:
+        raise RunDirError(f"{run.split_file(split)}: no example with a reply left to check prompts on; run `slmforge prepare` again")
+    first = cases[0]
+    user = next(m["content"] for m in reversed(first.messages) if m["role"] == "user")
+    return cases + edge_cases(prep_tokenizer, user, first.reference or "ok", recipe.data.max_length)
+
+
+def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    """Run every parity check; write export/parity.json; raise when a row failed."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slmforge.runtime.models import load_trained
+
+    files = _files(run)
+    if "merged" not in files and not any(k in files for k in ("f16", "bf16", "q8_0")):
+        raise RunDirError(f"{run.export}: nothing exported yet; run `slmforge export RECIPE` (or `slmforge run RECIPE`) first")
+    cases = prompt_cases(recipe, run)
+    model_dir, base = run.final_model(recipe)
+    con.print(f"verify: {len(cases)} prompts ({sum(c.name.startswith('test[') for c in cases)} from the test split + edge cases) · "
+              f"model {model_dir} · exports {', '.join(sorted(files))}")
+    rows: list[Row] = []
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    eot_text, eot_id = eot_of(tokenizer)
+    decode = lambda ids: tokenizer.decode(ids)  # noqa: E731
+
+    # Prompt parity ---------------------------------------------------------------------------
+    def chat_ids(tok: Any) -> list[list[int] | str]:
+        out: list[list[int] | str] = []
+        for case in cases:
+            try:
+                out.append(list(tok.apply_chat_template(case.messages, add_generation_prompt=True, tokenize=True,
+                                                        return_dict=True)["input_ids"]))
+            except Exception as exc:  # a template that rejects a conversation is a failed row, not a crash
+                out.append(f"the chat template raised {type(exc).__name__}: {exc}")
+        return out
+
+    rows.append(compare_prompts(f"tokenizer ({model_dir.relative_to(run.root)}/)", cases, chat_ids(tokenizer), decode, FIX_TEMPLATE))
+    merged_tok = None
+    if "merged" in files:
+        merged_tok = AutoTokenizer.from_pretrained(files["merged"])
+        rows.append(compare_prompts("export/merged", cases, chat_ids(merged_tok), decode, FIX_TEMPLATE))
+
+    reference_model, _ = load_trained(model_dir, base, merge=False, dtype=torch.float32)
+    reference_model.eval()
+    served_model, served_tok = load_trained(model_dir, base, merge=True, dtype=torch.float32)  # as `slmforge serve RUN` loads it
+    rows.append(compare_prompts("server (chat_prompt_ids)", cases, _server_ids(served_tok, cases), decode,
+                                "the server builds prompts with the saved tokenizer's template; re-run `slmforge train` to save it"))
+    gguf = files.get("f16") or files.get("bf16")
+    llamacpp = importlib.util.find_spec("llama_cpp") is not None
+    if gguf is None:
+        rows.append(Row("llama.cpp", "prompt", "skipped", "no F16/BF16 GGUF exported (export.quant)"))
+    elif not llamacpp:
+        rows.append(Row(f"llama.cpp ({gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (pip install llama-cpp-python)"))
+    else:
+        rows.append(compare_prompts(f"llama.cpp ({gguf.name})", cases, _llamacpp_ids(gguf, cases), decode,
+                                    "the GGUF's tokenizer.chat_template differs: re-run `slmforge export`"))
+    rows.append(_modelfile_prompt_row(files.get("modelfile"), tokenizer, cases))
+
+    # Stop parity -----------------------------------------------------------------------------
+    gen_path = model_dir / "generation_config.json"
+    gen = json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {}
+    rows.append(stop_row(f"{model_dir.relative_to(run.root)}/generation_config.json", eot_text, eot_id,
+                         stop_ids_in(gen.get("eos_token_id")), where="eos_token_id", fix=FIX_STOP))
+    if merged_tok is not None:
+        merged_gen = json.loads((files["merged"] / "generation_config.json").read_text(encoding="utf-8")) \
+            if (files["merged"] / "generation_config.json").is_file() else {}
+        rows.append(stop_row("export/merged generation_config.json", eot_text, eot_id, stop_ids_in(merged_gen.get("eos_token_id")),
+                             where="eos_token_id", fix=FIX_STOP))
+    for quant in ("f16", "bf16", "q8_0", "q4_0"):
+        if quant in files:
+            rows.append(stop_row(f"GGUF {files[quant].name}", eot_text, eot_id, gguf_stop_ids(files[quant]),
+                                 where="tokenizer.ggml.eos/eot_token_id", fix=FIX_STOP))
+    if "modelfile" in files:
+        _, _, stops = gotemplate.parse_modelfile(files["modelfile"])
+        rows.append(stop_row("Ollama Modelfile", eot_text, eot_id, stop_texts=stops, where="PARAMETER stop",
+                             fix="re-run `slmforge export` (the Modelfile lists the end-of-turn token as a stop)"))
+    rows.append(stop_row("server", eot_text, eot_id, server_stop_ids(served_model, served_tok), where="the engine's stop ids",
+                         fix=FIX_STOP))
+
+    # Output parity ---------------------------------------------------------------------------
+    max_new = min(MAX_NEW, recipe.eval.max_new_tokens)
+    out_cases = cases[:OUTPUT_PROMPTS]
+    con.print(f"verify: greedy answers to {len(out_cases)} prompts, up to {max_new} tokens, from every runtime")
+    stops = {eot_id} | stop_ids_in(gen.get("eos_token_id"))
+    reference = greedy_transformers(reference_model, tokenizer, out_cases, max_new, stops)
+    fix_out = "the runtime answers differently from adapter + base: check the rows above (template, stop) and export/verify.json"
+    if "merged" in files:
+        merged = AutoModelForCausalLM.from_pretrained(files["merged"], dtype=torch.float32).eval()
+        rows.append(compare_answers("export/merged (transformers, its generation_config)", out_cases, reference,
+                                    greedy_transformers(merged, merged_tok, out_cases, max_new, None), max_new, decode, fix_out))
+        del merged
+    rows.append(compare_answers("server (HTTP, openai client)", out_cases, reference,
+                                greedy_server(served_model, served_tok, out_cases, max_new), max_new, decode, fix_out))
+    if gguf is not None and llamacpp:
+        rows.append(compare_answers(f"llama.cpp ({gguf.name})", out_cases, reference, greedy_llamacpp(gguf, out_cases, max_new),
+                                    max_new, decode, fix_out, tie=(reference_model, _tie_bound(run, gguf))))
+    rows.append(_quantized_row(run, files, out_cases, reference, llamacpp))
+
+    # Merge parity ----------------------------------------------------------------------------
+    rows.append(_merge_row(recipe, run, model_dir, reference_model, files))
+
+    report = {"passed": not any(r.status == "failed" for r in rows), "end_of_turn": {"token": eot_text, "id": eot_id},
+              "prompts": [c.name for c in cases], "output_prompts": len(out_cases), "max_new_tokens": max_new,
+              "rows": [r.as_dict() for r in rows]}
+    path = run.export / "parity.json"
+    write_json_atomic(path, report)
+    print_rows(rows, con)
+    failed = [r for r in rows if r.status == "failed"]
+    if failed:
+        r = failed[0]
+        raise SlmforgeError(f"{path}: {r.runtime} fails {r.check} parity ({r.detail}); {r.fix}")
+    return [path]
+
+
+def _tie_bound(run: RunDir, gguf: Path) -> float:
+    """Twice the largest logit difference export measured for this file (its weight rounding), or
+    2 % of a typical logit scale of 20 when export/verify.json does not have it."""
+    verify_path = run.export / "verify.json"
+    checks = json.loads(verify_path.read_text(encoding="utf-8"))["checks"] if verify_path.is_file() else []
+    measured = next((c["max_abs_diff"] for c in checks if c.get("file") == gguf.name), None)
+    return 2 * measured if measured else 0.4
+
+
+def _server_ids(tokenizer: Any, cases: list[PromptCase]) -> list[list[int] | str]:
+    from slmforge.runtime.serve.app import APIError, chat_prompt_ids
+    from slmforge.runtime.serve.protocol import ChatRequest
+
+    out: list[list[int] | str] = []
+    for case in cases:
+        try:
+            out.append(chat_prompt_ids(tokenizer, ChatRequest(model="m", messages=case.messages)))
+        except APIError as exc:
+            out.append(f"the server refused the messages: {exc}")
+    return out
+
+
+def _llamacpp_ids(path: Path, cases: list[PromptCase]) -> list[list[int] | str]:
+    """What llama.cpp builds from the GGUF's embedded template (our llama.cpp engine's formatter)."""
+    from llama_cpp import Llama
+
+    from slmforge.runtime.serve.external import _LlamaTokenizer
+
+    llm = Llama(model_path=str(path), n_ctx=64, verbose=False, vocab_only=True)
+    try:
+        tok = _LlamaTokenizer(llm)
+        return [list(tok.apply_chat_template(c.messages)["input_ids"]) for c in cases]
+    finally:
+        llm.close()
+
+
+def _modelfile_prompt_row(modelfile: Path | None, tokenizer: Any, cases: list[PromptCase]) -> Row:
+    runtime = "Ollama Modelfile (Go text/template)"
+    if modelfile is None:
+        return Row(runtime, "prompt", "skipped", "no Modelfile exported (add ollama to export.formats)")
+    try:
+        template, system, _ = gotemplate.parse_modelfile(modelfile)
+        rendered = gotemplate.render(template, system, [c.messages for c in cases])
+    except gotemplate.GoUnavailable as exc:
+        return Row(runtime, "prompt", "skipped", str(exc))
+    except ValueError as exc:
+        return Row(runtime, "prompt", "failed", str(exc), "re-run `slmforge export` to write the Modelfile again")
+    wanted = [jinja_text(tokenizer, c.messages) for c in cases]
+    return compare_texts(runtime, [c.name for c in cases], wanted, rendered,
+                         f"the Modelfile's TEMPLATE/SYSTEM differ from the chat template; re-run `slmforge export` ({modelfile})")
+
+
+def _quantized_row(run: RunDir, files: dict[str, Path], cases: list[PromptCase], reference: list[Any], llamacpp: bool) -> Row:
+    """Q8_0 is held to the export bound (next-token top-1 agreement in export/verify.json), not to
+    exact equality; its greedy agreement in llama.cpp is reported alongside."""
+    if "q8_0" not in files:
+        return Row("GGUF q8_0", "output", "skipped", "no Q8_0 GGUF exported")
+    verify_path = run.export / "verify.json"
+    checks = json.loads(verify_path.read_text(encoding="utf-8"))["checks"] if verify_path.is_file() else []
+    check = next((c for c in checks if c.get("kind") == "q8_0"), None)
+    if check is None:
+        return Row(f"GGUF {files['q8_0'].name}", "output", "skipped", "export/verify.json has no q8_0 check; re-run `slmforge export`")
+    detail = f"next-token top-1 {check['top1_agreement']:.1%} of {check['positions']} positions (bound 95 %)"
+    if llamacpp:
+        agree, total, first = agreement(cases, reference, greedy_llamacpp(files["q8_0"], cases, MAX_NEW))
+        detail += f"; llama.cpp greedy: {agree}/{total} reference tokens before divergence" + (f" (first: {first})" if first else "")
+    status = "passed" if check["passed"] else "failed"
+    return Row(f"GGUF {files['q8_0'].name}", "output", status, detail, "" if check["passed"] else "see export/verify.json")
+
+
+def _merge_row(recipe: Recipe, run: RunDir, model_dir: Path, reference_model: Any, files: dict[str, Path]) -> Row:
+    """Val loss of adapter + base against the merged export: merging must not change the model."""
+    from slmforge.runtime.loss import read_tokenized, token_loss
+
+    if recipe.train.method == "qlora" and not recipe.align.enabled:
+        import torch
+
+        if not torch.cuda.is_available():
+            return Row("merge (QLoRA → 16-bit)", "merge", "skipped",
+                       "QLoRA merges into the dequantized 4-bit base, which needs CUDA (bitsandbytes); not checked on this machine")
+        from peft import PeftModel
+
+        from slmforge.train.sft import load_base
+
+        # Before: the adapter on the 4-bit base it was trained on (not the fp32 reference above).
+        reference_model = PeftModel.from_pretrained(load_base(recipe, cuda=True)[0], str(model_dir)).eval()
+    if not (model_dir / "adapter_config.json").is_file():
+        return Row("merge", "merge", "skipped", "full weights were trained: nothing is merged")
+    if "merged" not in files:
+        return Row("merge", "merge", "skipped", "no merged export (add merged to export.formats)")
+    split = "val" if run.tokenized_file("val").is_file() else "test"
+    ids, labels = read_tokenized(run.tokenized_file(split), MERGE_VAL_ROWS)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    before = token_loss(reference_model, ids, labels).loss
+    merged = AutoModelForCausalLM.from_pretrained(files["merged"], dtype=torch.float32).eval()
+    after = token_loss(merged, ids, labels).loss
+    rel = abs(after - before) / max(abs(before), 1e-9)
+    qlora = recipe.train.method == "qlora" and not recipe.align.enabled
+    # A 4-bit forward pass (bf16 compute) against the fp32 merged export differs by rounding, not by the merge.
+    bound = QLORA_MERGE_REL_BOUND if qlora else MERGE_REL_BOUND
+    runtime = "merge (QLoRA → dequantized 16-bit base)" if qlora else "merge (LoRA → export/merged)"
+    detail = f"{split} loss on {len(ids)} examples: adapter + base {before:.5f}, merged {after:.5f} (Δ {rel:.1e} relative, bound {bound:.0e})"
+    if rel <= bound:
+        return Row(runtime, "merge", "passed", detail)
+    return Row(runtime, "merge", "failed", detail, "re-run `slmforge export`; the merged weights are not the adapter's")
+
+
+def print_rows(rows: list[Row], con: Console) -> None:
+    table = Table(title="parity: one template and one stop token from training to every runtime")
+    for col in ("runtime", "check", "result", "detail"):
+        table.add_column(col, overflow="fold")
+    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    for r in rows:
+        table.add_row(r.runtime, r.check, f"[{colour[r.status]}]{r.status}", r.detail + (f" → {r.fix}" if r.status == "failed" else ""))
+    con.print(table)
