@@ -29,9 +29,9 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if _cuda() else "cpu")
     args = parser.parse_args()
 
+    from slmforge.core.recipe import ModelSection
     from slmforge.runtime.generation import Sampling, generate
     from slmforge.runtime.models import load_model
-    from slmforge.core.recipe import ModelSection
 
     model, tokenizer = load_model(ModelSection(id="embedded:smollm2-135m"))
     model.to(args.device)

@@ -180,8 +180,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     import torch
 
-    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.core.recipe import load
+    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.runtime.placement import matmul_flops
 
     torch.set_num_threads(args.threads)

@@ -13,27 +13,18 @@ model with the adapter disabled", which must be the SFT model, not the original 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 from rich.console import Console
 
-from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.core.errors import RunDirError
 from slmforge.core.recipe import Recipe, validate
 from slmforge.core.rundir import RunDir, sha256_file
 
 MERGED = "sft_merged"
 _STAMP = ".merged_from"  # sha256 of the adapter merged in: a retrained SFT model is merged again
-
-
-def align_run(run: RunDir) -> RunDir:
-    return RunDir(run.align)
-
-
-def pairs_file(run: RunDir) -> Path:
-    return run.root / "prefs" / "pairs.jsonl"
 
 
 def sft_base(recipe: Recipe, run: RunDir, console: Console) -> Path:
@@ -44,9 +35,9 @@ def sft_base(recipe: Recipe, run: RunDir, console: Console) -> Path:
     if not adapter.is_file():
         # Full fine-tune: already a plain model directory. A merge left by an earlier LoRA run
         # would be taken for the base by RunDir.final_model: remove it.
-        shutil.rmtree(align_run(run).root / MERGED, ignore_errors=True)
+        shutil.rmtree(run.aligned().root / MERGED, ignore_errors=True)
         return run.model
-    out = align_run(run).root / MERGED
+    out = run.aligned().root / MERGED
     stamp = sha256_file(adapter)
     if (out / _STAMP).is_file() and (out / _STAMP).read_text(encoding="utf-8") == stamp:
         return out
@@ -86,48 +77,29 @@ def align_recipe(recipe: Recipe, base: Path, pairs: Path) -> Recipe:
     return validate(raw, "align")
 
 
-def _trainer(method: str):  # noqa: ANN202 (a stage function)
-    """The stage function `train.method: METHOD` would run: preference.py's methods, or train/METHOD.py (kto, grpo)."""
-    import importlib
-    import importlib.util
+def start_align(recipe: Recipe, run: RunDir, console: Console) -> tuple[Recipe, RunDir, Path]:
+    """Check the pairs, merge the SFT model once and write the sub run's recipe; returns (sub recipe, sub run, SFT base).
 
-    from slmforge.train import preference
-
-    if method in preference.PREFERENCE_METHODS:
-        return preference.train
-    if importlib.util.find_spec(f"slmforge.train.{method}") is None:
-        raise SlmforgeError(f"align.method: {method} is not available in this build; use dpo or orpo")
-    return importlib.import_module(f"slmforge.train.{method}").train
-
-
-def align(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
-    """Run the align stage; returns every file it wrote under align/."""
-    from slmforge.prepare.stage import prepare
-
-    trainer = _trainer(recipe.align.method)  # an unavailable method fails before the merge
-    pairs = pairs_file(run)
+    The pipeline then prepares the pairs and trains align.method in the sub run, with the same prepare
+    and train stages a recipe of its own would run (align/data/, checkpoints/, logs/, model/).
+    """
+    pairs = run.pairs
     if not pairs.is_file():
         raise RunDirError(f"{pairs}: no preference pairs; run `slmforge prefs RECIPE` (or `slmforge run`) first")
-    sub = align_run(run)
+    sub = run.aligned()
     base = sft_base(recipe, run, console)
     sub_recipe = align_recipe(recipe, base, pairs)
     sub.ensure(sub_recipe)
     a = recipe.align
     console.print(f"align [bold]{a.method}[/bold] from the SFT model ({base}) on {pairs} · lr {a.lr:g} · "
                   f"batch {a.batch_size} × accum {a.grad_accum} · {'max_steps ' + str(a.max_steps) if a.max_steps > 0 else f'{a.epochs:g} epochs'}")
-    written = prepare(sub_recipe, sub, console)
-    written += trainer(sub_recipe, sub, console)
+    return sub_recipe, sub, base
+
+
+def align_outputs(run: RunDir, sub: RunDir, base: Path, written: list[Path]) -> list[Path]:
+    """Every file the align stage wrote under align/: the sub run's prepare and train outputs, the merge and the recipe."""
     if base != run.model:
-        written += [p for p in base.rglob("*") if p.is_file()]
-    written.append(sub.recipe_path)
+        written = written + [p for p in base.rglob("*") if p.is_file()]
+    written = written + [sub.recipe_path]
     # A run shorter than train.logging_steps writes no metrics.jsonl, though the trainer names it.
     return sorted({p for p in written if p.is_file()})
-
-
-def held_out_pairs(run: RunDir, limit: int | None = None) -> list[dict]:
-    """The align stage's held-out pairs (align/data/test.jsonl), as the preference trainer reads them."""
-    path = align_run(run).split_file("test")
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows[:limit] if limit else rows

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from slmforge.core.errors import RecipeError
 
@@ -489,4 +496,30 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if isinstance(raw, dict):
         for assignment in overrides or []:
             apply_override(raw, assignment)
+        resolve_paths(raw, path.parent)
     return validate(raw, str(path))
+
+
+# Recipe keys that may name a file or directory (besides what else they accept: hub ids, module:function, ...).
+PATH_KEYS = ("model.id", "data.path", "judge.rubric", "prefs.path", "prefs.scorer", "prefs.model", "train.grpo.reward")
+
+
+def resolve_paths(raw: dict[str, Any], recipe_dir: Path) -> None:
+    """Make the recipe's relative paths mean the same under every verb and from any directory.
+
+    A relative path is looked up from the working directory first (as it always was), then beside
+    the recipe file; one found beside the recipe becomes absolute in the resolved recipe, so the run
+    directory's recipe.yaml (read again by `verify RUN`, `report RUN`, sweeps and launched workers)
+    names the same file wherever it is read from.
+    """
+    for key in PATH_KEYS:
+        node: Any = raw
+        *sections, leaf = key.split(".")
+        for part in sections:
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node.get(leaf) if isinstance(node, dict) else None
+        if not isinstance(value, str) or not value or ":" in value.split("/")[0]:
+            continue  # not a path (embedded:NAME, hf:NAME, module:function, an unset key)
+        given = Path(value).expanduser()
+        if not given.is_absolute() and not given.exists() and (recipe_dir / given).exists():
+            node[leaf] = str((recipe_dir / given).resolve())

@@ -64,6 +64,30 @@ def write_json_atomic(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file a stage wrote; a missing file is none, a line cut off by a crash is skipped."""
+    rows: list[dict[str, Any]] = []
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut off by a crash: the rest of the log is still worth plotting
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object a stage wrote, or None when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 @dataclass
 class StageRecord:
     status: str = "pending"  # pending | running | complete | failed
@@ -130,6 +154,15 @@ class RunDir:
     def align(self) -> Path:
         """The align stage's sub run directory: sft_merged/, data/, checkpoints/, logs/, model/."""
         return self.root / "align"
+
+    def aligned(self) -> RunDir:
+        """The align stage's sub run directory as a run directory of its own (its recipe trains the pairs)."""
+        return RunDir(self.align)
+
+    @property
+    def pairs(self) -> Path:
+        """prefs/pairs.jsonl: the preference pairs the prefs stage writes and align trains on."""
+        return self.root / "prefs" / "pairs.jsonl"
 
     def final_model(self, recipe: Recipe) -> tuple[Path, ModelSection]:
         """The run's final model and the base it loads on (for eval, export, serve).

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.core.rundir import RunDir, read_json, write_json_atomic
 
 SFT_SAMPLES = "sft_samples.jsonl"
 
@@ -77,11 +76,10 @@ def reply_kl(model: Any, reference: Callable[[Any, Any], Any], tokenizer: Any, r
 
 def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, console: Console) -> Path:
     """Score SFT and aligned on the held-out pairs into eval/preference.json; `model` is the loaded aligned model."""
-    from slmforge.align.stage import align_run, held_out_pairs
-    from slmforge.runtime.pair_metrics import PairScore, reply_logprobs
+    from slmforge.runtime.pair_metrics import PairScore, read_pairs, reply_logprobs
 
     p = recipe.train.pref
-    rows = held_out_pairs(run, p.eval_pairs)
+    rows = read_pairs(run.aligned().split_file("test"), p.eval_pairs)
     path = run.eval / "preference.json"
     if not rows:
         write_json_atomic(path, {"method": recipe.align.method, "held_out_pairs": 0,
@@ -118,9 +116,9 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
             return model(input_ids=input_ids, attention_mask=mask).logits
 
     kl, kl_tokens = reply_kl(model, reference, tokenizer, rows, batch, max_length)
-    trained = _read_json(align_run(run).logs / "preference.json") or {}
+    trained = read_json(run.aligned().logs / "preference.json") or {}
     view = {
-        "method": recipe.align.method, "held_out_pairs": len(rows), "held_out_file": str(align_run(run).split_file("test")),
+        "method": recipe.align.method, "held_out_pairs": len(rows), "held_out_file": str(run.aligned().split_file("test")),
         "sft": before.as_dict(), "aligned": after.as_dict(),
         "implicit_reward_margin": sum(implicit) / len(implicit),
         "implicit_reward_accuracy": sum(x > 0 for x in implicit) / len(implicit),
@@ -139,10 +137,10 @@ def add_scorer_means(recipe: Recipe, run: RunDir, console: Console) -> None:
     A judge scorer is left to the judge stage (judge means and the A/B).
     """
     path = run.eval / "preference.json"
-    view = _read_json(path)
+    view = read_json(path)
     if view is None or not view.get("held_out_pairs") or recipe.prefs.scorer == "judge" or recipe.prefs.source != "samples":
         return
-    from slmforge.prefs.pairs import load_scorer
+    from slmforge.runtime.scorers import load_scorer
 
     scorer, _ = load_scorer(recipe)
     means: dict[str, Any] = {"scorer": recipe.prefs.scorer}
@@ -154,81 +152,3 @@ def add_scorer_means(recipe: Recipe, run: RunDir, console: Console) -> None:
         means[f"{side}_unscored"] = len(rows) - len(values)
     view["scorer_mean"] = means
     write_json_atomic(path, view)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _f(value: Any, fmt: str) -> str:
-    return "" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
-
-
-def preference_rows(run: RunDir) -> list[tuple[str, str, str, str]]:
-    """(metric, SFT before, aligned after, Δ) rows from eval/preference.json and the judge's files; [] when none."""
-    view = _read_json(run.eval / "preference.json")
-    if not view:
-        return []
-    if not view.get("held_out_pairs"):
-        return [("held-out pairs", "0", "0", view.get("note", ""))]
-    sft, aligned = view["sft"], view["aligned"]
-    rows = [
-        (f"chosen over rejected ({view['held_out_pairs']} held-out pairs)", _f(sft["accuracy"], "{:.1%}"),
-         _f(aligned["accuracy"], "{:.1%}"), _f(aligned["accuracy"] - sft["accuracy"], "{:+.1%}")),
-        ("mean log p(chosen) − log p(rejected)", _f(sft["mean_margin"], "{:+.3f}"), _f(aligned["mean_margin"], "{:+.3f}"),
-         _f(aligned["mean_margin"] - sft["mean_margin"], "{:+.3f}")),
-        (f"implicit reward > 0: share of pairs (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_accuracy"], "{:.1%}"), ""),
-        (f"implicit reward margin, mean (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_margin"], "{:+.4f}"), ""),
-        (f"KL to SFT, per token ({view['kl_to_sft']['on']})", "0", _f(view["kl_to_sft"]["mean_per_token"], "{:.4f}"), ""),
-    ]
-    means = view.get("scorer_mean")
-    if means and means.get("sft") is not None and means.get("aligned") is not None:
-        rows.append((f"prefs scorer mean on eval answers ({means['scorer'].rsplit(':', 1)[-1]})", _f(means["sft"], "{:.2f}"),
-                     _f(means["aligned"], "{:.2f}"), _f(means["aligned"] - means["sft"], "{:+.2f}")))
-    judged = _read_json(run.judge / "summary.json")
-    judged_sft = _read_json(run.judge / "sft" / "summary.json")
-    if judged and judged_sft and judged.get("mean") and judged_sft.get("mean"):
-        a, s = judged["mean"]["value"], judged_sft["mean"]["value"]
-        rows.append(("judge mean (1-5, eval answers)", _f(s, "{:.2f}"), _f(a, "{:.2f}"), _f(a - s, "{:+.2f}")))
-    ab = (_read_json(run.judge / "compare.json") or {}).get("final vs sft")
-    if ab and ab.get("win_rate"):
-        w = ab["win_rate"]
-        rows.append(("A/B win rate aligned vs SFT (both orders)", "", f"{w['value']:.1%} ({w['low']:.0%}–{w['high']:.0%})",
-                     f"{ab['wins']}/{ab['ties']}/{ab['losses']} w/t/l"))
-    return rows
-
-
-def preference_table(rows: list[tuple[str, str, str, str]]) -> Table:
-    table = Table(title="preference view: SFT (before) vs aligned (after)", title_justify="left")
-    for col in ("metric", "SFT (before)", "aligned (after)", "Δ"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def judge_sft_side(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
-    """Judge stage, align on: score the SFT model's eval answers (judge/sft/) and A/B the aligned model against them."""
-    from slmforge.judge.compare import compare_answers, compare_table, resolve_side
-    from slmforge.judge.score import judge_samples, summary_table
-    from slmforge.runtime.judge.client import JudgeSettings
-    from slmforge.judge.samples import read_samples
-    from slmforge.runtime.judge.rubrics import load_rubric
-
-    cfg = recipe.judge
-    settings = JudgeSettings.from_recipe(cfg)
-    rubric = load_rubric(cfg.rubric)
-    out = run.judge / "sft"
-    out.mkdir(parents=True, exist_ok=True)
-    summary = judge_samples(read_samples(run.eval / SFT_SAMPLES, cfg.samples), rubric, settings, out, cfg.targets, console)
-    console.print(summary_table(summary, f"judge: {recipe.name} SFT model ({summary['judge_model']})"))
-    _, aligned = resolve_side("final", run)
-    _, sft = resolve_side(str(run.eval / SFT_SAMPLES), run)
-    shared = [p for p in list(aligned)[: cfg.samples] if p in sft]
-    ab = compare_answers(shared, aligned, sft, ("final", "sft"), rubric, settings, run.judge, cfg.targets.min_win_rate, console)
-    console.print(compare_table(ab))
-    return [out / "scores.jsonl", out / "summary.json", run.judge / "ab.jsonl", run.judge / "compare.json"]

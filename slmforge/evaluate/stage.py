@@ -16,19 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from slmforge.core.errors import RunDirError
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.evaluate import task_metrics as tm
 from slmforge.evaluate import text_metrics as txt
 from slmforge.evaluate.custom import run_custom_metrics
+from slmforge.evaluate.records import EvalRecord, labels_of, read_split
+from slmforge.evaluate.spotcheck import write_spotcheck
 from slmforge.runtime.generation import Generations, Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
-from slmforge.evaluate.records import EvalRecord, labels_of, read_split
 from slmforge.runtime.tables import print_results
-from slmforge.evaluate.spotcheck import write_spotcheck
-from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
 
 # Share of references that must parse as a number for task: auto to mean "number".
 _NUMBER_TASK_SHARE = 0.9
@@ -181,7 +187,8 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
         if side not in ("base", "sft") and cfg.spotcheck:
             outputs.append(write_spotcheck(run.eval / "spotcheck.csv", records, gens.texts, cfg.spotcheck, cfg.seed))
     if aligned:
-        from slmforge.evaluate.preference_view import add_scorer_means, preference_rows, preference_table
+        from slmforge.evaluate.preference_view import add_scorer_means
+        from slmforge.runtime.tables import preference_rows, preference_table
 
         add_scorer_means(recipe, run, console)
         console.print(preference_table(preference_rows(run)))

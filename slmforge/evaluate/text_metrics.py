@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+
 def normalize(text: str) -> str:
     """Lower case, punctuation dropped, spaces collapsed: 'A penny, saved!' == 'a penny saved'."""
     return " ".join(re.sub(r"[^\w\s$]", " ", text.lower()).split())

@@ -13,16 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.export import loadback
 from slmforge.export.card import write_card
 from slmforge.export.gguf_write import QUANTS, check_supported, write_gguf
 from slmforge.export.ollama import ollama_hint, write_modelfile
-from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
 
 
 def gguf_name(recipe: Recipe, quant: str) -> str:
@@ -51,7 +57,7 @@ def load_merged_qlora(model_dir: Path, recipe: Recipe) -> tuple[Any, Any]:
     The adapter learnt to correct the NF4-rounded base it was trained on: merging it into the
     original 16-bit weights adds back the rounding error it compensated for, and merging into the
     4-bit weights rounds the adapter itself away. So the base is loaded exactly as training loaded
-    it (train/sft.py::load_base), dequantized, and only then merged. CUDA only, like QLoRA.
+    it (runtime/models.py::load_base), dequantized, and only then merged. CUDA only, like QLoRA.
     Not yet run on a GPU machine (none was lent when it was written).
     """
     import torch
@@ -62,10 +68,9 @@ def load_merged_qlora(model_dir: Path, recipe: Recipe) -> tuple[Any, Any]:
     from peft import PeftModel
     from transformers import AutoTokenizer, GenerationConfig
 
-    from slmforge.runtime.models import ensure_chat_template
-    from slmforge.train.sft import load_base
+    from slmforge.runtime.models import ensure_chat_template, load_base
 
-    base, _ = load_base(recipe, cuda=True)
+    base, _ = load_base(recipe.model, "qlora", cuda=True)
     base = base.dequantize()  # NF4 → the compute dtype (bf16), the weights the adapter saw
     model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
     model = model.to(device="cpu", dtype=torch.float32)

@@ -19,13 +19,20 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.errors import RecipeError
-from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, resolve_model
-from slmforge.runtime.judge.parse import parse_preference
-from slmforge.judge.samples import ResultLog, read_samples, result_key
-from slmforge.runtime.judge.stats import share_ci
-from slmforge.runtime.judge.rubrics import Rubric, load_rubric
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.judge.samples import ResultLog, read_samples, result_key
+from slmforge.runtime.judge.client import (
+    EndpointDown,
+    JudgeError,
+    JudgeSettings,
+    Reply,
+    ask_all,
+    resolve_model,
+)
+from slmforge.runtime.judge.parse import parse_preference
+from slmforge.runtime.judge.rubrics import Rubric, load_rubric
+from slmforge.runtime.judge.stats import share_ci
 
 # Where the evaluation stage (evaluate/stage.py) leaves the base model's answers.
 BASE_SAMPLES = "base_samples.jsonl"
@@ -34,7 +41,9 @@ BASE_SAMPLES = "base_samples.jsonl"
 def template_answers(prompts: list[str]) -> list[str]:
     """The folksy template engine's own answer to each prompt: the baseline a fine-tune must beat."""
     try:
-        from slmforge.corpora.folksy import say  # imported here: corpora is optional for judging
+        from slmforge.corpora.folksy import (
+            say,  # imported here: corpora is optional for judging
+        )
     except ImportError as exc:
         raise JudgeError(f"--b template: the folksy template engine is not available ({exc}); compare against base or a run") from None
     return [say(p) for p in prompts]
@@ -183,12 +192,11 @@ def compare_table(s: dict[str, Any]) -> Table:
     return table
 
 
-def compare(recipe: Recipe, run: RunDir, console: Console, a: str = "final", b: str = "template",
-            recipe_dir: Path | None = None) -> list[Path]:
+def compare(recipe: Recipe, run: RunDir, console: Console, a: str = "final", b: str = "template") -> list[Path]:
     """The `compare` verb: A/B the run's answers against base, the template engine, or another run."""
     cfg = recipe.judge
     settings = JudgeSettings.from_recipe(cfg)
-    rubric = load_rubric(cfg.rubric, recipe_dir)
+    rubric = load_rubric(cfg.rubric)
     label_a, answers_a = resolve_side(a, run)
     prompts = list(answers_a)[: cfg.samples]
     label_b, answers_b = resolve_side(b, run, prompts)

@@ -16,13 +16,20 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, resolve_model
-from slmforge.runtime.judge.parse import parse_score
-from slmforge.judge.samples import ResultLog, Sample, read_samples, result_key
-from slmforge.runtime.judge.stats import mean_ci, share_ci
-from slmforge.runtime.judge.rubrics import Rubric, load_rubric
 from slmforge.core.recipe import JudgeTargets, Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.judge.samples import ResultLog, Sample, read_samples, result_key
+from slmforge.runtime.judge.client import (
+    EndpointDown,
+    JudgeError,
+    JudgeSettings,
+    Reply,
+    ask_all,
+    resolve_model,
+)
+from slmforge.runtime.judge.parse import parse_score
+from slmforge.runtime.judge.rubrics import Rubric, load_rubric
+from slmforge.runtime.judge.stats import mean_ci, share_ci
 
 
 def summarize(rows: list[dict[str, Any]], samples: int, targets: JudgeTargets) -> dict[str, Any]:
@@ -127,12 +134,11 @@ def judge_samples(
     return summary
 
 
-def judge(recipe: Recipe, run: RunDir, console: Console, samples_path: Path | None = None,
-          recipe_dir: Path | None = None) -> list[Path]:
+def judge(recipe: Recipe, run: RunDir, console: Console, samples_path: Path | None = None) -> list[Path]:
     """The `judge` stage: score the run's evaluation samples; returns the files it wrote."""
     cfg = recipe.judge
     settings = JudgeSettings.from_recipe(cfg)
-    rubric = load_rubric(cfg.rubric, recipe_dir)
+    rubric = load_rubric(cfg.rubric)
     samples = read_samples(samples_path or run.eval / "samples.jsonl", cfg.samples)
     console.print(
         f"judge: {len(samples)} samples, rubric {rubric.name}, {settings.endpoint} "

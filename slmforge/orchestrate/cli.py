@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -96,15 +96,11 @@ def train_cmd(
 def prefs_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs")) -> None:
     """Preference pairs into runs/<name>/prefs/pairs.jsonl: scored samples of the model (resumes), a file, or a rated spot-check."""
     from slmforge.orchestrate.pipeline import run_stages
-    from slmforge.prefs.pairs import make_pairs
-    from slmforge.core.rundir import RunDir
 
     resolved = _load(recipe, set_)
     if resolved.prefs.source == "samples":
         run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
-    run = RunDir.for_recipe(resolved, runs)
-    run.root.mkdir(parents=True, exist_ok=True)
-    make_pairs(resolved, run, console, recipe_dir=recipe.parent)
+    run_stages(resolved, runs, ["prefs"], force=True)
 
 
 @app.command("sweep")
@@ -141,7 +137,7 @@ def plan_cmd(
     gpu_memory: Annotated[Optional[str], typer.Option("--gpu-memory", help="Memory per GPU for the multi-GPU table, e.g. 80GB (default: the CUDA device, else 80GB).")] = None,
 ) -> None:
     """Print memory (full / lora / qlora), per-GPU memory for DDP / FSDP / ZeRO-3 on 1-8 GPUs and time per epoch, from the model config alone."""
-    from slmforge.runtime.memory import print_plan
+    from slmforge.orchestrate.plan import print_plan
 
     print_plan(_load(recipe, set_), runs, gpu_memory=gpu_memory)
 
@@ -209,14 +205,10 @@ SamplesOpt = Annotated[Optional[Path], typer.Option("--samples", help="JSONL of 
 @user_errors
 def judge_cmd(recipe: RecipeArg, set_: SetOpt = None, runs: RunsOpt = Path("runs"), samples: SamplesOpt = None) -> None:
     """Score the run's answers 1-5 with an LLM judge into runs/<name>/judge/ (resumes an interrupted run)."""
-    from slmforge.judge.score import judge
-    from slmforge.runtime.judge.server import judge_server
-    from slmforge.core.rundir import RunDir
+    from slmforge.orchestrate.pipeline import run_stages
 
-    resolved = _load(recipe, set_)
-    run = RunDir.for_recipe(resolved, runs)
-    with judge_server(resolved.judge, run.judge / "server.log", console):
-        judge(resolved, run, console, samples_path=samples, recipe_dir=recipe.parent)
+    options = {"scores_only": True, **({"samples": str(samples.resolve())} if samples else {})}
+    run_stages(_load(recipe, set_), runs, ["judge"], force=True, options=options)
 
 
 @app.command("compare")
@@ -229,14 +221,9 @@ def compare_cmd(
     b: Annotated[str, typer.Option("--b", help="Side B: base, template (the folksy engine), a run directory or a samples .jsonl.")] = "template",
 ) -> None:
     """Pairwise A/B with the judge, both orders per prompt: win/tie/loss, win rate with 95 % CI, order agreement."""
-    from slmforge.judge.compare import compare
-    from slmforge.runtime.judge.server import judge_server
-    from slmforge.core.rundir import RunDir
+    from slmforge.orchestrate.pipeline import run_stages
 
-    resolved = _load(recipe, set_)
-    run = RunDir.for_recipe(resolved, runs)
-    with judge_server(resolved.judge, run.judge / "server.log", console):
-        compare(resolved, run, console, a=a, b=b, recipe_dir=recipe.parent)
+    run_stages(_load(recipe, set_), runs, ["compare"], force=True, options={"a": a, "b": b})
 
 
 @app.command("eval")
@@ -248,14 +235,12 @@ def eval_cmd(
     model: Annotated[str, typer.Option("--model", help="final (the aligned model when align is on, else model/), sft (model/), base, or a model directory.")] = "final",
 ) -> None:
     """Evaluate the fine-tuned and the base model side by side on the test split into runs/<name>/eval/."""
-    from slmforge.evaluate.stage import evaluate
     from slmforge.orchestrate.pipeline import run_stages
-    from slmforge.core.rundir import RunDir
 
     resolved = _load(recipe, set_)
     run_stages(resolved, runs, ["prepare"])  # skipped when the prepared data is complete
-    run = RunDir.for_recipe(resolved, runs)
-    evaluate(resolved, run, console, model=model)
+    # The final model is what `run` evaluates: that record lets a later `run` skip eval.
+    run_stages(resolved, runs, ["eval"], force=True, options={} if model == "final" else {"model": model})
 
 
 RunArg = Annotated[Path, typer.Argument(help="Run directory (runs/NAME).")]
@@ -293,11 +278,8 @@ def export_cmd(
     run_stages(_load(recipe, overrides), runs, ["export"], force=True)
 
 
-@app.command("verify")
-@user_errors
-def verify_cmd(run: RunArg) -> None:
-    """Check that the trained prompt format, stop token and answers are the same in every runtime (export/parity.json)."""
-    from slmforge.orchestrate.pipeline import run_stages
+def _run_dir_recipe(run: Path) -> Any:
+    """The recipe a run directory was made with (runs/NAME/recipe.yaml), checked to name that directory."""
     from slmforge.core.recipe import load
 
     if not (run / "recipe.yaml").is_file():
@@ -305,16 +287,26 @@ def verify_cmd(run: RunArg) -> None:
     recipe = load(run / "recipe.yaml")
     if recipe.name != run.resolve().name:
         raise SlmforgeError(f"{run}: its recipe.yaml names the run {recipe.name!r}; pass the directory runs/{recipe.name}")
-    run_stages(recipe, run.resolve().parent, ["verify"], force=True)
+    return recipe
+
+
+@app.command("verify")
+@user_errors
+def verify_cmd(run: RunArg) -> None:
+    """Check that the trained prompt format, stop token and answers are the same in every runtime (export/parity.json)."""
+    from slmforge.orchestrate.pipeline import run_stages
+
+    run_stages(_run_dir_recipe(run), run.resolve().parent, ["verify"], force=True)
 
 
 @app.command("report")
 @user_errors
 def report_cmd(run: RunArg) -> None:
     """Write runs/<name>/report.html: loss curves, metrics vs the base model, samples, data report."""
-    from slmforge.report.page import write_report
+    from slmforge.orchestrate.pipeline import run_stages
 
-    typer.echo(write_report(run))
+    done = run_stages(_run_dir_recipe(run), run.resolve().parent, ["report"], force=True)
+    typer.echo(done.report)
 
 
 # The corpus generators are pure Python (no torch): cheap to import with the CLI.

@@ -15,6 +15,7 @@ CUDA. Checkpoints record the global batch, so a run saved by N processes resumes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -182,8 +183,8 @@ def allow_fsdp_on_cpu() -> None:
 
 def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> None:
     """One rank: rank 0 runs the train stage in the run directory, the others train beside it in scratch."""
-    from slmforge.orchestrate.pipeline import STAGES, run_stages
     from slmforge.core.recipe import load
+    from slmforge.orchestrate.pipeline import STAGES, run_stages
     from slmforge.train.sft import SFT_METHODS, train
 
     rank = int(os.environ.get("RANK", "0"))
@@ -200,7 +201,7 @@ def worker(recipe_path: Path, overrides: list[str], runs: Path, nproc: int) -> N
         # The manifest records the recipe as written (global batch), so a later `slmforge run` of the same
         # recipe sees train complete instead of retraining; only the training itself uses the per-device split.
         train_stage = next(stage for stage in STAGES if stage.name == "train")
-        run_stages(recipe, runs, ["train"], force=True, replace={"train": lambda _recipe, run, console: train_stage.run(derived, run, console)})
+        run_stages(recipe, runs, ["train"], force=True, replace={"train": lambda ctx: train_stage.run(dataclasses.replace(ctx, recipe=derived))})
         return
     run = RunDir.for_recipe(recipe, runs)
     if derived.train.resume == "auto":

@@ -14,10 +14,8 @@ uninterrupted run would have drawn). pairs.jsonl and report.json are rebuilt fro
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections import Counter
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,62 +23,9 @@ from typing import Any
 from rich.console import Console
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.core.recipe import Recipe, import_callable
+from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
-
-Scorer = Callable[[list[dict[str, str]], str], float]
-Scored = tuple[float | None, str | None]
-# Scores a batch at once: prompts × their k answers → (score, None) or (None, failure reason) each.
-BatchScorer = Callable[[list[list[dict[str, str]]], list[list[str]]], list[list[Scored]]]
-
-
-def load_scorer(recipe: Recipe, recipe_dir: Path | None = None) -> tuple[BatchScorer, str]:
-    """prefs.scorer: judge (the judge section's endpoint and rubric) or module:function(prompt_messages, answer) -> float.
-
-    Returns the scorer and its identity, stored with every scored prompt: answers scored by
-    another scorer (or rubric, or judge model) are scored again on the next run, not reused.
-    """
-    if recipe.prefs.scorer == "judge":
-        from slmforge.runtime.judge.scorer import JudgeScorer
-
-        judge = JudgeScorer(recipe, recipe_dir)
-        return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
-    if Path(recipe.prefs.scorer).expanduser().is_dir():
-        from slmforge.runtime.models import load_reward_scorer
-
-        # A reward model (train.method: reward, full weights) scores all k answers of a prompt in one batch.
-        _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer")
-
-        def score_with_model(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
-            out: list[list[Scored]] = []
-            for prompt, k in zip(prompts, answers):
-                kept = [a for a in k if a.strip()]
-                scores = iter(reward([prompt] * len(kept), kept) if kept else [])
-                out.append([(next(scores), None) if a.strip() else (None, "empty_answer") for a in k])
-            return out
-
-        return score_with_model, f"reward_model:{Path(recipe.prefs.scorer).expanduser().resolve()}"
-    fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
-
-    def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
-        return [[score_answer(fn, prompt, a) for a in k] for prompt, k in zip(prompts, answers)]
-
-    return score_batch, recipe.prefs.scorer
-
-
-def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
-    """(score, None) or (None, reason): a scorer that raises or returns no number is counted, never fatal."""
-    if not answer.strip():
-        return None, "empty_answer"
-    try:
-        value = scorer(prompt, answer)
-    except Exception:  # a user's scorer may fail any way; the count says how often
-        return None, "scorer_error"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None, "unparsable_score"
-    return (number, None) if math.isfinite(number) else (None, "unparsable_score")
+from slmforge.runtime.scorers import BatchScorer, Scored, load_scorer
 
 
 def pick_pair(answers: list[str], scores: list[float | None], margin: float) -> tuple[dict[str, Any] | None, str | None]:
@@ -172,7 +117,7 @@ def read_done(path: Path) -> dict[int, dict[str, Any]]:
     return done
 
 
-def make_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path | None = None) -> list[Path]:
+def make_pairs(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Write prefs/pairs.jsonl and prefs/report.json from prefs.source; returns the files written."""
     p = recipe.prefs
     out_dir = run.root / "prefs"
@@ -180,26 +125,18 @@ def make_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path |
         from slmforge.prefs.sources import pairs_from_file, pairs_from_spotcheck
 
         if p.source == "file":
-            found = pairs_from_file(recipe, _resolve(p.path, recipe_dir))
+            found = pairs_from_file(recipe, Path(p.path or ""))
         else:
-            found = pairs_from_spotcheck(_resolve(p.path, recipe_dir), run.eval / "samples.jsonl")
+            found = pairs_from_spotcheck(Path(p.path or ""), run.eval / "samples.jsonl")
         out_dir.mkdir(parents=True, exist_ok=True)
         return write_report(recipe, out_dir, found.pairs, dict(found.drops), {}, found.unit, console)
-    return sample_pairs(recipe, run, console, recipe_dir)
+    return sample_pairs(recipe, run, console)
 
 
-def _resolve(path: str | None, recipe_dir: Path | None) -> Path:
-    """A relative prefs.path is looked up where the command runs, then beside the recipe."""
-    given = Path(path or "")
-    if not given.is_absolute() and not given.exists() and recipe_dir is not None and (recipe_dir / given).exists():
-        return recipe_dir / given
-    return given
-
-
-def sample_pairs(recipe: Recipe, run: RunDir, console: Console, recipe_dir: Path | None = None) -> list[Path]:
+def sample_pairs(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Sample, score and pair; returns prefs/pairs.jsonl, prefs/samples.jsonl and prefs/report.json."""
     p = recipe.prefs
-    scorer, identity = load_scorer(recipe, recipe_dir)  # before any model loads: a typo fails in a second
+    scorer, identity = load_scorer(recipe)  # before any model loads: a typo fails in a second
     train_file = run.split_file("train")
     if not train_file.is_file():
         raise SlmforgeError(f"{train_file} is missing; run `slmforge prepare RECIPE` first")

@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from slmforge.runtime.examples.formats import Example
 from slmforge.core.errors import DataError
 from slmforge.core.recipe import SplitSection
+from slmforge.runtime.examples.formats import Example
 
 SPLITS = ("train", "val", "test")
 

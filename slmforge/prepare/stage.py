@@ -19,12 +19,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.runtime.examples.read import read_rows
-from slmforge.prepare.split import SPLITS, split_by_group
-from slmforge.runtime.prompts import end_of_turn_token, tokenize_batch
-from slmforge.runtime.examples.validate import Validated, validate_rows
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.prepare.split import SPLITS, split_by_group
+from slmforge.runtime.examples.read import read_rows
+from slmforge.runtime.examples.validate import Validated, validate_rows
+from slmforge.runtime.prompts import end_of_turn_token, tokenize_batch
 
 # Below this many rows a process pool costs more than it saves.
 _PARALLEL_MIN_ROWS = 4000

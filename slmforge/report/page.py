@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
-from slmforge.runtime.tables import baseline_rows, metric_rows
-from slmforge.core.rundir import RunDir
+from slmforge.core.rundir import RunDir, read_json, read_jsonl
+from slmforge.runtime.tables import baseline_rows, metric_rows, preference_rows
 
 SAMPLES_SHOWN = 10
 _CSS = """
@@ -33,28 +32,6 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 
 
 # --------------------------------------------------------------------------- inputs
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    if not path.is_file():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut off by a crash: the rest of the log is still worth plotting
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 # --------------------------------------------------------------------------- plots
 def _png(fig: Any) -> str:
     import matplotlib.pyplot as plt
@@ -242,8 +219,6 @@ def judge_section(run: RunDir) -> str:
 
 def preference_section(run: RunDir) -> str:
     """SFT → prefs → align: the pairs made, then SFT (before) vs aligned (after) on held-out pairs and by the judge."""
-    from slmforge.evaluate.preference_view import preference_rows
-
     rows = preference_rows(run)
     prefs = read_json(run.root / "prefs" / "report.json")
     if not rows and not prefs:

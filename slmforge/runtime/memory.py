@@ -18,14 +18,60 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from slmforge.core.errors import ModelError
 from slmforge.core.recipe import Recipe
-from slmforge.train.data import micro_batch_budget, micro_batches
 
 GB = 1024**3
+
+
+# train.micro_batch_tokens auto on CPU: split a step only when one forward pass would save more than
+# CPU_MICRO_BATCH_BYTES of activations, and then into passes of at least CPU_MICRO_BATCH_TOKENS tokens.
+# Embedded SmolLM2 LoRA (~1.4 MB of activations per token), 1 thread (2026-11-27, bench/RESULTS.md): a step
+# of ~8 packed rows × 128 tokens as 8/4/2/1 rows per forward took 5.07/5.23/5.43/5.77 s and peaked at
+# 3.6/2.6/1.9/1.5 GB. Narrow models lose more to small matmuls (tiny Qwen2 256 wide: 256-token passes
+# were 15 % slower) and save little memory, so they are not split at all.
+CPU_MICRO_BATCH_TOKENS = 256
+CPU_MICRO_BATCH_BYTES = 512 * 2**20
+
+
+@dataclass(frozen=True)
+class MicroBatches:
+    rows: int  # rows per forward pass (packed rows, or examples without packing)
+    splits: int  # forward passes per step and device, added up by gradient accumulation
+
+    @property
+    def step_rows(self) -> int:
+        """Rows of the whole step (the split is into equal parts)."""
+        return self.rows * self.splits
+
+
+def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatches:
+    """Split a step's rows into equal micro-batches of at most `budget` tokens (rows × row_tokens).
+
+    Equal parts keep every optimizer step over exactly the same examples: the trainer's sampler yields
+    the same sequence of rows whatever the per-device batch, and the loss is normalised over the whole
+    accumulation window (num_items_in_batch), so the step's gradient is the unsplit one up to float
+    rounding. The largest divisor of `rows` that fits is used (a prime row count may split to 1 row each)."""
+    if not budget or rows * row_tokens <= budget:
+        return MicroBatches(rows, 1)
+    fitting = [d for d in range(1, rows + 1) if rows % d == 0 and d * row_tokens <= budget]
+    size = max(fitting, default=1)
+    return MicroBatches(size, rows // size)
+
+
+def micro_batch_budget(recipe: Recipe, cuda: bool, activation_bytes_per_token: float | None) -> int | None:
+    """Tokens per forward pass the recipe allows (None: the whole batch at once).
+
+    `activation_bytes_per_token`: what one token of a forward pass saves for backward (train/plan.py's
+    count for the model); unknown: auto falls back to CPU_MICRO_BATCH_TOKENS."""
+    setting = recipe.train.micro_batch_tokens
+    if setting != "auto":
+        return setting or None
+    if cuda:
+        return None
+    if not activation_bytes_per_token:
+        return CPU_MICRO_BATCH_TOKENS
+    return max(CPU_MICRO_BATCH_TOKENS, int(CPU_MICRO_BATCH_BYTES // activation_bytes_per_token))
 
 
 @dataclass(frozen=True)
@@ -280,55 +326,3 @@ def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool
 def recipe_method(recipe: Recipe) -> str:
     """How the recipe trains its weights: train.method for SFT, train.pref.adapter for preference methods."""
     return recipe.train.method if recipe.train.method in SFT_COLUMNS else recipe.train.pref.adapter
-
-
-def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_memory: str | None = None) -> dict[str, Memory]:
-    """Print the memory table, per-GPU memory across GPU counts and time per epoch; returns the estimates by column."""
-    import torch
-
-    from slmforge.orchestrate.plan_scale import print_scale_out
-
-    console = console or Console()
-    cuda = torch.cuda.is_available()
-    a = arch_for(recipe.model.id)
-    t = recipe.train
-    length, batch = job_length(recipe), t.batch_size
-    if t.method in SFT_COLUMNS:
-        plans = {m: recipe_estimate(recipe, a, m, batch, cuda) for m in SFT_COLUMNS}
-    else:  # the adapter choices of the preference method
-        plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
-    have = available_memory(cuda)
-    micro = micro_batches(batch, length, micro_budget(recipe, a, cuda)) if t.method in SFT_COLUMNS else None
-    per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
-    table = Table(title=f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch}{per_forward} × length {length} · "
-                        f"{'CUDA' if cuda else 'CPU'} {have / GB:.0f} GiB")
-    table.add_column("GiB")
-    for m in plans:
-        table.add_column(m, justify="right")
-    parts = ["weights", "gradients", "optimizer", "activations", "logits", "overhead"]
-    parts += [p for p in ("reference", "generation") if any(getattr(m, p) for m in plans.values())]
-    for part in (*parts, "total"):
-        table.add_row(part, *(f"{getattr(p, part) / GB:.2f}" for p in plans.values()), style="bold" if part == "total" else None)
-    fits = ["yes" if p.total < FIT_SHARE * have and (cuda or "qlora" not in m) else ("needs CUDA" if "qlora" in m else "no")
-            for m, p in plans.items()]
-    table.add_row("fits here", *fits)
-    console.print(table)
-    print_scale_out(recipe, a, gpu_memory, console)
-    tokens = _dataset_tokens(recipe, runs)
-    if tokens:
-        from slmforge.runtime.placement import matmul_flops
-
-        flops_s = 0.3 * (max(matmul_flops(torch.float32), matmul_flops(torch.bfloat16)) if not cuda else 4e14)
-        trainable_share = {m: 6 if m.endswith("full") else 4 for m in plans}  # LoRA skips the weight gradients (~2/3)
-        line = ", ".join(f"{m} ~{trainable_share[m] * a.params * tokens / flops_s / 60:,.0f} min" for m in plans if cuda or "qlora" not in m)
-        console.print(f"time per epoch ({tokens:,} tokens, at 30 % of measured matmul peak): {line}")
-    else:
-        console.print("time per epoch: run `slmforge prepare` first (the token count comes from the prepared data)")
-    return plans
-
-
-def _dataset_tokens(recipe: Recipe, runs: Path) -> int | None:
-    report = runs / recipe.name / "data" / "data_report.json"
-    if not report.is_file():
-        return None
-    return json.loads(report.read_text(encoding="utf-8")).get("tokens", {}).get("train", {}).get("total_tokens")

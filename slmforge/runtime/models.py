@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmforge.core.errors import ModelError, RecipeError
+from slmforge.core.errors import ModelError
 from slmforge.core.recipe import ModelSection
 
 # ChatML, the template Qwen2.5 and SmolLM2 use; offered by name for tokenizers that ship none.
@@ -195,6 +195,27 @@ def load_model(section: ModelSection, dtype: Any = None) -> tuple[Any, Any]:
     return model, load_tokenizer(section)
 
 
+def load_base(section: ModelSection, method: str, cuda: bool) -> tuple[Any, Any]:
+    """The base model as training loads it: fp32 weights, or the 4-bit NF4 base for method qlora."""
+    import torch
+
+    if method != "qlora":
+        # fp32 master weights; bf16/fp16 come from autocast so optimizer updates are not lost to rounding.
+        return load_model(section, dtype=torch.float32)
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    except ImportError:
+        raise ModelError("train.method: qlora needs bitsandbytes: pip install bitsandbytes (CUDA only)") from None
+    source = resolve_source(section.id)
+    where = local_dir(source) or source.location
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16
+    )
+    model = AutoModelForCausalLM.from_pretrained(where, quantization_config=quant, dtype=torch.bfloat16, device_map={"": 0})
+    return model, load_tokenizer(section)
+
+
 def _load_failure(spec: str, source: ModelSource, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if source.kind == "hub":
@@ -232,27 +253,3 @@ def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, dt
         model.generation_config = GenerationConfig.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return model, ensure_chat_template(tokenizer, section)
-
-
-def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any]:
-    """(model, score) for a full reward-model directory (train.method: reward, pref.adapter: full):
-    score(prompt_messages_list, answers) -> one float per answer, read from the score head.
-    `key` names the recipe key in the error."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    where = Path(where).expanduser()
-    if not (where / "config.json").is_file():
-        raise RecipeError(f"{key}: {where} has no config.json; give a full reward model "
-                          "(train.method: reward with train.pref.adapter: full)")
-    model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
-    tok = AutoTokenizer.from_pretrained(str(where))
-    model.config.pad_token_id = tok.pad_token_id
-
-    @torch.no_grad()
-    def score(prompts: list[Any], answers: list[str]) -> list[float]:
-        texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": a}], tokenize=False) for p, a in zip(prompts, answers)]
-        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2)
-        return model(**batch).logits[:, 0].float().tolist()
-
-    return model, score

@@ -1,6 +1,8 @@
-"""The base-vs-fine-tuned table: which metrics, in what order, which direction is better.
+"""Rows of a run's results: the base-vs-fine-tuned table (which metrics, in what order, which direction
+is better) and the preference view's before/after rows (align on).
 
-Shared by the terminal (rich) and the HTML report, so both show the same rows.
+Shared by the terminal (rich), the HTML report and the studio, so all show the same rows. Pure
+functions over the run directory's JSON files (eval/results.json, eval/preference.json, judge/).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from slmforge.core.rundir import RunDir, read_json
 
 # (key, label, higher is better?, format)
 METRICS: list[tuple[str, str, bool, str]] = [
@@ -112,3 +116,51 @@ def print_results(results: dict[str, Any], console: Console) -> None:
         for name, v in baseline_rows(results):
             bt.add_row(name, v["mae"], v["mae_all"], v["within_10pct"], v["parse_failures"])
         console.print(bt)
+
+
+# --------------------------------------------------------------------------- the preference view (align on)
+def _f(value: Any, fmt: str) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
+
+
+def preference_rows(run: RunDir) -> list[tuple[str, str, str, str]]:
+    """(metric, SFT before, aligned after, Δ) rows from eval/preference.json and the judge's files; [] when none."""
+    view = read_json(run.eval / "preference.json")
+    if not view:
+        return []
+    if not view.get("held_out_pairs"):
+        return [("held-out pairs", "0", "0", view.get("note", ""))]
+    sft, aligned = view["sft"], view["aligned"]
+    rows = [
+        (f"chosen over rejected ({view['held_out_pairs']} held-out pairs)", _f(sft["accuracy"], "{:.1%}"),
+         _f(aligned["accuracy"], "{:.1%}"), _f(aligned["accuracy"] - sft["accuracy"], "{:+.1%}")),
+        ("mean log p(chosen) − log p(rejected)", _f(sft["mean_margin"], "{:+.3f}"), _f(aligned["mean_margin"], "{:+.3f}"),
+         _f(aligned["mean_margin"] - sft["mean_margin"], "{:+.3f}")),
+        (f"implicit reward > 0: share of pairs (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_accuracy"], "{:.1%}"), ""),
+        (f"implicit reward margin, mean (beta {view['beta']:g})", "0 (reference)", _f(view["implicit_reward_margin"], "{:+.4f}"), ""),
+        (f"KL to SFT, per token ({view['kl_to_sft']['on']})", "0", _f(view["kl_to_sft"]["mean_per_token"], "{:.4f}"), ""),
+    ]
+    means = view.get("scorer_mean")
+    if means and means.get("sft") is not None and means.get("aligned") is not None:
+        rows.append((f"prefs scorer mean on eval answers ({means['scorer'].rsplit(':', 1)[-1]})", _f(means["sft"], "{:.2f}"),
+                     _f(means["aligned"], "{:.2f}"), _f(means["aligned"] - means["sft"], "{:+.2f}")))
+    judged = read_json(run.judge / "summary.json")
+    judged_sft = read_json(run.judge / "sft" / "summary.json")
+    if judged and judged_sft and judged.get("mean") and judged_sft.get("mean"):
+        a, s = judged["mean"]["value"], judged_sft["mean"]["value"]
+        rows.append(("judge mean (1-5, eval answers)", _f(s, "{:.2f}"), _f(a, "{:.2f}"), _f(a - s, "{:+.2f}")))
+    ab = (read_json(run.judge / "compare.json") or {}).get("final vs sft")
+    if ab and ab.get("win_rate"):
+        w = ab["win_rate"]
+        rows.append(("A/B win rate aligned vs SFT (both orders)", "", f"{w['value']:.1%} ({w['low']:.0%}–{w['high']:.0%})",
+                     f"{ab['wins']}/{ab['ties']}/{ab['losses']} w/t/l"))
+    return rows
+
+
+def preference_table(rows: list[tuple[str, str, str, str]]) -> Table:
+    table = Table(title="preference view: SFT (before) vs aligned (after)", title_justify="left")
+    for col in ("metric", "SFT (before)", "aligned (after)", "Δ"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table

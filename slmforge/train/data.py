@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from slmforge.core.errors import RunDirError
-from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir
 
 
@@ -60,56 +59,6 @@ def packs_per_step(batch_size: int, lengths: Sequence[int], pack_length: int) ->
         return 1
     rows = len(pack_dataset(Dataset.from_dict({"input_ids": [[0] * n for n in lengths]}), seq_length=pack_length, strategy="bfd"))
     return max(1, math.ceil(batch_size * rows / len(lengths)))
-
-
-# train.micro_batch_tokens auto on CPU: split a step only when one forward pass would save more than
-# CPU_MICRO_BATCH_BYTES of activations, and then into passes of at least CPU_MICRO_BATCH_TOKENS tokens.
-# Embedded SmolLM2 LoRA (~1.4 MB of activations per token), 1 thread (2026-11-27, bench/RESULTS.md): a step
-# of ~8 packed rows × 128 tokens as 8/4/2/1 rows per forward took 5.07/5.23/5.43/5.77 s and peaked at
-# 3.6/2.6/1.9/1.5 GB. Narrow models lose more to small matmuls (tiny Qwen2 256 wide: 256-token passes
-# were 15 % slower) and save little memory, so they are not split at all.
-CPU_MICRO_BATCH_TOKENS = 256
-CPU_MICRO_BATCH_BYTES = 512 * 2**20
-
-
-@dataclass(frozen=True)
-class MicroBatches:
-    rows: int  # rows per forward pass (packed rows, or examples without packing)
-    splits: int  # forward passes per step and device, added up by gradient accumulation
-
-    @property
-    def step_rows(self) -> int:
-        """Rows of the whole step (the split is into equal parts)."""
-        return self.rows * self.splits
-
-
-def micro_batches(rows: int, row_tokens: int, budget: int | None) -> MicroBatches:
-    """Split a step's rows into equal micro-batches of at most `budget` tokens (rows × row_tokens).
-
-    Equal parts keep every optimizer step over exactly the same examples: the trainer's sampler yields
-    the same sequence of rows whatever the per-device batch, and the loss is normalised over the whole
-    accumulation window (num_items_in_batch), so the step's gradient is the unsplit one up to float
-    rounding. The largest divisor of `rows` that fits is used (a prime row count may split to 1 row each)."""
-    if not budget or rows * row_tokens <= budget:
-        return MicroBatches(rows, 1)
-    fitting = [d for d in range(1, rows + 1) if rows % d == 0 and d * row_tokens <= budget]
-    size = max(fitting, default=1)
-    return MicroBatches(size, rows // size)
-
-
-def micro_batch_budget(recipe: Recipe, cuda: bool, activation_bytes_per_token: float | None) -> int | None:
-    """Tokens per forward pass the recipe allows (None: the whole batch at once).
-
-    `activation_bytes_per_token`: what one token of a forward pass saves for backward (train/plan.py's
-    count for the model); unknown: auto falls back to CPU_MICRO_BATCH_TOKENS."""
-    setting = recipe.train.micro_batch_tokens
-    if setting != "auto":
-        return setting or None
-    if cuda:
-        return None
-    if not activation_bytes_per_token:
-        return CPU_MICRO_BATCH_TOKENS
-    return max(CPU_MICRO_BATCH_TOKENS, int(CPU_MICRO_BATCH_BYTES // activation_bytes_per_token))
 
 
 class RowPackCollator:

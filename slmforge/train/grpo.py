@@ -8,8 +8,8 @@ Neither GRPO nor RLOO has a value model: the baseline is the mean reward of the 
 of the same prompt, which is why TRL 1.x dropped PPO (see docs/alignment.md). With beta 0 (the
 default) there is no reference pass either; with beta > 0 and LoRA the reference is the frozen base.
 
-`reward: judge` scores with the recipe's judge section, but train must not import evaluate (where the
-judge client lives): the pipeline, above both, builds that scorer and passes it in as `judge_reward`.
+`reward: judge` scores with the recipe's judge section through the runtime's judge scorer (the same
+one prefs uses), connected before the model loads so a judge that is down fails in one line.
 A scorer returns None for an answer it could not score (failed call, unreadable score); TRL leaves
 those out of the group statistics, and logs/grpo.json counts them.
 """
@@ -25,9 +25,14 @@ from rich.console import Console
 from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.recipe import Recipe, import_callable
 from slmforge.core.rundir import RunDir, write_json_atomic
-from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
 from slmforge.runtime.pair_metrics import read_pairs
 from slmforge.runtime.placement import choose_precision
+from slmforge.train.callbacks import (
+    GracefulStop,
+    RichProgress,
+    TokenCounter,
+    start_metrics_log,
+)
 from slmforge.train.sft import (
     checkpoint_fingerprint,
     find_resume_checkpoint,
@@ -75,20 +80,35 @@ def _text(x: Any) -> str:
 Scorer = Callable[[list[Any], list[str]], list[float | None]]
 
 
-def reward_function(recipe: Recipe, judge_reward: Scorer | None = None) -> tuple[Any, Scorer]:
+def reward_function(recipe: Recipe) -> tuple[Any, Scorer]:
     """(what GRPOTrainer takes as reward_funcs, a scorer of (prompts, completion texts) for before/after)."""
     spec = recipe.train.grpo.reward or ""
     if spec == "judge":
-        if judge_reward is None:
-            raise RecipeError("train.grpo.reward: judge is scored through the pipeline (`slmforge train` / `run`), "
-                              "not by calling train directly")
-        fn: Callable[..., Any] = judge_reward
+        fn: Callable[..., Any] = judge_reward(recipe)
     else:
         found = _function_or_model(recipe, spec)
         if isinstance(found, tuple):  # a reward model: TRL runs it itself
             return found
         fn = found
     return _as_trl(fn, "judge" if spec == "judge" else spec.partition(":")[2])
+
+
+def judge_reward(recipe: Recipe) -> Callable[..., list[float | None]]:
+    """train.grpo.reward: judge — the judge scorer (1-5 per answer; None when a call fails or the score is unreadable)."""
+    from slmforge.runtime.judge.client import JudgeError
+    from slmforge.runtime.judge.scorer import JudgeScorer
+
+    judge = JudgeScorer(recipe)
+    try:
+        judge.connect()  # a judge that is down fails before the model loads
+    except JudgeError as exc:
+        raise JudgeError(str(exc).replace("prefs.scorer: judge", "train.grpo.reward: judge")) from None
+
+    def reward(prompts: list[str], completions: list[str]) -> list[float | None]:
+        scored = judge([[{"role": "user", "content": p}] for p in prompts], [[c] for c in completions])
+        return [row[0][0] for row in scored]
+
+    return reward
 
 
 def _as_trl(fn: Callable[..., Any], name: str) -> tuple[Any, Scorer]:
@@ -106,7 +126,7 @@ def _function_or_model(recipe: Recipe, spec: str) -> Any:
     """A module:function, or (reward_funcs, scorer) for a reward-model directory."""
     where = Path(spec).expanduser()
     if where.is_dir():
-        from slmforge.runtime.models import load_reward_scorer
+        from slmforge.runtime.scorers import load_reward_scorer
 
         # TRL scores with the model itself (its own tokenizer via processing class); held-out uses score.
         return load_reward_scorer(where, recipe.data.max_length, "train.grpo.reward")
@@ -156,7 +176,7 @@ def grpo_args(recipe: Recipe, run: RunDir, precision: str, cuda: bool) -> Any:
                   temperature=g.temperature, beta=g.beta, log_completions=False)
 
 
-def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | None = None) -> list[Path]:
+def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
     from datasets import Dataset
 
@@ -171,7 +191,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, judge_reward: Scorer | 
     if not prompts:
         raise SlmforgeError(f"{run.split_file('train')}: no prompts (rows need messages with a user turn)")
     precision = choose_precision(t.precision, cuda)
-    reward_funcs, score = reward_function(recipe, judge_reward)
+    reward_funcs, score = reward_function(recipe)
     console.print(f"train [bold]{g.algorithm}[/bold] · {len(prompts):,} prompts × {g.num_generations} completions "
                   f"(≤ {g.max_completion_length} tokens, T {g.temperature:g}) · reward {g.reward} · beta {g.beta:g} · "
                   f"{len(held_out)} held-out prompts · precision {precision.name} · lr {t.lr:g}")

@@ -19,9 +19,19 @@ from rich.console import Console
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
-from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
-from slmforge.runtime.pair_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
+from slmforge.runtime.pair_metrics import (
+    PairScore,
+    lm_pair_score,
+    read_pairs,
+    reward_pair_score,
+)
 from slmforge.runtime.placement import choose_precision
+from slmforge.train.callbacks import (
+    GracefulStop,
+    RichProgress,
+    TokenCounter,
+    start_metrics_log,
+)
 from slmforge.train.sft import (
     checkpoint_fingerprint,
     find_resume_checkpoint,
@@ -95,7 +105,12 @@ def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cu
 
 def load_policy(recipe: Recipe) -> tuple[Any, Any]:
     """fp32 master weights (as SFT): a causal LM for dpo/orpo, a one-score sequence classifier for reward."""
-    from slmforge.runtime.models import load_model, load_tokenizer, local_dir, resolve_source
+    from slmforge.runtime.models import (
+        load_model,
+        load_tokenizer,
+        local_dir,
+        resolve_source,
+    )
 
     if recipe.train.method != "reward":
         return load_model(recipe.model, dtype=torch.float32)

@@ -17,10 +17,19 @@ from rich.console import Console
 from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, fingerprint
-from slmforge.train import checkpoints
-from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
-from slmforge.train.data import MicroBatches, load_split, micro_batch_budget, micro_batches, packs_per_step, token_stats
+from slmforge.runtime.memory import MicroBatches, micro_batch_budget, micro_batches
+from slmforge.runtime.models import load_base
 from slmforge.runtime.placement import choose_precision
+from slmforge.train import checkpoints
+from slmforge.train.callbacks import (
+    GracefulStop,
+    MetricsJsonl,
+    RichProgress,
+    TokenCounter,
+    report_targets,
+    start_metrics_log,
+)
+from slmforge.train.data import load_split, packs_per_step, token_stats
 
 SFT_METHODS = ("full", "lora", "qlora")
 # Train keys that change neither the weights nor the data order: a checkpoint stays resumable.
@@ -100,28 +109,6 @@ def end_of_turn_id(tokenizer: Any) -> int:
     from slmforge.runtime.prompts import end_of_turn_token
 
     return tokenizer.convert_tokens_to_ids(end_of_turn_token(tokenizer))
-
-
-def load_base(recipe: Recipe, cuda: bool) -> tuple[Any, Any]:
-    from slmforge.runtime.models import load_model
-
-    if recipe.train.method != "qlora":
-        # fp32 master weights; bf16/fp16 come from autocast so optimizer updates are not lost to rounding.
-        return load_model(recipe.model, dtype=torch.float32)
-    try:
-        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise SlmforgeError("train.method: qlora needs bitsandbytes: pip install bitsandbytes (CUDA only)") from None
-    from slmforge.runtime.models import load_tokenizer, local_dir, resolve_source
-
-    source = resolve_source(recipe.model.id)
-    where = local_dir(source) or source.location
-    quant = BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16
-    )
-    model = AutoModelForCausalLM.from_pretrained(where, quantization_config=quant, dtype=torch.bfloat16, device_map={"": 0})
-    return model, load_tokenizer(recipe.model)
 
 
 def lora_config(recipe: Recipe) -> Any:
@@ -244,9 +231,9 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
 
     `extra_callbacks`: more TrainerCallbacks (the sweep's pruner), run after ours so metrics.jsonl is written first.
     """
-    from transformers.integrations import TensorBoardCallback
-    from transformers import EarlyStoppingCallback
     from torch.utils.tensorboard import SummaryWriter
+    from transformers import EarlyStoppingCallback
+    from transformers.integrations import TensorBoardCallback
 
     cuda = torch.cuda.is_available()
     check_method(recipe, cuda)
@@ -263,7 +250,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     )
     resume = find_resume_checkpoint(recipe, run, console)
 
-    model, tokenizer = load_base(recipe, cuda)
+    model, tokenizer = load_base(recipe.model, t.method, cuda)
     micro = plan_micro_batches(recipe, model, train_set, packs, precision.name, cuda)
     if micro.splits > 1:
         console.print(f"micro-batches: {micro.rows} rows per forward pass × {micro.splits} per step (train.micro_batch_tokens "

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.errors import RunDirError, SlmforgeError
+from slmforge.core.recipe import Recipe
+from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.verify import gotemplate
 from slmforge.verify.checks import (
     PromptCase,
@@ -34,9 +36,14 @@ from slmforge.verify.checks import (
     stop_ids_in,
     stop_row,
 )
-from slmforge.verify.outputs import agreement, compare_answers, greedy_llamacpp, greedy_server, greedy_transformers, server_stop_ids
-from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.verify.outputs import (
+    agreement,
+    compare_answers,
+    greedy_llamacpp,
+    greedy_server,
+    greedy_transformers,
+    server_stop_ids,
+)
 
 TEST_PROMPTS = 8  # sampled from the test split, plus the edge cases
 OUTPUT_PROMPTS = 6  # greedy answers compared across runtimes (generation is the slow part on CPU)
@@ -272,10 +279,10 @@ def _merge_row(recipe: Recipe, run: RunDir, model_dir: Path, reference_model: An
                        "QLoRA merges into the dequantized 4-bit base, which needs CUDA (bitsandbytes); not checked on this machine")
         from peft import PeftModel
 
-        from slmforge.train.sft import load_base
+        from slmforge.runtime.models import load_base
 
         # Before: the adapter on the 4-bit base it was trained on (not the fp32 reference above).
-        reference_model = PeftModel.from_pretrained(load_base(recipe, cuda=True)[0], str(model_dir)).eval()
+        reference_model = PeftModel.from_pretrained(load_base(recipe.model, "qlora", cuda=True)[0], str(model_dir)).eval()
     if not (model_dir / "adapter_config.json").is_file():
         return Row("merge", "merge", "skipped", "full weights were trained: nothing is merged")
     if "merged" not in files:

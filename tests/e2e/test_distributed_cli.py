@@ -22,7 +22,11 @@ import pytest
 import yaml
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.orchestrate.distributed import accelerate_config, check_strategy, split_global_batch
+from slmforge.orchestrate.distributed import (
+    accelerate_config,
+    check_strategy,
+    split_global_batch,
+)
 from tests.unit.test_train import make_pairs
 
 

@@ -146,8 +146,8 @@ def test_a_judge_server_that_exits_at_once_is_one_line(tmp_path: Path) -> None:
 def test_a_judge_server_that_never_answers_is_stopped_after_the_startup_timeout(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from slmforge.runtime.judge.server import JudgeServerError, start_server
     from slmforge.core.recipe import JudgeSection
+    from slmforge.runtime.judge.server import JudgeServerError, start_server
 
     marker = "37.25"  # a sleep nobody else runs: how the test finds leftovers
     cfg = JudgeSection(endpoint=f"http://127.0.0.1:{free_port()}/v1",

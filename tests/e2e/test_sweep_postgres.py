@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from test_sweep_cli import two_sweeps
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from slmforge.orchestrate.pipeline import run_stages
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir
+from slmforge.orchestrate.pipeline import run_stages
 
 FAMILIES = ["futile", "ironic", "denial"]
 CATEGORIES = {"kettle": 30.0, "fridge": 900.0, "toaster": 45.0}

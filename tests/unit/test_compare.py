@@ -11,10 +11,15 @@ import pytest
 from judge_fake import FakeJudge
 from rich.console import Console
 
-from slmforge.judge.compare import compare_answers, resolve_side, summarize_pairs, verdict
+from slmforge.core.rundir import RunDir
+from slmforge.judge.compare import (
+    compare_answers,
+    resolve_side,
+    summarize_pairs,
+    verdict,
+)
 from slmforge.runtime.judge.client import JudgeSettings
 from slmforge.runtime.judge.rubrics import load_rubric
-from slmforge.core.rundir import RunDir
 
 PROMPTS = [f"Say something wise about fences #{i}" for i in range(6)]
 A = {p: f"GOOD saying {i}" for i, p in enumerate(PROMPTS)}

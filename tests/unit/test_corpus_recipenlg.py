@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from slmforge.core.errors import DataError
 from slmforge.corpora.recipenlg import TASKS, RecipeReport, read_recipes, recipe_pairs
 from slmforge.corpora.recipenlg.pairs import plan_two
 from slmforge.corpora.recipenlg.rows import Recipe
 from slmforge.corpora.recipenlg.sample import RECIPES, write_sample_csv
 from slmforge.corpora.recipenlg.timing import duration_minutes, read_steps
-from slmforge.core.errors import DataError
+
 
 @pytest.fixture
 def fixture_csv(tmp_path) -> Path:

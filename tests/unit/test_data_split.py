@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from slmforge.runtime.examples.formats import Example
-from slmforge.prepare.split import SPLITS, split_by_group
 from slmforge.core.recipe import SplitSection
+from slmforge.prepare.split import SPLITS, split_by_group
+from slmforge.runtime.examples.formats import Example
 
 
 def corpus(n_sayings: int = 600, seed: int = 1) -> list[Example]:

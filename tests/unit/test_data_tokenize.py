@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from slmforge.runtime.prompts import IGNORE, tokenize_chat
 from slmforge.core.errors import DataError
-from slmforge.runtime.models import load_tokenizer
 from slmforge.core.recipe import ModelSection
+from slmforge.runtime.models import load_tokenizer
+from slmforge.runtime.prompts import IGNORE, tokenize_chat
 
 PAIR = [{"role": "user", "content": "Tell me about a tractor."}, {"role": "assistant", "content": "A tractor without fuel is just a mighty big chair."}]
 MULTI = [

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from slmforge.runtime.examples.read import read_rows
-from slmforge.runtime.examples.validate import validate_rows
 from slmforge.core.errors import DataError
 from slmforge.core.recipe import DataSection
+from slmforge.runtime.examples.read import read_rows
+from slmforge.runtime.examples.validate import validate_rows
 
 GOOD = {"input": "Tell me about a barn.", "output": "A barn without a roof is just a fence with ambition."}
 

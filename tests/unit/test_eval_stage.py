@@ -8,13 +8,13 @@ import math
 
 import pytest
 import torch
+from eval_helpers import folksy_rows, prepared_run, price_rows, quiet, save_adapter
 
-from eval_helpers import price_rows, folksy_rows, prepared_run, quiet, save_adapter
 from slmforge.core.errors import RecipeError, RunDirError
-from slmforge.runtime.generation import Sampling, generate
-from slmforge.runtime.loss import read_tokenized, token_loss
 from slmforge.evaluate.stage import evaluate
 from slmforge.evaluate.task_metrics import parse_number
+from slmforge.runtime.generation import Sampling, generate
+from slmforge.runtime.loss import read_tokenized, token_loss
 
 
 @pytest.fixture(scope="module")

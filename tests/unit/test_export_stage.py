@@ -11,9 +11,9 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.orchestrate.cli import app
 from slmforge.core.errors import ModelError
 from slmforge.export.ollama import translate_template
+from slmforge.orchestrate.cli import app
 from slmforge.runtime.models import CHATML_TEMPLATE
 
 
@@ -115,9 +115,9 @@ def test_model_card_has_base_data_hash_method_metrics_and_usage(exported):
 
 
 def test_run_skips_an_export_whose_outputs_are_intact(exported):
-    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.core.recipe import load
     from slmforge.core.rundir import RunDir
+    from slmforge.orchestrate.pipeline import run_stages
 
     tmp, recipe, run, _ = exported
     before = RunDir(run).stage("export")
@@ -143,8 +143,8 @@ class _Tok:
     """Just enough tokenizer for template translation: the real Jinja rendering of transformers."""
 
     def __init__(self, template: str, bos: str | None = None):
-        from transformers import PreTrainedTokenizerFast
         from tokenizers import Tokenizer, models
+        from transformers import PreTrainedTokenizerFast
 
         self._tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.BPE()))
         self._tok.chat_template = template

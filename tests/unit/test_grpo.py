@@ -6,11 +6,11 @@ import json
 import textwrap
 
 import pytest
+from pref_helpers import train_in_child, write_pref_recipe
 
 from slmforge.core.errors import RecipeError
-from slmforge.orchestrate.pipeline import run_stages
 from slmforge.core.recipe import load
-from pref_helpers import train_in_child, write_pref_recipe
+from slmforge.orchestrate.pipeline import run_stages
 
 # The rule: the share of a completion's characters that are vowels. Dense (every completion scores
 # differently, so every group has a spread to learn from) and reachable by shifting token choice.

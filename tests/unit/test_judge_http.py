@@ -14,11 +14,11 @@ from judge_fake import FakeJudge, directive_responder
 from rich.console import Console
 
 from slmforge.core.errors import RecipeError
+from slmforge.core.recipe import JudgeTargets
+from slmforge.judge.samples import Sample
 from slmforge.judge.score import judge_samples
 from slmforge.runtime.judge.client import JudgeError, JudgeSettings
-from slmforge.judge.samples import Sample
 from slmforge.runtime.judge.rubrics import load_rubric
-from slmforge.core.recipe import JudgeTargets
 
 
 def settings(url: str, **overrides) -> JudgeSettings:

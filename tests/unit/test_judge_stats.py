@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from slmforge.core.recipe import JudgeTargets
 from slmforge.judge.score import summarize
 from slmforge.runtime.judge.stats import mean_ci, share_ci, t975
-from slmforge.core.recipe import JudgeTargets
 
 # Two-sided 95 % critical values from a t table.
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 8: 2.306, 10: 2.228, 30: 2.042, 100: 1.984, 10_000: 1.960}

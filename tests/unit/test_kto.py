@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from pref_helpers import write_pref_recipe
 from rich.console import Console
 
-from slmforge.orchestrate.pipeline import run_stages
 from slmforge.core.recipe import load
-from pref_helpers import write_pref_recipe
+from slmforge.orchestrate.pipeline import run_stages
 
 QUIET = Console(stderr=True, quiet=True)
 

@@ -93,10 +93,10 @@ def test_trainer_lean_loss_equals_trls_loss_and_gradients_on_packed_batches(tmp_
     from datasets import Dataset
     from trl import SFTConfig
 
-    from slmforge.runtime.models import load_model
-    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.core.recipe import load
     from slmforge.core.rundir import RunDir
+    from slmforge.orchestrate.pipeline import run_stages
+    from slmforge.runtime.models import load_model
     from slmforge.train.callbacks import TokenCounter
     from slmforge.train.data import load_split
     from slmforge.train.trainer import RunTrainer

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from slmforge.runtime.tiny_models import build_tiny_model
 
 ANIMALS = ["goat", "mule", "hen", "hog", "cow", "cat"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from slmforge.orchestrate import pipeline
 from slmforge.core.errors import SlmforgeError
-from slmforge.orchestrate.pipeline import Stage, run_stages
 from slmforge.core.recipe import validate
+from slmforge.orchestrate import pipeline
+from slmforge.orchestrate.pipeline import Stage, run_stages
 
 
 def _recipe(tmp_path: Path):
@@ -20,9 +20,9 @@ def _recipe(tmp_path: Path):
 
 
 def _writer(name: str, calls: list[str]):
-    def run(recipe, run, console):
+    def run(ctx):
         calls.append(name)
-        out = run.root / f"{name}.txt"
+        out = ctx.run.root / f"{name}.txt"
         out.write_text(name)
         return [out]
 
@@ -30,7 +30,7 @@ def _writer(name: str, calls: list[str]):
 
 
 def _failing(exc: BaseException, calls: list[str]):
-    def run(recipe, run, console):
+    def run(ctx):
         calls.append("flaky")
         raise exc
 

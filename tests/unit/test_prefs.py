@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import yaml
 from rich.console import Console
 from typer.testing import CliRunner
@@ -108,7 +109,7 @@ def test_a_reward_model_directory_scores_the_answers(tmp_path, tiny_qwen2):
     pairs = [json.loads(x) for x in (out / "pairs.jsonl").read_text().splitlines()]
     assert pairs and all(p["chosen_score"] >= p["rejected_score"] for p in pairs)
     # the scores are the reward model's own: recompute one
-    from slmforge.runtime.models import load_reward_scorer
+    from slmforge.runtime.scorers import load_reward_scorer
 
     _, score = load_reward_scorer(rm_dir, 64, "prefs.scorer")
     first = pairs[0]

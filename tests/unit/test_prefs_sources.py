@@ -188,8 +188,8 @@ def test_folksy_shape_rewards_one_tidy_sentence_in_its_own_words():
 
 
 def test_run_makes_the_pairs_again_when_the_preference_file_changes(tmp_path):
-    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.core.recipe import load
+    from slmforge.orchestrate.pipeline import run_stages
 
     write_pref_file(tmp_path / "mine.jsonl")
     recipe = load(write_recipe(tmp_path, {"source": "file", "path": str(tmp_path / "mine.jsonl"), "on_error": "skip"}))

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slmforge.orchestrate.cli import app
 from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import load
+from slmforge.orchestrate.cli import app
 
 MINIMAL = {"name": "t", "data": {"path": "examples.jsonl"}}
 

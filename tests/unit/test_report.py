@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from eval_helpers import folksy_rows, prepared_run, quiet, save_adapter
+
 from slmforge.evaluate.stage import evaluate
 from slmforge.report.page import write_report
 

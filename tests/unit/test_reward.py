@@ -6,8 +6,8 @@ import json
 
 from pref_helpers import write_pref_recipe
 
-from slmforge.orchestrate.pipeline import run_stages
 from slmforge.core.recipe import load
+from slmforge.orchestrate.pipeline import run_stages
 
 
 def test_reward_model_ranks_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_qwen2):

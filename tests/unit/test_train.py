@@ -11,9 +11,9 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from slmforge.orchestrate.pipeline import run_stages
 from slmforge.core.recipe import load
-from slmforge.train.data import MicroBatches, micro_batches
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.runtime.memory import MicroBatches, micro_batches
 
 QUIET = Console(stderr=True, quiet=True)
 

@@ -7,11 +7,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from slmforge.core.errors import DataError
 from slmforge.corpora.folksy import prompts
 from slmforge.corpora.folksy.families import FAMILY_WEIGHTS, families_for, make_saying
 from slmforge.corpora.folksy.lexicon import Lexicon, Word, lexicon
 from slmforge.corpora.folksy.pattern import Saying
-from slmforge.core.errors import DataError
 
 DEFAULT_SAYINGS = 9000
 # The engine's rarest family (ironic deficiency) runs out of new sayings past ~20,000 in all;

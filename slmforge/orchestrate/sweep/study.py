@@ -24,7 +24,14 @@ from slmforge.core.recipe import Recipe, validate
 from slmforge.core.rundir import RunDir
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
 from slmforge.orchestrate.sweep.slots import claim_slot, fail_orphans, is_surplus
-from slmforge.orchestrate.sweep.space import Param, apply_values, infer_direction, merge_params, midpoint, touches_data
+from slmforge.orchestrate.sweep.space import (
+    Param,
+    apply_values,
+    infer_direction,
+    merge_params,
+    midpoint,
+    touches_data,
+)
 
 # Unfinished trials of a process that died stop heartbeating; after the grace period Optuna marks
 # them failed, so a resumed (or a second, concurrent) sweep does not wait on them forever.
@@ -224,13 +231,8 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
             if shared_data:
                 link_prepared_data(parent, run, recipe)
             pruner = _pruning_callback(trial) if plan.prune and recipe.train.method in SFT_METHODS else None
-            replace = None
-            if pruner is not None:
-                from slmforge.train.sft import train
-
-                replace = {"train": lambda r, d, c: train(r, d, c, extra_callbacks=(pruner,))}
             # Eval and report are skipped for a pruned trial: stopping was the point.
-            run_stages(recipe, run.root.parent, stages[:2], replace=replace)
+            run_stages(recipe, run.root.parent, stages[:2], callbacks=(pruner,) if pruner is not None else ())
             if pruner is not None and pruner.pruned_at is not None:
                 trial.set_user_attr("note", f"pruned at step {pruner.pruned_at}")
                 raise optuna.TrialPruned(f"pruned at step {pruner.pruned_at}")

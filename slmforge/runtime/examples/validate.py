@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from slmforge.runtime.examples.formats import Example, FormatProblem, to_example
-from slmforge.runtime.examples.read import Row
 from slmforge.core.errors import DataError
 from slmforge.core.recipe import DataSection
+from slmforge.runtime.examples.formats import Example, FormatProblem, to_example
+from slmforge.runtime.examples.read import Row
 
 MAX_LISTED = 10
 

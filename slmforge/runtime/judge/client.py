@@ -19,7 +19,14 @@ from dataclasses import dataclass, replace
 
 import openai
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.recipe import JudgeSection

@@ -101,13 +101,11 @@ class Rubric:
         )
 
 
-def load_rubric(spec: str, base: Path | None = None) -> Rubric:
-    """`folksy`, `quality`, or a path (relative paths resolve against `base`, the recipe's folder)."""
+def load_rubric(spec: str) -> Rubric:
+    """`folksy`, `quality`, or a path (a relative one beside the recipe was made absolute when it loaded)."""
     if spec in BUILTIN:
         return Rubric(spec, BUILTIN[spec])
     path = Path(spec).expanduser()
-    if not path.is_absolute() and base is not None and not path.exists():
-        path = base / path
     if not path.is_file():
         raise RecipeError(f"judge.rubric: {spec!r} is neither a built-in rubric (folksy, quality) nor a file; fix the path")
     try:

@@ -8,14 +8,20 @@ ends the command with one line, after the batches already scored were saved.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from rich.console import Console
 
-from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, resolve_model
+from slmforge.core.recipe import Recipe
+from slmforge.runtime.judge.client import (
+    EndpointDown,
+    JudgeError,
+    JudgeSettings,
+    Reply,
+    ask_all,
+    resolve_model,
+)
 from slmforge.runtime.judge.parse import parse_score
 from slmforge.runtime.judge.rubrics import Rubric, load_rubric
-from slmforge.core.recipe import Recipe
 
 Scored = tuple[float | None, str | None]
 
@@ -28,9 +34,9 @@ def prompt_text(prompt: list[dict[str, str]]) -> str:
 class JudgeScorer:
     """Scores a batch of prompts × answers in one round of requests (at most judge.concurrency at once)."""
 
-    def __init__(self, recipe: Recipe, recipe_dir: Path | None = None) -> None:
+    def __init__(self, recipe: Recipe) -> None:
         self.settings = JudgeSettings.from_recipe(recipe.judge)  # judge.endpoint unset → a RecipeError naming it
-        self.rubric: Rubric = load_rubric(recipe.judge.rubric, recipe_dir)
+        self.rubric: Rubric = load_rubric(recipe.judge.rubric)
 
     def connect(self) -> None:
         """Ask the endpoint for its model name now, so a judge that is down fails before any model loads."""

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from slmforge.runtime.judge.client import JudgeError
 from slmforge.core.recipe import JudgeSection
+from slmforge.runtime.judge.client import JudgeError
 
 
 class JudgeServerError(JudgeError):

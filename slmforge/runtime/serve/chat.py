@@ -6,7 +6,12 @@ import sys
 import threading
 from typing import Callable
 
-from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, SamplingParams
+from slmforge.runtime.serve.engine import (
+    BatchingEngine,
+    GenerationResult,
+    GenRequest,
+    SamplingParams,
+)
 from slmforge.runtime.serve.loading import load_for_serving
 
 

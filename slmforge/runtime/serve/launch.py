@@ -73,7 +73,11 @@ def serve_command(model_or_run: str, *, name: str | None = None, models: list[st
     """What `slmforge serve` does with its flags: defaults from the run's recipe, then the flags win."""
     from slmforge.core.recipe import ServeSection
     from slmforge.runtime.serve.guards import read_api_keys
-    from slmforge.runtime.serve.loading import parse_model_flag, run_serve_section, served_name
+    from slmforge.runtime.serve.loading import (
+        parse_model_flag,
+        run_serve_section,
+        served_name,
+    )
     from slmforge.runtime.serve.options import parse_split
 
     specs = [ModelSpec(name or served_name(model_or_run), model_or_run)]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.runtime.models import load_model, load_trained
 from slmforge.core.recipe import ModelSection, ServeSection
+from slmforge.runtime.models import load_model, load_trained
 from slmforge.runtime.serve.options import ServeError
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
@@ -71,7 +71,6 @@ def load_for_serving(source: str, dtype: str = "auto") -> tuple[Any, Any]:
     try:
         if is_run_dir(path):
             from slmforge.core.recipe import load
-
             from slmforge.core.rundir import RunDir
 
             recipe = load(path / "recipe.yaml")

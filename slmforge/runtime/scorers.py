@@ -1,0 +1,92 @@
+"""Scorers of (prompt, answer): the judge, a `module:function`, or a reward-model directory.
+
+One loader for every place that scores answers — prefs (pairs from sampled answers), eval's
+preference view (the scorer's mean on SFT vs aligned answers), GRPO's reward model — so a recipe's
+scorer means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slmforge.core.errors import RecipeError
+from slmforge.core.recipe import Recipe, import_callable
+
+Scorer = Callable[[list[dict[str, str]], str], float]
+Scored = tuple[float | None, str | None]
+# Scores a batch at once: prompts × their k answers → (score, None) or (None, failure reason) each.
+BatchScorer = Callable[[list[list[dict[str, str]]], list[list[str]]], list[list[Scored]]]
+
+
+def load_scorer(recipe: Recipe) -> tuple[BatchScorer, str]:
+    """prefs.scorer: judge (the judge section's endpoint and rubric) or module:function(prompt_messages, answer) -> float.
+
+    Returns the scorer and its identity, stored with every scored prompt: answers scored by
+    another scorer (or rubric, or judge model) are scored again on the next run, not reused.
+    """
+    if recipe.prefs.scorer == "judge":
+        from slmforge.runtime.judge.scorer import JudgeScorer
+
+        judge = JudgeScorer(recipe)
+        return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
+    if Path(recipe.prefs.scorer).expanduser().is_dir():
+        # A reward model (train.method: reward, full weights) scores all k answers of a prompt in one batch.
+        _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer")
+
+        def score_with_model(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
+            out: list[list[Scored]] = []
+            for prompt, k in zip(prompts, answers):
+                kept = [a for a in k if a.strip()]
+                scores = iter(reward([prompt] * len(kept), kept) if kept else [])
+                out.append([(next(scores), None) if a.strip() else (None, "empty_answer") for a in k])
+            return out
+
+        return score_with_model, f"reward_model:{Path(recipe.prefs.scorer).expanduser().resolve()}"
+    fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
+
+    def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
+        return [[score_answer(fn, prompt, a) for a in k] for prompt, k in zip(prompts, answers)]
+
+    return score_batch, recipe.prefs.scorer
+
+
+def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
+    """(score, None) or (None, reason): a scorer that raises or returns no number is counted, never fatal."""
+    if not answer.strip():
+        return None, "empty_answer"
+    try:
+        value = scorer(prompt, answer)
+    except Exception:  # a user's scorer may fail any way; the count says how often
+        return None, "scorer_error"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, "unparsable_score"
+    return (number, None) if math.isfinite(number) else (None, "unparsable_score")
+
+
+def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any]:
+    """(model, score) for a full reward-model directory (train.method: reward, pref.adapter: full):
+    score(prompt_messages_list, answers) -> one float per answer, read from the score head.
+    `key` names the recipe key in the error."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    where = Path(where).expanduser()
+    if not (where / "config.json").is_file():
+        raise RecipeError(f"{key}: {where} has no config.json; give a full reward model "
+                          "(train.method: reward with train.pref.adapter: full)")
+    model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(str(where))
+    model.config.pad_token_id = tok.pad_token_id
+
+    @torch.no_grad()
+    def score(prompts: list[Any], answers: list[str]) -> list[float]:
+        texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": a}], tokenize=False) for p, a in zip(prompts, answers)]
+        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2)
+        return model(**batch).logits[:, 0].float().tolist()
+
+    return model, score
