@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # range excluding it would pull a multi-GB CUDA build. With CUDA present, set TORCH_SPEC=torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -ra
+
+# The inner loop: everything but the tests that train, start processes or load the embedded model.
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if _cuda() else "cpu")
     args = parser.parse_args()
 
-    from slmforge.core.recipe import ModelSection
+    from slmforge.core.sections import ModelSection
     from slmforge.runtime.generation import Sampling, generate
     from slmforge.runtime.models import load_model
 

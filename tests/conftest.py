@@ -32,3 +32,12 @@ def embedded_dir() -> Path:
 
     embedded_gguf("smollm2-135m")
     return local_dir(resolve_source("embedded:smollm2-135m"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/e2e/ starts real processes or servers: it is slow by definition (unit tests that
+    train carry the mark themselves)."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(e2e):
+            item.add_marker(pytest.mark.slow)

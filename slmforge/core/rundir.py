@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from slmforge.core.recipe import ModelSection, Recipe
+from slmforge.core.recipe import Recipe
+from slmforge.core.sections import ModelSection
 
 MANIFEST = "manifest.json"
 _TRACKED_PACKAGES = ("slmforge", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "gguf", "tokenizers")

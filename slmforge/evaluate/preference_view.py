@@ -27,17 +27,14 @@ from rich.console import Console
 
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, read_json, write_json_atomic
+from slmforge.runtime.prompts import prompt_and_reply_ids
 
 SFT_SAMPLES = "sft_samples.jsonl"
 
 
 def _ids(tokenizer: Any, prompt: list[dict[str, str]], reply: str) -> tuple[list[int], int]:
-    """Token ids of prompt + reply (end of turn included) and where the reply starts, as pref_metrics renders them."""
-    prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-    full_text = tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": reply}], tokenize=False)
-    reply_text = full_text[len(prompt_text):] if full_text.startswith(prompt_text) else reply
-    p = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    r = tokenizer(reply_text, add_special_tokens=False)["input_ids"]
+    """Token ids of prompt + reply (end of turn included) and where the reply starts, as pair_metrics renders them."""
+    p, r = prompt_and_reply_ids(tokenizer, prompt, reply)
     return p + r, len(p)
 
 

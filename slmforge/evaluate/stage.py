@@ -83,6 +83,7 @@ def score_side(
         loss = token_loss(model, *tokenized, batch_size=cfg.batch_size, progress=lambda n: bar.advance(task, n))
         task = bar.add_task(f"{label}: generate", total=len(records))
         gens = generate(model, tokenizer, [r.prompt for r in records], sampling, progress=lambda n: bar.advance(task, n))
+    gens.texts = [t.strip() for t in gens.texts]
     console.print(f"{label}: {sum(gens.new_tokens):,} tokens in {gens.seconds:.1f}s = "
                   f"[bold]{gens.tokens_per_s:.1f} tokens/s[/bold] (batch {cfg.batch_size})")
     scores = output_scores(gens.texts, records, training, recipe, number_task)

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slmforge.runtime.prompts import render
+
 # Fixed probes: plain text, digits, punctuation, and chat-formatted conversations (special tokens).
 PROBE_TEXTS = [
     "A penny saved is a penny earned.",
@@ -61,7 +63,7 @@ def probe_prompts(tokenizer: Any) -> list[str]:
     texts = list(PROBE_TEXTS)
     if getattr(tokenizer, "chat_template", None):
         for chat, cont in zip(PROBE_CHATS, CONTINUATIONS):
-            texts.append(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) + cont)
+            texts.append(render(tokenizer, chat, generation_prompt=True) + cont)
     return texts
 
 
@@ -150,36 +152,15 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
     }
 
 
-def llamacpp_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("llama_cpp") is not None
-
-
-def greedy_llamacpp(path: Path, prompt_ids: list[int], n: int = 20) -> list[int]:
-    """The first n greedy tokens llama.cpp generates from prompt_ids (optional extra llama-cpp-python)."""
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=str(path), n_ctx=max(256, len(prompt_ids) + n + 8), verbose=False, seed=0)
-    out: list[int] = []
-    for token in llm.generate(prompt_ids, top_k=1, temp=0.0, repeat_penalty=1.0):
-        out.append(int(token))
-        if len(out) == n or token == llm.token_eos():
-            break
-    llm.close()
-    return out
-
-
 def verify_llamacpp(path: Path, model: Any, tokenizer: Any, n: int = 20) -> Check:
     """Greedy generation in llama.cpp matches transformers (the merged model) for the first n tokens."""
-    import torch
+    from slmforge.runtime import llamacpp
+    from slmforge.runtime.generation import Sampling, generate_ids
 
     text = probe_prompts(tokenizer)[-1]
     ids = tokenizer(text).input_ids
-    with torch.no_grad():
-        want = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
-                              eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)[0][len(ids):].tolist()
-    got = greedy_llamacpp(path, ids, n)
+    want = generate_ids(model, tokenizer, [ids], Sampling(n, batch_size=1)).tokens[0]
+    got = llamacpp.greedy(path, [ids], n).tokens[0]
     same = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
     check = Check(f"{path.name} (llama.cpp)", "llamacpp", 0.0, 0.0, same / max(len(want), 1), len(want))
     if got[: len(want)] != want:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import ModelError
+from slmforge.runtime.prompts import text_without_bos
 
 Messages = list[dict[str, str]]
 
@@ -67,22 +68,11 @@ class Translation:
     default_system: str | None  # the system prompt the Jinja template adds when none is given
 
 
-def _jinja(tokenizer: Any, messages: Messages) -> str:
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    bos = getattr(tokenizer, "bos_token", None)
-    # llama.cpp adds bos itself when the GGUF says add_bos; Ollama templates never spell it.
-    return text[len(bos):] if bos and text.startswith(bos) and not _is_chat_marker(bos) else text
-
-
-def _is_chat_marker(token: str) -> bool:
-    return token in ("<|im_start|>", "<|start_header_id|>")
-
-
 def translate_template(tokenizer: Any) -> Translation:
     """The family whose Go template renders exactly like the tokenizer's Jinja template."""
     for family in FAMILIES:
         default = None
-        first = _jinja(tokenizer, _PROBES[0])
+        first = text_without_bos(tokenizer, _PROBES[0])
         plain = family.render(_PROBES[0])
         if first != plain and first.endswith(plain):
             # Qwen2.5 / SmolLM2 add a system prompt when the conversation has none: find it.
@@ -95,7 +85,7 @@ def translate_template(tokenizer: Any) -> Translation:
         for messages in _PROBES:
             expected = messages if messages[0]["role"] == "system" or default is None else \
                 [{"role": "system", "content": default}, *messages]
-            if _jinja(tokenizer, messages) != family.render(expected):
+            if text_without_bos(tokenizer, messages) != family.render(expected):
                 ok = False
                 break
         if ok:

@@ -29,6 +29,7 @@ from slmforge.export import loadback
 from slmforge.export.card import write_card
 from slmforge.export.gguf_write import QUANTS, check_supported, write_gguf
 from slmforge.export.ollama import ollama_hint, write_modelfile
+from slmforge.runtime import llamacpp
 
 
 def gguf_name(recipe: Recipe, quant: str) -> str:
@@ -113,15 +114,11 @@ def _print_checks(checks: list[loadback.Check], con: Console) -> None:
     con.print(table)
 
 
-def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None = None,
-           quants: list[str] | None = None) -> list[Path]:
+def export(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     """Run the export stage; returns the files written."""
-    formats = list(formats if formats is not None else recipe.export.formats)
-    quants = list(quants if quants is not None else recipe.export.quant)
+    formats, quants = list(recipe.export.formats), list(recipe.export.quant)  # an empty quant for GGUF fails at load
     if not formats:
         raise SlmforgeError("export.formats is empty; set it (e.g. [merged, gguf, ollama]) or pass --format merged,gguf")
-    if {"gguf", "ollama"} & set(formats) and not quants:
-        raise SlmforgeError("export.quant is empty; set it (e.g. [f16, q8_0]) or pass --quant f16")
     unknown = [q for q in quants if q not in QUANTS]
     if unknown and {"gguf", "ollama"} & set(formats):
         raise SlmforgeError(f"export.quant: {unknown[0]} cannot be written yet; supported GGUF types: {', '.join(QUANTS)}")
@@ -148,7 +145,7 @@ def export(recipe: Recipe, run: RunDir, con: Console, formats: list[str] | None 
         _write_gguf_with_progress(model, tokenizer, path, quant, recipe.name, con)
         con.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); loading it back with transformers")
         checks.append(loadback.verify_gguf(path, quant, reference, tokenizer, texts))
-        if quant == "f16" and loadback.llamacpp_available():
+        if quant == "f16" and llamacpp.available():
             checks.append(loadback.verify_llamacpp(path, model, tokenizer))
         ggufs.append(path)
         outputs.append(path)

@@ -16,8 +16,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slmforge.core.recipe import JudgeTargets, Recipe
+from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.core.sections import JudgeTargets
 from slmforge.judge.samples import ResultLog, Sample, read_samples, result_key
 from slmforge.runtime.judge.client import (
     EndpointDown,

@@ -58,26 +58,12 @@ def choose_prompts(rows: list[dict[str, Any]], n: int, seed: int, stratify: str 
 
 
 def sample_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], recipe: Recipe, seed: int) -> list[list[str]]:
-    """prefs.k sampled answers per prompt (one generate call for the batch)."""
-    import torch
+    """prefs.k sampled answers per prompt (the batch in one generate call)."""
+    from slmforge.runtime.generation import Sampling, generate
 
     p = recipe.prefs
-    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
-    saved, tokenizer.padding_side = tokenizer.padding_side, "left"  # new tokens must follow the prompt directly
-    try:
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    finally:
-        tokenizer.padding_side = saved
-    eos = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None, tokenizer.unk_token_id}
-    gen_eos = getattr(model.generation_config, "eos_token_id", None)
-    eos |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        out = model.generate(**batch, do_sample=True, temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
-                             num_return_sequences=p.k, eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id)
-    new = out[:, batch["input_ids"].shape[1]:]
-    answers = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
-    return [answers[i * p.k:(i + 1) * p.k] for i in range(len(prompts))]
+    sampling = Sampling(p.max_new_tokens, p.temperature, p.top_p, seed, batch_size=len(prompts), n=p.k)
+    return [[a.strip() for a in k] for k in generate(model, tokenizer, prompts, sampling).grouped(p.k)]
 
 
 def sampler_identity(recipe: Recipe, run: RunDir) -> str:

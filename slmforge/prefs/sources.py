@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import DataError
-from slmforge.core.recipe import DataSection, Recipe
+from slmforge.core.recipe import Recipe
+from slmforge.core.sections import DataSection
 
 # Spot-check ratings as scores: only Good over Bad makes a pair, Okay is neither.
 RATING_SCORES = {"good": 3.0, "okay": 2.0, "bad": 1.0}

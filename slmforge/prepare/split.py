@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmforge.core.errors import DataError
-from slmforge.core.recipe import SplitSection
+from slmforge.core.sections import SplitSection
 from slmforge.runtime.examples.formats import Example
 
 SPLITS = ("train", "val", "test")

@@ -122,20 +122,8 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
 
     tokens: dict[str, Any] = {}
     if data.format not in ("preference", "unpaired"):  # preference trainers (and KTO) tokenize their rows themselves
-        if tokenizer is None:
-            from slmforge.runtime.models import load_tokenizer
-
-            tokenizer = load_tokenizer(recipe.model)
-        eot = end_of_turn_token(tokenizer)
-        if tokenizer.eos_token != eot:
-            console.print(f"[yellow]model: the tokenizer's eos {tokenizer.eos_token} is not the chat template's end of turn {eot}: "
-                          f"{eot} is trained as the stop token and saved as eos with the model and every export[/yellow]")
-        for split in SPLITS:
-            if not split_records[split]:
-                continue
-            out = run.tokenized_file(split)
-            tokens[split] = tokenize_split(split_records[split], tokenizer, data.max_length, _num_proc(data.num_proc, len(validated.examples)), out)
-            outputs.append(out)
+        tokens = tokenize_splits(recipe, run, split_records, tokenizer, console)
+        outputs += [run.tokenized_file(split) for split in tokens]
 
     kept = sum(len(v) for v in result.splits.values())
     assert kept == len(validated.examples), "split lost rows"
@@ -165,6 +153,23 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
     outputs.append(report_path)
     print_report(report, data.split.stratify, console)
     return outputs
+
+
+def tokenize_splits(recipe: Recipe, run: RunDir, split_records: dict[str, list[dict[str, Any]]], tokenizer: Any | None,
+                    console: Console) -> dict[str, Any]:
+    """data/tokenized/<split>.parquet for every split with rows; returns the token statistics by split."""
+    data = recipe.data
+    if tokenizer is None:
+        from slmforge.runtime.models import load_tokenizer
+
+        tokenizer = load_tokenizer(recipe.model)
+    eot = end_of_turn_token(tokenizer)
+    if tokenizer.eos_token != eot:
+        console.print(f"[yellow]model: the tokenizer's eos {tokenizer.eos_token} is not the chat template's end of turn {eot}: "
+                      f"{eot} is trained as the stop token and saved as eos with the model and every export[/yellow]")
+    examples = sum(len(rows) for rows in split_records.values())
+    return {split: tokenize_split(rows, tokenizer, data.max_length, _num_proc(data.num_proc, examples), run.tokenized_file(split))
+            for split, rows in split_records.items() if rows}
 
 
 def _strata(examples: list, field: str | None) -> dict[str, int]:

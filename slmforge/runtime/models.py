@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import ModelError
-from slmforge.core.recipe import ModelSection
+from slmforge.core.sections import ModelSection
 
 # ChatML, the template Qwen2.5 and SmolLM2 use; offered by name for tokenizers that ship none.
 CHATML_TEMPLATE = (

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from slmforge.runtime.prompts import conversation_text, prompt_and_reply_ids
+
 
 @dataclass(frozen=True)
 class PairScore:
@@ -33,19 +35,6 @@ def read_pairs(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     return rows[:limit] if limit else rows
 
 
-def _render(tokenizer: Any, prompt: list[dict[str, str]], reply: str) -> tuple[list[int], list[int]]:
-    """Token ids of the prompt (with the assistant header) and of the reply (with its end of turn).
-
-    Tokenized apart and concatenated, like TRL's preference trainers do, so the reply tokens are
-    the same whatever the prompt ends with.
-    """
-    prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-    full_text = tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": reply}], tokenize=False)
-    reply_text = full_text[len(prompt_text):] if full_text.startswith(prompt_text) else reply
-    return (tokenizer(prompt_text, add_special_tokens=False)["input_ids"],
-            tokenizer(reply_text, add_special_tokens=False)["input_ids"])
-
-
 @torch.no_grad()
 def reply_logprobs(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], replies: list[str],
                    batch_size: int = 16, max_length: int = 512) -> list[float]:
@@ -56,7 +45,7 @@ def reply_logprobs(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]
     for start in range(0, len(prompts), batch_size):
         seqs, starts = [], []
         for prompt, reply in zip(prompts[start:start + batch_size], replies[start:start + batch_size]):
-            p, r = _render(tokenizer, prompt, reply)
+            p, r = prompt_and_reply_ids(tokenizer, prompt, reply)
             ids = (p + r)[-max_length:]  # keep the reply when too long (truncation_mode keep_end)
             seqs.append(ids)
             starts.append(max(1, len(ids) - len(r)))
@@ -87,8 +76,7 @@ def reward_scores(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]
     device = next(model.parameters()).device
     out: list[float] = []
     for start in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template([*p, {"role": "assistant", "content": r}], tokenize=False)
-                 for p, r in zip(prompts[start:start + batch_size], replies[start:start + batch_size])]
+        texts = [conversation_text(tokenizer, p, r) for p, r in zip(prompts[start:start + batch_size], replies[start:start + batch_size])]
         batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length,
                           add_special_tokens=False).to(device)
         out.extend(float(x) for x in model(**batch).logits[:, 0])

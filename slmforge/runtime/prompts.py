@@ -1,4 +1,8 @@
-"""Tokenize chat examples with the tokenizer's own chat template; loss only on assistant replies.
+"""Prompts and chat examples through the tokenizer's own chat template: one way from messages to ids.
+
+`prompt_ids` is what a model is asked with — by eval, prefs, GRPO, verify and the server alike — and
+`tokenize_chat` is what training saw: the same rendering and tokenization, so a prompt's ids are the
+prefix of its training example's ids (verify checks it for every runtime).
 
 Labels are -100 everywhere except the tokens of each assistant reply and its end-of-turn
 token. The whole conversation is tokenized once (the same ids inference produces) and the
@@ -28,6 +32,42 @@ class Tokenized:
 
 def render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """The ids of a conversation ending with a user turn, with the assistant header after it: rendered by
+    the chat template and tokenized without extra special tokens, exactly as training tokenized it."""
+    return list(tokenizer(render(tokenizer, messages, generation_prompt=True), add_special_tokens=False)["input_ids"])
+
+
+def prompt_and_reply_ids(tokenizer: Any, prompt: list[dict[str, str]], reply: str) -> tuple[list[int], list[int]]:
+    """Token ids of the prompt (with the assistant header) and of the reply (with its end of turn).
+
+    Tokenized apart and concatenated, like TRL's preference trainers do, so the reply tokens are the
+    same whatever the prompt ends with.
+    """
+    prompt_text = render(tokenizer, prompt, generation_prompt=True)
+    full_text = conversation_text(tokenizer, prompt, reply)
+    reply_text = full_text[len(prompt_text):] if full_text.startswith(prompt_text) else reply
+    return (tokenizer(prompt_text, add_special_tokens=False)["input_ids"],
+            tokenizer(reply_text, add_special_tokens=False)["input_ids"])
+
+
+def conversation_text(tokenizer: Any, prompt: list[dict[str, str]], reply: str) -> str:
+    """The whole conversation with `reply` as the assistant's answer (what a reward model reads)."""
+    return render(tokenizer, [*prompt, {"role": "assistant", "content": reply}], generation_prompt=False)
+
+
+# Chat templates that open every turn with one of these spell them as the bos token: they are not a bos to drop.
+_CHAT_MARKERS = ("<|im_start|>", "<|start_header_id|>")
+
+
+def text_without_bos(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """The prompt text as a runtime that adds bos itself must produce it (llama.cpp with add_bos; Ollama
+    templates never spell it): the chat template's text without a leading bos token."""
+    text = render(tokenizer, messages, generation_prompt=True)
+    bos = getattr(tokenizer, "bos_token", None)
+    return text[len(bos):] if bos and text.startswith(bos) and bos not in _CHAT_MARKERS else text
 
 
 def _end_of_turn(tokenizer: Any, suffix: str) -> int:

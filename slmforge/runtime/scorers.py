@@ -14,6 +14,7 @@ from typing import Any
 
 from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import Recipe, import_callable
+from slmforge.runtime.prompts import conversation_text
 
 Scorer = Callable[[list[dict[str, str]], str], float]
 Scored = tuple[float | None, str | None]
@@ -85,7 +86,7 @@ def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any
 
     @torch.no_grad()
     def score(prompts: list[Any], answers: list[str]) -> list[float]:
-        texts = [tok.apply_chat_template([*p, {"role": "assistant", "content": a}], tokenize=False) for p, a in zip(prompts, answers)]
+        texts = [conversation_text(tok, p, a) for p, a in zip(prompts, answers)]
         batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2)
         return model(**batch).logits[:, 0].float().tolist()
 

@@ -20,11 +20,9 @@ from rich.progress import (
 from transformers import TrainerCallback
 
 from slmforge.core.errors import RecipeError
+from slmforge.core.sections import REPORTERS
 
 # train.report_to name → the module transformers' callback imports (TensorBoard is always on: ours).
-_REPORTER_MODULES = {"wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet_ml", "clearml": "clearml", "neptune": "neptune",
-                     "dvclive": "dvclive", "trackio": "trackio", "swanlab": "swanlab", "codecarbon": "codecarbon"}
-
 
 @dataclass
 class TokenCounter:
@@ -56,9 +54,7 @@ def report_targets(names: list[str]) -> list[str] | str:
     for name in names:
         if name == "tensorboard":
             continue  # already written to logs/ by our own TensorBoard callback
-        module = _REPORTER_MODULES.get(name)
-        if module is None:
-            raise RecipeError(f"train.report_to: {name!r} is not a logger we pass through; use one of {', '.join(_REPORTER_MODULES)}")
+        module = REPORTERS[name]  # the recipe refused unknown names when it loaded
         if importlib.util.find_spec(module) is None:
             raise RecipeError(f"train.report_to: {name} needs the {module} package: pip install {module.replace('_', '-')} (or remove it from train.report_to)")
         targets.append(name)

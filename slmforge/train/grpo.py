@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from rich.console import Console
 
-from slmforge.core.errors import RecipeError, SlmforgeError
+from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe, import_callable
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.runtime.pair_metrics import read_pairs
@@ -60,12 +60,7 @@ def read_prompts(path: Path, limit: int | None = None) -> list[list[dict[str, st
 
 
 def check_grpo_recipe(recipe: Recipe, run: RunDir) -> None:
-    g = recipe.train.grpo
-    if not g.reward:
-        raise RecipeError("train.grpo.reward: grpo needs a reward, module:function (e.g. mypkg.rewards:short) or a reward model directory")
-    if recipe.train.batch_size % g.num_generations:
-        raise RecipeError(f"train.grpo.num_generations: {g.num_generations} must divide train.batch_size ({recipe.train.batch_size}): "
-                          "each batch holds whole groups of completions of one prompt")
+    # The reward and the group size were checked when the recipe loaded (core/recipe.py's rules).
     if not run.split_file("train").is_file():
         raise SlmforgeError(f"{run.split_file('train')} is missing; run `slmforge prepare RECIPE` first")
 
@@ -133,30 +128,15 @@ def _function_or_model(recipe: Recipe, spec: str) -> Any:
     return import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
 
 
-@torch.no_grad()
 def held_out_reward(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], score: Callable, max_new: int,
                     batch_size: int, temperature: float, seed: int) -> dict[str, Any]:
-    """Sampled answers to held-out prompts, rewarded: the figure that should rise with training."""
-    from transformers import set_seed
+    """Sampled answers to held-out prompts, rewarded: the figure that should rise with training.
 
-    set_seed(seed)
-    was_training = model.training
-    model.eval()
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    completions: list[str] = []
-    try:
-        for i in range(0, len(prompts), batch_size):
-            chunk = prompts[i: i + batch_size]
-            texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in chunk]
-            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            # Sampled like training (greedy answers of a small model collapse to one repeated token),
-            # under a fixed seed so before and after see the same random stream.
-            out = model.generate(**batch, max_new_tokens=max_new, do_sample=True, temperature=temperature,
-                                 top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
-            completions += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
+    Sampled like training (greedy answers of a small model collapse to one repeated token), under a
+    fixed seed so before and after see the same random stream."""
+    from slmforge.runtime.generation import Sampling, generate
+
+    completions = generate(model, tokenizer, prompts, Sampling(max_new, temperature, 1.0, seed, batch_size)).texts if prompts else []
     scored = [r for r in (score(prompts, completions) if prompts else []) if r is not None]
     return {"prompts": len(prompts), "unscored": len(prompts) - len(scored),
             "mean_reward": sum(scored) / len(scored) if scored else None,

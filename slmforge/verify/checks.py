@@ -164,12 +164,3 @@ def gguf_stop_ids(path: Path) -> set[int]:
         if field is not None:
             ids.add(int(field.parts[field.data[0]][0]))
     return ids
-
-
-def jinja_text(tokenizer: Any, messages: Messages, system: str | None = None) -> str:
-    """The chat template's text as Ollama would have to produce it: no bos (llama.cpp adds it)."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    bos = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos) and bos not in ("<|im_start|>", "<|start_header_id|>"):
-        text = text[len(bos):]
-    return text

@@ -23,23 +23,17 @@ class Answer:
 
 
 def greedy_transformers(model: Any, tokenizer: Any, cases: list[PromptCase], max_new: int, stop_ids: set[int] | None) -> list[Answer]:
-    """Greedy answers; stop_ids None = whatever the model's generation_config says (as a user gets it)."""
-    import torch
+    """Greedy answers from the trained prompt ids, one prompt at a time (no padding, as a single user asks);
+    stop_ids None = whatever the model's generation_config says (as a user gets it)."""
+    from slmforge.runtime.generation import Sampling, generate_ids
 
-    answers = []
-    config_stops = stop_ids if stop_ids is not None else _config_stops(model)
-    with torch.no_grad():
-        for case in cases:
-            ids = torch.tensor([case.trained_ids])
-            kwargs: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": False,
-                                      "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0}
-            if stop_ids is not None:
-                kwargs["eos_token_id"] = sorted(stop_ids)
-            new = model.generate(ids, **kwargs)[0][ids.shape[1]:].tolist()
-            stopped = bool(new) and new[-1] in config_stops
-            body = new[:-1] if stopped else new
-            answers.append(Answer(body, tokenizer.decode(body, skip_special_tokens=True), stopped))
-    return answers
+    stops = stop_ids if stop_ids is not None else _config_stops(model)
+    gens = generate_ids(model, tokenizer, [c.trained_ids for c in cases], Sampling(max_new, batch_size=1), stops=stops)
+    return _answers(gens)
+
+
+def _answers(gens: Any) -> list[Answer]:
+    return [Answer(t, text, s) for t, text, s in zip(gens.tokens, gens.texts, gens.stopped)]
 
 
 def _config_stops(model: Any) -> set[int]:
@@ -49,31 +43,10 @@ def _config_stops(model: Any) -> set[int]:
 
 
 def greedy_llamacpp(path: Path, cases: list[PromptCase], max_new: int) -> list[Answer]:
-    """Greedy answers from llama.cpp on the trained prompt ids; it stops on its own end-of-generation
-    tokens (the GGUF's eos/eot and the ones it detects), exactly as llama-server or Ollama would."""
-    import llama_cpp
-    from llama_cpp import Llama
+    """Greedy answers from llama.cpp on the trained prompt ids, stopping where llama.cpp stops."""
+    from slmforge.runtime import llamacpp
 
-    longest = max(len(c.trained_ids) for c in cases)
-    llm = Llama(model_path=str(path), n_ctx=longest + max_new + 16, verbose=False, seed=0)
-    answers = []
-    try:
-        for case in cases:
-            out: list[int] = []
-            stopped = False
-            llm.reset()
-            for token in llm.generate(case.trained_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True):
-                if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
-                    stopped = True
-                    break
-                out.append(int(token))
-                if len(out) == max_new:
-                    break
-            text = llm.detokenize(out).decode("utf-8", "replace")
-            answers.append(Answer(out, text, stopped))
-    finally:
-        llm.close()
-    return answers
+    return _answers(llamacpp.greedy(path, [c.trained_ids for c in cases], max_new))
 
 
 def greedy_server(model: Any, tokenizer: Any, cases: list[PromptCase], max_new: int) -> list[Answer]:
@@ -100,9 +73,9 @@ def greedy_server(model: Any, tokenizer: Any, cases: list[PromptCase], max_new: 
 
 
 def server_stop_ids(model: Any, tokenizer: Any) -> set[int]:
-    from slmforge.runtime.serve.engine import _eos_ids
+    from slmforge.runtime.generation import stop_ids
 
-    return _eos_ids(model, tokenizer)
+    return stop_ids(model, tokenizer)  # the serving engine's rule
 
 
 def logit_gap(model: Any, case: PromptCase, prefix: list[int], a: int, b: int) -> float:

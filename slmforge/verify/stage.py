@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.runtime.prompts import text_without_bos
 from slmforge.verify import gotemplate
 from slmforge.verify.checks import (
     PromptCase,
@@ -32,7 +34,6 @@ from slmforge.verify.checks import (
     edge_cases,
     eot_of,
     gguf_stop_ids,
-    jinja_text,
     stop_ids_in,
     stop_row,
 )
@@ -89,10 +90,29 @@ def prompt_cases(recipe: Recipe, run: RunDir) -> list[PromptCase]:
     return cases + edge_cases(prep_tokenizer, user, first.reference or "ok", recipe.data.max_length)
 
 
-def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
-    """Run every parity check; write export/parity.json; raise when a row failed."""
+@dataclass
+class Subject:
+    """What verify compares: the run's exports, its prompt cases and the models loaded once for every row."""
+
+    files: dict[str, Path]
+    cases: list[PromptCase]
+    model_dir: Path
+    tokenizer: Any  # the saved tokenizer of model_dir
+    merged_tok: Any  # export/merged's tokenizer, None without a merged export
+    reference: Any  # adapter + base (or full weights), unmerged: the reference every runtime answers against
+    served: tuple[Any, Any]  # (model, tokenizer) as `slmforge serve RUN` loads them (merged)
+    gen: dict[str, Any]  # model_dir/generation_config.json
+    eot: tuple[str, int]  # the chat template's end-of-turn token and id
+    gguf: Path | None  # the F16/BF16 GGUF, when exported
+    llamacpp: bool  # llama-cpp-python installed
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+
+def load_subject(recipe: Recipe, run: RunDir, con: Console) -> Subject:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from slmforge.runtime.models import load_trained
 
@@ -103,89 +123,26 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     model_dir, base = run.final_model(recipe)
     con.print(f"verify: {len(cases)} prompts ({sum(c.name.startswith('test[') for c in cases)} from the test split + edge cases) · "
               f"model {model_dir} · exports {', '.join(sorted(files))}")
-    rows: list[Row] = []
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    eot_text, eot_id = eot_of(tokenizer)
-    decode = lambda ids: tokenizer.decode(ids)  # noqa: E731
-
-    # Prompt parity ---------------------------------------------------------------------------
-    def chat_ids(tok: Any) -> list[list[int] | str]:
-        out: list[list[int] | str] = []
-        for case in cases:
-            try:
-                out.append(list(tok.apply_chat_template(case.messages, add_generation_prompt=True, tokenize=True,
-                                                        return_dict=True)["input_ids"]))
-            except Exception as exc:  # a template that rejects a conversation is a failed row, not a crash
-                out.append(f"the chat template raised {type(exc).__name__}: {exc}")
-        return out
-
-    rows.append(compare_prompts(f"tokenizer ({model_dir.relative_to(run.root)}/)", cases, chat_ids(tokenizer), decode, FIX_TEMPLATE))
-    merged_tok = None
-    if "merged" in files:
-        merged_tok = AutoTokenizer.from_pretrained(files["merged"])
-        rows.append(compare_prompts("export/merged", cases, chat_ids(merged_tok), decode, FIX_TEMPLATE))
-
-    reference_model, _ = load_trained(model_dir, base, merge=False, dtype=torch.float32)
-    reference_model.eval()
-    served_model, served_tok = load_trained(model_dir, base, merge=True, dtype=torch.float32)  # as `slmforge serve RUN` loads it
-    rows.append(compare_prompts("server (chat_prompt_ids)", cases, _server_ids(served_tok, cases), decode,
-                                "the server builds prompts with the saved tokenizer's template; re-run `slmforge train` to save it"))
-    gguf = files.get("f16") or files.get("bf16")
-    llamacpp = importlib.util.find_spec("llama_cpp") is not None
-    if gguf is None:
-        rows.append(Row("llama.cpp", "prompt", "skipped", "no F16/BF16 GGUF exported (export.quant)"))
-    elif not llamacpp:
-        rows.append(Row(f"llama.cpp ({gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (pip install llama-cpp-python)"))
-    else:
-        rows.append(compare_prompts(f"llama.cpp ({gguf.name})", cases, _llamacpp_ids(gguf, cases), decode,
-                                    "the GGUF's tokenizer.chat_template differs: re-run `slmforge export`"))
-    rows.append(_modelfile_prompt_row(files.get("modelfile"), tokenizer, cases))
-
-    # Stop parity -----------------------------------------------------------------------------
+    reference, _ = load_trained(model_dir, base, merge=False, dtype=torch.float32)
     gen_path = model_dir / "generation_config.json"
-    gen = json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {}
-    rows.append(stop_row(f"{model_dir.relative_to(run.root)}/generation_config.json", eot_text, eot_id,
-                         stop_ids_in(gen.get("eos_token_id")), where="eos_token_id", fix=FIX_STOP))
-    if merged_tok is not None:
-        merged_gen = json.loads((files["merged"] / "generation_config.json").read_text(encoding="utf-8")) \
-            if (files["merged"] / "generation_config.json").is_file() else {}
-        rows.append(stop_row("export/merged generation_config.json", eot_text, eot_id, stop_ids_in(merged_gen.get("eos_token_id")),
-                             where="eos_token_id", fix=FIX_STOP))
-    for quant in ("f16", "bf16", "q8_0", "q4_0"):
-        if quant in files:
-            rows.append(stop_row(f"GGUF {files[quant].name}", eot_text, eot_id, gguf_stop_ids(files[quant]),
-                                 where="tokenizer.ggml.eos/eot_token_id", fix=FIX_STOP))
-    if "modelfile" in files:
-        _, _, stops = gotemplate.parse_modelfile(files["modelfile"])
-        rows.append(stop_row("Ollama Modelfile", eot_text, eot_id, stop_texts=stops, where="PARAMETER stop",
-                             fix="re-run `slmforge export` (the Modelfile lists the end-of-turn token as a stop)"))
-    rows.append(stop_row("server", eot_text, eot_id, server_stop_ids(served_model, served_tok), where="the engine's stop ids",
-                         fix=FIX_STOP))
+    return Subject(
+        files, cases, model_dir, tokenizer,
+        AutoTokenizer.from_pretrained(files["merged"]) if "merged" in files else None,
+        reference.eval(), load_trained(model_dir, base, merge=True, dtype=torch.float32),
+        json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {},
+        eot_of(tokenizer), files.get("f16") or files.get("bf16"), importlib.util.find_spec("llama_cpp") is not None)
 
-    # Output parity ---------------------------------------------------------------------------
+
+def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
+    """Run every parity check; write export/parity.json; raise when a row failed."""
+    s = load_subject(recipe, run, con)
     max_new = min(MAX_NEW, recipe.eval.max_new_tokens)
-    out_cases = cases[:OUTPUT_PROMPTS]
-    con.print(f"verify: greedy answers to {len(out_cases)} prompts, up to {max_new} tokens, from every runtime")
-    stops = {eot_id} | stop_ids_in(gen.get("eos_token_id"))
-    reference = greedy_transformers(reference_model, tokenizer, out_cases, max_new, stops)
-    fix_out = "the runtime answers differently from adapter + base: check the rows above (template, stop) and export/verify.json"
-    if "merged" in files:
-        merged = AutoModelForCausalLM.from_pretrained(files["merged"], dtype=torch.float32).eval()
-        rows.append(compare_answers("export/merged (transformers, its generation_config)", out_cases, reference,
-                                    greedy_transformers(merged, merged_tok, out_cases, max_new, None), max_new, decode, fix_out))
-        del merged
-    rows.append(compare_answers("server (HTTP, openai client)", out_cases, reference,
-                                greedy_server(served_model, served_tok, out_cases, max_new), max_new, decode, fix_out))
-    if gguf is not None and llamacpp:
-        rows.append(compare_answers(f"llama.cpp ({gguf.name})", out_cases, reference, greedy_llamacpp(gguf, out_cases, max_new),
-                                    max_new, decode, fix_out, tie=(reference_model, _tie_bound(run, gguf))))
-    rows.append(_quantized_row(run, files, out_cases, reference, llamacpp))
-
-    # Merge parity ----------------------------------------------------------------------------
-    rows.append(_merge_row(recipe, run, model_dir, reference_model, files))
-
-    report = {"passed": not any(r.status == "failed" for r in rows), "end_of_turn": {"token": eot_text, "id": eot_id},
-              "prompts": [c.name for c in cases], "output_prompts": len(out_cases), "max_new_tokens": max_new,
+    rows = prompt_rows(s, run) + stop_rows(s, run)
+    rows += output_rows(s, run, max_new, con)
+    rows.append(_merge_row(recipe, run, s.model_dir, s.reference, s.files))
+    report = {"passed": not any(r.status == "failed" for r in rows), "end_of_turn": {"token": s.eot[0], "id": s.eot[1]},
+              "prompts": [c.name for c in s.cases], "output_prompts": len(s.cases[:OUTPUT_PROMPTS]), "max_new_tokens": max_new,
               "rows": [r.as_dict() for r in rows]}
     path = run.export / "parity.json"
     write_json_atomic(path, report)
@@ -195,6 +152,83 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
         r = failed[0]
         raise SlmforgeError(f"{path}: {r.runtime} fails {r.check} parity ({r.detail}); {r.fix}")
     return [path]
+
+
+def _chat_ids(tok: Any, cases: list[PromptCase]) -> list[list[int] | str]:
+    """What a transformers user gets from apply_chat_template for each case (the API under test, not our prompt path)."""
+    out: list[list[int] | str] = []
+    for case in cases:
+        try:
+            out.append(list(tok.apply_chat_template(case.messages, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True)["input_ids"]))
+        except Exception as exc:  # a template that rejects a conversation is a failed row, not a crash
+            out.append(f"the chat template raised {type(exc).__name__}: {exc}")
+    return out
+
+
+def prompt_rows(s: Subject, run: RunDir) -> list[Row]:
+    """The trained prompt ids from the saved tokenizer, the merged export, the server, llama.cpp and Ollama's template."""
+    rows = [compare_prompts(f"tokenizer ({s.model_dir.relative_to(run.root)}/)", s.cases, _chat_ids(s.tokenizer, s.cases),
+                            s.decode, FIX_TEMPLATE)]
+    if s.merged_tok is not None:
+        rows.append(compare_prompts("export/merged", s.cases, _chat_ids(s.merged_tok, s.cases), s.decode, FIX_TEMPLATE))
+    rows.append(compare_prompts("server (chat_prompt_ids)", s.cases, _server_ids(s.served[1], s.cases), s.decode,
+                                "the server builds prompts with the saved tokenizer's template; re-run `slmforge train` to save it"))
+    if s.gguf is None:
+        rows.append(Row("llama.cpp", "prompt", "skipped", "no F16/BF16 GGUF exported (export.quant)"))
+    elif not s.llamacpp:
+        rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (pip install llama-cpp-python)"))
+    else:
+        rows.append(compare_prompts(f"llama.cpp ({s.gguf.name})", s.cases, _llamacpp_ids(s.gguf, s.cases), s.decode,
+                                    "the GGUF's tokenizer.chat_template differs: re-run `slmforge export`"))
+    rows.append(_modelfile_prompt_row(s.files.get("modelfile"), s.tokenizer, s.cases))
+    return rows
+
+
+def stop_rows(s: Subject, run: RunDir) -> list[Row]:
+    """The end-of-turn token is the stop token in every generation config, GGUF, the Modelfile and the server."""
+    eot_text, eot_id = s.eot
+    rows = [stop_row(f"{s.model_dir.relative_to(run.root)}/generation_config.json", eot_text, eot_id,
+                     stop_ids_in(s.gen.get("eos_token_id")), where="eos_token_id", fix=FIX_STOP)]
+    if s.merged_tok is not None:
+        path = s.files["merged"] / "generation_config.json"
+        merged_gen = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        rows.append(stop_row("export/merged generation_config.json", eot_text, eot_id, stop_ids_in(merged_gen.get("eos_token_id")),
+                             where="eos_token_id", fix=FIX_STOP))
+    for quant in ("f16", "bf16", "q8_0", "q4_0"):
+        if quant in s.files:
+            rows.append(stop_row(f"GGUF {s.files[quant].name}", eot_text, eot_id, gguf_stop_ids(s.files[quant]),
+                                 where="tokenizer.ggml.eos/eot_token_id", fix=FIX_STOP))
+    if "modelfile" in s.files:
+        _, _, stops = gotemplate.parse_modelfile(s.files["modelfile"])
+        rows.append(stop_row("Ollama Modelfile", eot_text, eot_id, stop_texts=stops, where="PARAMETER stop",
+                             fix="re-run `slmforge export` (the Modelfile lists the end-of-turn token as a stop)"))
+    rows.append(stop_row("server", eot_text, eot_id, server_stop_ids(*s.served), where="the engine's stop ids", fix=FIX_STOP))
+    return rows
+
+
+def output_rows(s: Subject, run: RunDir, max_new: int, con: Console) -> list[Row]:
+    """Greedy answers of every runtime against the reference (adapter + base), token for token where it can."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cases = s.cases[:OUTPUT_PROMPTS]
+    con.print(f"verify: greedy answers to {len(cases)} prompts, up to {max_new} tokens, from every runtime")
+    reference = greedy_transformers(s.reference, s.tokenizer, cases, max_new, {s.eot[1]} | stop_ids_in(s.gen.get("eos_token_id")))
+    fix = "the runtime answers differently from adapter + base: check the rows above (template, stop) and export/verify.json"
+    rows = []
+    if "merged" in s.files:
+        merged = AutoModelForCausalLM.from_pretrained(s.files["merged"], dtype=torch.float32).eval()
+        rows.append(compare_answers("export/merged (transformers, its generation_config)", cases, reference,
+                                    greedy_transformers(merged, s.merged_tok, cases, max_new, None), max_new, s.decode, fix))
+        del merged
+    rows.append(compare_answers("server (HTTP, openai client)", cases, reference,
+                                greedy_server(*s.served, cases, max_new), max_new, s.decode, fix))
+    if s.gguf is not None and s.llamacpp:
+        rows.append(compare_answers(f"llama.cpp ({s.gguf.name})", cases, reference, greedy_llamacpp(s.gguf, cases, max_new),
+                                    max_new, s.decode, fix, tie=(s.reference, _tie_bound(run, s.gguf))))
+    rows.append(_quantized_row(run, s.files, cases, reference, s.llamacpp))
+    return rows
 
 
 def _tie_bound(run: RunDir, gguf: Path) -> float:
@@ -244,7 +278,7 @@ def _modelfile_prompt_row(modelfile: Path | None, tokenizer: Any, cases: list[Pr
         return Row(runtime, "prompt", "skipped", str(exc))
     except ValueError as exc:
         return Row(runtime, "prompt", "failed", str(exc), "re-run `slmforge export` to write the Modelfile again")
-    wanted = [jinja_text(tokenizer, c.messages) for c in cases]
+    wanted = [text_without_bos(tokenizer, c.messages) for c in cases]
     return compare_texts(runtime, [c.name for c in cases], wanted, rendered,
                          f"the Modelfile's TEMPLATE/SYSTEM differ from the chat template; re-run `slmforge export` ({modelfile})")
 

@@ -27,7 +27,7 @@ from slmforge.orchestrate.distributed import (
     check_strategy,
     split_global_batch,
 )
-from tests.unit.test_train import make_pairs
+from tests.helpers.data import make_pairs
 
 
 def slmforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
-from judge_fake import FakeJudge  # noqa: E402
+from tests.helpers.judge_fake import FakeJudge
 
-FAKE_SCRIPT = Path(__file__).parents[1] / "unit" / "judge_fake.py"
+FAKE_SCRIPT = Path(__file__).parents[1] / "helpers" / "judge_fake.py"
 NAME = "judged"
 
 
@@ -146,7 +145,7 @@ def test_a_judge_server_that_exits_at_once_is_one_line(tmp_path: Path) -> None:
 def test_a_judge_server_that_never_answers_is_stopped_after_the_startup_timeout(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from slmforge.core.recipe import JudgeSection
+    from slmforge.core.sections import JudgeSection
     from slmforge.runtime.judge.server import JudgeServerError, start_server
 
     marker = "37.25"  # a sleep nobody else runs: how the test finds leftovers

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from pref_helpers import train_in_child, write_rule_pairs  # noqa: E402
+from tests.helpers.prefs import train_in_child, write_rule_pairs
 
 
 def child(cwd: Path, recipe: Path, kill_step: int = 0) -> subprocess.CompletedProcess:

@@ -89,7 +89,7 @@ def test_prepare_with_the_embedded_model(tmp_path, embedded_dir):
     result = slmforge("prepare", str(recipe(tmp_path, "embedded:smollm2-135m")), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     row = pq.read_table(tmp_path / "runs" / "demo" / "data" / "tokenized" / "val.parquet").to_pylist()[0]
-    from slmforge.core.recipe import ModelSection
+    from slmforge.core.sections import ModelSection
     from slmforge.runtime.models import load_tokenizer
 
     tokenizer = load_tokenizer(ModelSection(id="embedded:smollm2-135m"))

@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_sweep_cli import two_sweeps
+
+from tests.helpers.sweeps import two_sweeps
 
 
 def _pg_bin() -> Path | None:

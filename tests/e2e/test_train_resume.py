@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.test_train import make_pairs
+from tests.helpers.data import make_pairs
 
 
 def metrics(run_root: Path) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from judge_fake import FakeJudge
 from rich.console import Console
 
 from slmforge.core.rundir import RunDir
@@ -20,6 +19,7 @@ from slmforge.judge.compare import (
 )
 from slmforge.runtime.judge.client import JudgeSettings
 from slmforge.runtime.judge.rubrics import load_rubric
+from tests.helpers.judge_fake import FakeJudge
 
 PROMPTS = [f"Say something wise about fences #{i}" for i in range(6)]
 A = {p: f"GOOD saying {i}" for i, p in enumerate(PROMPTS)}

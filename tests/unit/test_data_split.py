@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from slmforge.core.recipe import SplitSection
+from slmforge.core.sections import SplitSection
 from slmforge.prepare.split import SPLITS, split_by_group
 from slmforge.runtime.examples.formats import Example
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slmforge.core.errors import DataError
-from slmforge.core.recipe import ModelSection
+from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import load_tokenizer
 from slmforge.runtime.prompts import IGNORE, tokenize_chat
 

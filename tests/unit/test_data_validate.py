@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slmforge.core.errors import DataError
-from slmforge.core.recipe import DataSection
+from slmforge.core.sections import DataSection
 from slmforge.runtime.examples.read import read_rows
 from slmforge.runtime.examples.validate import validate_rows
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from pref_helpers import write_pref_recipe
 from rich.console import Console
 
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import load
 from slmforge.orchestrate.pipeline import run_stages
+from tests.helpers.prefs import write_pref_recipe
 
 QUIET = Console(stderr=True, quiet=True)
 

@@ -6,11 +6,11 @@ import json
 import textwrap
 
 import pytest
-from pref_helpers import train_in_child, write_pref_recipe
 
 from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import load
 from slmforge.orchestrate.pipeline import run_stages
+from tests.helpers.prefs import train_in_child, write_pref_recipe
 
 # The rule: the share of a completion's characters that are vowels. Dense (every completion scores
 # differently, so every group has a spread to learn from) and reachable by shifting token choice.
@@ -99,9 +99,8 @@ def test_a_reward_model_directory_is_the_reward(tmp_path, tiny_qwen2, monkeypatc
 
 def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monkeypatch):
     # A real HTTP judge on loopback; its score depends on the answer it is shown, so rewards vary.
-    from judge_fake import FakeJudge
-
     from slmforge.runtime.judge.client import JudgeError
+    from tests.helpers.judge_fake import FakeJudge
 
     asked: list[str] = []
 

@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-from judge_fake import FakeJudge, directive_responder
 from rich.console import Console
 
 from slmforge.core.errors import RecipeError
-from slmforge.core.recipe import JudgeTargets
+from slmforge.core.sections import JudgeTargets
 from slmforge.judge.samples import Sample
 from slmforge.judge.score import judge_samples
 from slmforge.runtime.judge.client import JudgeError, JudgeSettings
 from slmforge.runtime.judge.rubrics import load_rubric
+from tests.helpers.judge_fake import FakeJudge, directive_responder
 
 
 def settings(url: str, **overrides) -> JudgeSettings:

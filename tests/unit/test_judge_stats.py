@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from slmforge.core.recipe import JudgeTargets
+from slmforge.core.sections import JudgeTargets
 from slmforge.judge.score import summarize
 from slmforge.runtime.judge.stats import mean_ci, share_ci, t975
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from pref_helpers import write_pref_recipe
 from rich.console import Console
 
 from slmforge.core.recipe import load
 from slmforge.orchestrate.pipeline import run_stages
+from tests.helpers.prefs import write_pref_recipe
 
 QUIET = Console(stderr=True, quiet=True)
 
@@ -29,7 +29,7 @@ def test_kto_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwen
 
 def write_unpaired(tmp_path, n_pairs: int = 160):
     """The rule pairs as spot-check style rows: each prompt once with a Good and once with a Bad answer."""
-    from pref_helpers import write_rule_pairs
+    from tests.helpers.prefs import write_rule_pairs
 
     pairs = [json.loads(x) for x in write_rule_pairs(tmp_path / "pairs.jsonl", n_pairs).read_text().splitlines()]
     path = tmp_path / "rated.jsonl"

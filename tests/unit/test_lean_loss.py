@@ -100,7 +100,7 @@ def test_trainer_lean_loss_equals_trls_loss_and_gradients_on_packed_batches(tmp_
     from slmforge.train.callbacks import TokenCounter
     from slmforge.train.data import load_split
     from slmforge.train.trainer import RunTrainer
-    from tests.unit.test_train import make_pairs
+    from tests.helpers.data import make_pairs
 
     raw = {"name": "lean", "model": {"id": str(tiny_qwen2)}, "data": {"path": str(make_pairs(tmp_path / "p.jsonl", 40)), "max_length": 64}}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))

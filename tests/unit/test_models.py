@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from slmforge.core.errors import ModelError
-from slmforge.core.recipe import ModelSection
+from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import embedded_gguf, load_model, load_tokenizer
 
 CHAT = [{"role": "user", "content": "hi"}]

@@ -102,7 +102,7 @@ def longer_answer_wins(content: str, seen: int):
 
 
 def test_with_a_judge_the_view_adds_judge_means_and_the_ab_of_aligned_against_sft(tmp_path, tiny_qwen2, monkeypatch):
-    from judge_fake import FakeJudge
+    from tests.helpers.judge_fake import FakeJudge
 
     monkeypatch.syspath_prepend(str(tmp_path))
     with FakeJudge(longer_answer_wins) as fake:

@@ -9,11 +9,11 @@ import re
 from collections import Counter
 
 import yaml
-from judge_fake import FakeJudge
 from typer.testing import CliRunner
 
 from slmforge.orchestrate.cli import app
 from slmforge.prefs.rules import folksy_checks, folksy_shape
+from tests.helpers.judge_fake import FakeJudge
 
 
 def write_recipe(tmp_path, prefs: dict, model="embedded:smollm2-135m", **extra) -> str:

@@ -114,3 +114,44 @@ def test_every_shipped_recipe_validates():
     assert {p.name for p in recipes} >= {"folksy-quick.yaml", "folksy-qwen0.5b.yaml", "prices-quick.yaml", "prices-qwen7b.yaml", "chefbot-qwen14b.yaml"}
     for path in recipes:
         load(path)
+
+
+def test_rules_across_sections_are_found_by_show_recipe_all_at_once_one_line_each(tmp_path):
+    raw = {**MINIMAL,
+           "data": {"path": "examples.jsonl", "split": {"train": 0.9, "val": 0.0, "test": 0.1}},
+           "train": {"method": "grpo", "batch_size": 8, "grpo": {"reward": "m:f", "num_generations": 3}},
+           "judge": {"enabled": True},
+           "sweep": {"params": {"train.lr": "loguniform:1e-5:1e-3"}}}
+    result = CliRunner().invoke(app, ["show-recipe", str(write(tmp_path, raw))])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert lines == [
+        "error: judge.endpoint: not set, but judge.enabled uses the judge; give its OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1",
+        "error: sweep.objective: val_loss needs a validation split; set data.split.val > 0",
+        "error: train.grpo.num_generations: 3 must divide train.batch_size (8): each batch holds whole groups of completions of one prompt",
+    ]
+    # a key's own value is checked first (the rules need valid sections to compare)
+    assert error_of(tmp_path, {**MINIMAL, "train": {"report_to": ["wandbb"]}}) == (
+        "train.report_to: 'wandbb' is not a logger we pass through; use one of wandb, mlflow, comet_ml, clearml, neptune, dvclive, "
+        "trackio, swanlab, codecarbon")
+
+
+def test_a_gguf_export_without_a_quant_type_fails_when_the_recipe_loads(tmp_path):
+    msg = error_of(tmp_path, {**MINIMAL, "export": {"formats": ["merged", "ollama"], "quant": []}})
+    assert msg == "export.quant: empty, but export.formats writes a GGUF; set it (e.g. [f16, q8_0]) or pass --quant f16"
+
+
+def test_a_relative_path_beside_the_recipe_is_found_from_any_directory(tmp_path, monkeypatch):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "examples.jsonl").write_text('{"input": "a", "output": "b"}\n')
+    (tmp_path / "recipes" / "pairs.jsonl").write_text("")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    raw = {**MINIMAL, "prefs": {"source": "file", "path": "pairs.jsonl"}, "judge": {"rubric": "folksy"}}
+    recipe = load(write(tmp_path / "recipes", raw))
+    assert recipe.data.path == str(tmp_path / "recipes" / "examples.jsonl")
+    assert recipe.prefs.path == str(tmp_path / "recipes" / "pairs.jsonl")
+    assert recipe.judge.rubric == "folksy" and recipe.model.id == "embedded:smollm2-135m"  # names, not paths: untouched
+    # the working directory still comes first, as it always did
+    (tmp_path / "elsewhere" / "examples.jsonl").write_text('{"input": "c", "output": "d"}\n')
+    assert load(write(tmp_path / "recipes", raw)).data.path == "examples.jsonl"

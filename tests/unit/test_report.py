@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from eval_helpers import folksy_rows, prepared_run, quiet, save_adapter
 
 from slmforge.evaluate.stage import evaluate
 from slmforge.report.page import write_report
+from tests.helpers.eval_runs import folksy_rows, prepared_run, quiet, save_adapter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

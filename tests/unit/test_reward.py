@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pref_helpers import write_pref_recipe
-
 from slmforge.core.recipe import load
 from slmforge.orchestrate.pipeline import run_stages
+from tests.helpers.prefs import write_pref_recipe
 
 
 def test_reward_model_ranks_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_qwen2):

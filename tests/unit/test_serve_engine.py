@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from slmforge.core.recipe import ModelSection
+from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import load_model
 from slmforge.runtime.serve.engine import (
     BatchingEngine,

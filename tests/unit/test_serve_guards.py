@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from slmforge.core.recipe import ServeSection
+from slmforge.core.sections import ServeSection
 from slmforge.runtime.serve.cache import ResponseCache, cache_key
 from slmforge.runtime.serve.engine import GenerationResult, SamplingParams
 from slmforge.runtime.serve.guards import (

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import SlmforgeError
+from slmforge.core.recipe import LOSS_OBJECTIVES
 
 _METRICS_JSONL = {"val_loss": "eval_loss", "eval_loss": "eval_loss", "train_loss": "loss"}
 
 
 def needs_eval(objective: str) -> bool:
     """True when the objective is read from the eval stage (so trials must run it)."""
-    return objective not in _METRICS_JSONL
+    return objective not in LOSS_OBJECTIVES
 
 
 def read_objective(run_root: Path, objective: str) -> float:

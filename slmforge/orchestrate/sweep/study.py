@@ -20,8 +20,9 @@ from typing import Any
 from rich.console import Console
 
 from slmforge.core.errors import RecipeError, SlmforgeError
-from slmforge.core.recipe import Recipe, validate
+from slmforge.core.recipe import Recipe, objective_problem, validate
 from slmforge.core.rundir import RunDir
+from slmforge.core.sections import SweepSection
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
 from slmforge.orchestrate.sweep.slots import claim_slot, fail_orphans, is_surplus
 from slmforge.orchestrate.sweep.space import (
@@ -54,24 +55,22 @@ class SweepPlan:
 def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int | None = None, objective: str | None = None,
               direction: str | None = None, storage: str | None = None) -> SweepPlan:
     """Merge the recipe's sweep section with the command line and check it before any model loads."""
-    section = recipe.sweep.model_dump() if recipe.sweep is not None else {}
-    params = merge_params(section.get("params", {}), cli_params)
+    section = recipe.sweep or SweepSection()  # the section's defaults when the recipe has none
+    params = merge_params(section.params, cli_params)
     if not params:
         raise RecipeError("sweep: nothing to search; add a sweep.params section or --param train.lr=loguniform:1e-5:5e-5")
-    objective = objective or section.get("objective", "val_loss")
-    resolved_direction = infer_direction(objective, direction or section.get("direction", "auto"))
-    if objective in ("val_loss", "eval_loss") and recipe.data.split.val <= 0:
-        raise RecipeError(f"sweep.objective: {objective} needs a validation split; set data.split.val > 0")
-    if needs_eval(objective) and not recipe.eval.enabled:
-        raise RecipeError(f"sweep.objective: {objective} is read from eval/results.json; set eval.enabled: true")
+    objective = objective or section.objective
+    resolved_direction = infer_direction(objective, direction or section.direction)
+    problem = objective_problem(objective, recipe)  # the recipe's own objective was checked when it loaded; --objective now
+    if problem:
+        raise RecipeError(problem)
     root = RunDir.for_recipe(recipe, runs).root
     # Pruning judges intermediate eval losses: only meaningful when the objective is that loss.
-    prune = section.get("pruner", "median") == "median" and objective in ("val_loss", "eval_loss")
-    url = storage or section.get("storage") or f"sqlite:///{(root / 'sweep.db').resolve()}"
+    prune = section.pruner == "median" and objective in ("val_loss", "eval_loss")
+    url = storage or section.storage or f"sqlite:///{(root / 'sweep.db').resolve()}"
     if url == "journal" or url.startswith("journal:"):
         url = f"journal:{Path(url.partition(':')[2] or root / 'sweep.journal').resolve()}"
-    plan = SweepPlan(recipe.name, root, params, trials or section.get("trials", 10), objective, resolved_direction, prune,
-                     url, section.get("seed", 0))
+    plan = SweepPlan(recipe.name, root, params, trials or section.trials, objective, resolved_direction, prune, url, section.seed)
     trial_recipe(recipe, {p.key: midpoint(p) for p in params}, 0)  # a typo in a key fails now, not in trial 1
     return plan
 
@@ -181,17 +180,12 @@ def finished(study: Any) -> int:
 
 def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
     """Run trials until the study holds plan.trials finished ones; returns the study."""
-    import optuna
-    from optuna.trial import TrialState
-
     from slmforge.orchestrate.pipeline import run_stages
-    from slmforge.train.sft import SFT_METHODS
 
     plan.root.mkdir(parents=True, exist_ok=True)
     study = open_study(plan)
     for number in fail_orphans(study):
         console.print(f"[yellow]trial {number}: its process ended while it ran; marked failed[/yellow]")
-    parent = RunDir(plan.root)
     shared_data = not touches_data(plan.params)
     if shared_data:
         import fcntl
@@ -200,7 +194,6 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         with open(plan.root / ".prepare.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             run_stages(base.model_copy(update={"sweep": None}), plan.root.parent, ["prepare"])  # skipped when already prepared
-    stages = ["prepare", "train"] + (["eval"] if needs_eval(plan.objective) else []) + ["report"]
     todo = max(0, plan.trials - finished(study))
     console.print(
         f"sweep [bold]{plan.name}[/bold]: {plan.trials} trials ({todo} to run) · {plan.direction} {plan.objective} · "
@@ -209,8 +202,27 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
     )
     for p in plan.params:
         console.print(f"  {p.describe()}")
+    if todo:
+        trials = Trials(base, plan, study, console, shared_data)
+        # Each trial claims one of the plan.trials slots first: processes sharing the study stop together, none overshoots.
+        study.optimize(trials.objective, n_trials=todo, catch=(Exception,), callbacks=[trials.report])
+    return study
 
-    def objective(trial: optuna.Trial) -> float:
+
+@dataclass
+class Trials:
+    """One sweep's trials: each is an ordinary run directory under runs/<name>/trials/."""
+
+    base: Recipe
+    plan: SweepPlan
+    study: Any
+    console: Console
+    shared_data: bool  # the sweep's prepared data is linked into every trial
+
+    def objective(self, trial: Any) -> float:
+        import optuna
+
+        plan, study = self.plan, self.study
         if not claim_slot(study, trial, plan.trials):  # other processes sharing the study took the last trials
             study.stop()
             raise optuna.TrialPruned("surplus")
@@ -218,26 +230,14 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         # sharing the study draw different ones, and trial N of the same study always starts from the same seed.
         study.sampler = optuna.samplers.TPESampler(seed=plan.seed + trial.number)
         values = {p.key: _suggest(trial, p) for p in plan.params}
-        recipe = trial_recipe(base, values, trial.number)
+        recipe = trial_recipe(self.base, values, trial.number)
         run = RunDir(plan.root / "trials" / recipe.name)
         trial.set_user_attr("run_dir", str(run.root))
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
-        console.rule(f"[bold]trial {trial.number}[/bold] ({finished(study) + 1}/{plan.trials}) · {shown}")
+        self.console.rule(f"[bold]trial {trial.number}[/bold] ({finished(study) + 1}/{plan.trials}) · {shown}")
         started = time.time()
         try:
-            if run.root.exists():  # left by a study that was deleted: trial numbers restart, the files must too
-                shutil.rmtree(run.root)
-            run.ensure(recipe)
-            if shared_data:
-                link_prepared_data(parent, run, recipe)
-            pruner = _pruning_callback(trial) if plan.prune and recipe.train.method in SFT_METHODS else None
-            # Eval and report are skipped for a pruned trial: stopping was the point.
-            run_stages(recipe, run.root.parent, stages[:2], callbacks=(pruner,) if pruner is not None else ())
-            if pruner is not None and pruner.pruned_at is not None:
-                trial.set_user_attr("note", f"pruned at step {pruner.pruned_at}")
-                raise optuna.TrialPruned(f"pruned at step {pruner.pruned_at}")
-            run_stages(recipe, run.root.parent, stages[2:])
-            return read_objective(run.root, plan.objective)
+            return self._run(trial, recipe, run)
         except optuna.TrialPruned:
             raise
         except Exception as exc:
@@ -253,22 +253,40 @@ def sweep(base: Recipe, plan: SweepPlan, console: Console) -> Any:
         finally:
             trial.set_user_attr("seconds", round(time.time() - started, 1))
 
-    def report(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+    def _run(self, trial: Any, recipe: Recipe, run: RunDir) -> float:
+        import optuna
+
+        from slmforge.orchestrate.pipeline import run_stages
+        from slmforge.train.sft import SFT_METHODS
+
+        plan = self.plan
+        if run.root.exists():  # left by a study that was deleted: trial numbers restart, the files must too
+            shutil.rmtree(run.root)
+        run.ensure(recipe)
+        if self.shared_data:
+            link_prepared_data(RunDir(plan.root), run, recipe)
+        pruner = _pruning_callback(trial) if plan.prune and recipe.train.method in SFT_METHODS else None
+        # Eval and report are skipped for a pruned trial: stopping was the point.
+        run_stages(recipe, run.root.parent, ["prepare", "train"], callbacks=(pruner,) if pruner is not None else ())
+        if pruner is not None and pruner.pruned_at is not None:
+            trial.set_user_attr("note", f"pruned at step {pruner.pruned_at}")
+            raise optuna.TrialPruned(f"pruned at step {pruner.pruned_at}")
+        run_stages(recipe, run.root.parent, (["eval"] if needs_eval(plan.objective) else []) + ["report"])
+        return read_objective(run.root, plan.objective)
+
+    def report(self, study: Any, frozen: Any) -> None:
+        from optuna.trial import TrialState
+
         if is_surplus(frozen):
             return
         best = _best(study)
         tail = f" · best {best.value:.4f} (trial {best.number})" if best else ""
         if frozen.state == TrialState.COMPLETE:
-            console.print(f"[green]trial {frozen.number}: {plan.objective} {frozen.value:.4f}[/green]{tail}")
+            self.console.print(f"[green]trial {frozen.number}: {self.plan.objective} {frozen.value:.4f}[/green]{tail}")
         elif frozen.state == TrialState.PRUNED:
-            console.print(f"[yellow]trial {frozen.number}: {frozen.user_attrs.get('note', 'pruned')}[/yellow]{tail}")
+            self.console.print(f"[yellow]trial {frozen.number}: {frozen.user_attrs.get('note', 'pruned')}[/yellow]{tail}")
         else:
-            console.print(f"[red]trial {frozen.number} failed:[/red] {frozen.user_attrs.get('error', '?')}{tail}", highlight=False)
-
-    if todo:
-        # Each trial claims one of the plan.trials slots first: processes sharing the study stop together, none overshoots.
-        study.optimize(objective, n_trials=todo, catch=(Exception,), callbacks=[report])
-    return study
+            self.console.print(f"[red]trial {frozen.number} failed:[/red] {frozen.user_attrs.get('error', '?')}{tail}", highlight=False)
 
 
 def _best(study: Any) -> Any:

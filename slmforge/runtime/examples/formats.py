@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmforge.core.recipe import DataSection
+from slmforge.core.sections import DataSection
 
 ROLES = {"system", "user", "assistant"}
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from slmforge.core.errors import DataError
-from slmforge.core.recipe import DataSection
+from slmforge.core.sections import DataSection
 from slmforge.runtime.examples.formats import Example, FormatProblem, to_example
 from slmforge.runtime.examples.read import Row
 

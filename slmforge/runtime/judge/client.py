@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 from slmforge.core.errors import RecipeError, SlmforgeError
-from slmforge.core.recipe import JudgeSection
+from slmforge.core.sections import JudgeSection
 
 _RETRY_STATUS = {408, 409, 429}
 _FATAL_STATUS = {401, 403, 404}
@@ -43,18 +43,24 @@ class EndpointDown(JudgeError):
     """Raised by JudgeClient.ask when a request failed in a way every other request will fail too."""
 
 
+# The recipe's judge section holds every default; the settings below take theirs from it.
+_DEFAULTS = JudgeSection()
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
+    """A judge section resolved for talking: the endpoint checked, the API key read from its variable."""
+
     endpoint: str
     model: str | None
     api_key: str
-    api_key_env: str
-    concurrency: int = 4
-    timeout: float = 60.0
-    retries: int = 3
-    backoff: float = 1.0
-    max_tokens: int = 128
-    temperature: float = 0.0
+    api_key_env: str = _DEFAULTS.api_key_env
+    concurrency: int = _DEFAULTS.concurrency
+    timeout: float = _DEFAULTS.timeout
+    retries: int = _DEFAULTS.retries
+    backoff: float = _DEFAULTS.backoff
+    max_tokens: int = _DEFAULTS.max_tokens
+    temperature: float = _DEFAULTS.temperature
 
     @classmethod
     def from_recipe(cls, judge: JudgeSection) -> JudgeSettings:

@@ -8,7 +8,6 @@ ends the command with one line, after the batches already scored were saved.
 
 from __future__ import annotations
 
-
 from rich.console import Console
 
 from slmforge.core.recipe import Recipe

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from slmforge.core.recipe import JudgeSection
+from slmforge.core.sections import JudgeSection
 from slmforge.runtime.judge.client import JudgeError
 
 

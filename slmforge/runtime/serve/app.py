@@ -25,6 +25,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from slmforge.runtime.prompts import prompt_ids
 from slmforge.runtime.serve import protocol as p
 from slmforge.runtime.serve.cache import ResponseCache, cache_key
 from slmforge.runtime.serve.engine import (
@@ -197,10 +198,9 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
 def chat_prompt_ids(tokenizer: Any, body: p.ChatRequest) -> list[int]:
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     try:
-        out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+        return prompt_ids(tokenizer, messages)
     except Exception as exc:  # template errors (unknown roles, alternation rules) are the caller's to fix
         raise APIError(400, f"The chat template rejected these messages: {exc}", param="messages") from None
-    return list(out["input_ids"])
 
 
 def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeMetrics | None = None) -> FastAPI:

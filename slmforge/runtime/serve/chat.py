@@ -6,6 +6,7 @@ import sys
 import threading
 from typing import Callable
 
+from slmforge.runtime.prompts import prompt_ids
 from slmforge.runtime.serve.engine import (
     BatchingEngine,
     GenerationResult,
@@ -32,7 +33,7 @@ def chat_loop(source: str, system: str | None = None, max_tokens: int = 256, tem
             if not line:
                 break
             history.append({"role": "user", "content": line})
-            ids = tokenizer.apply_chat_template(history, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+            ids = prompt_ids(tokenizer, history)
             done = threading.Event()
             answer: list[GenerationResult] = []
             engine.submit(GenRequest(list(ids), SamplingParams(max_tokens, temperature=temperature),

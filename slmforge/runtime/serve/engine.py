@@ -20,6 +20,8 @@ from typing import Any, Callable, Protocol
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from slmforge.runtime.generation import stop_ids
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -174,7 +176,7 @@ class BatchingEngine:
         self.observer = observer
         self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = stop_ids(model, tokenizer)  # the one stop rule batch generation uses too
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
 
@@ -323,16 +325,3 @@ def _merge(a: tuple, b: tuple) -> tuple:
         layer_a.values = torch.cat([pad(layer_a.values, -2), pad(layer_b.values, -2)], dim=0)
     mask = torch.cat([pad(mask_a, 1), pad(mask_b, 1)], dim=0)
     return rows_a + rows_b, cache_a, mask, torch.cat([pos_a, pos_b]), tok_a + tok_b
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """Every id that ends a turn: the tokenizer's eos and the generation config's (often a list)."""
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(config_eos, int):
-        ids.add(config_eos)
-    elif isinstance(config_eos, (list, tuple)):
-        ids.update(int(i) for i in config_eos)
-    return ids

@@ -71,7 +71,7 @@ def serve_command(model_or_run: str, *, name: str | None = None, models: list[st
                   engine: str = "transformers", dtype: str = "auto", threads: int | None = None,
                   **flags: Any) -> None:
     """What `slmforge serve` does with its flags: defaults from the run's recipe, then the flags win."""
-    from slmforge.core.recipe import ServeSection
+    from slmforge.core.sections import ServeSection
     from slmforge.runtime.serve.guards import read_api_keys
     from slmforge.runtime.serve.loading import (
         parse_model_flag,

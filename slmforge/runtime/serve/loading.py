@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.core.recipe import ModelSection, ServeSection
+from slmforge.core.sections import ModelSection, ServeSection
 from slmforge.runtime.models import load_model, load_trained
 from slmforge.runtime.serve.options import ServeError
 

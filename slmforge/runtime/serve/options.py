@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.core.recipe import ServeSection
+from slmforge.core.sections import ServeSection
 
 
 class ServeError(SlmforgeError):
