@@ -41,12 +41,13 @@ def sft_base(recipe: Recipe, run: RunDir, console: Console) -> Path:
     stamp = sha256_file(adapter)
     if (out / _STAMP).is_file() and (out / _STAMP).read_text(encoding="utf-8") == stamp:
         return out
-    import torch
-
-    from slmforge.runtime.models import load_trained
+    from slmforge.runtime.placement import announce, place
+    from slmforge.runtime.trained import load_final
 
     console.print(f"align: merging the SFT adapter {run.model} into its base → {out}")
-    model, tokenizer = load_trained(run.model, recipe.model, merge=True, dtype=torch.float32)
+    # fp32: these are the starting (and with LoRA the reference) weights of preference training.
+    placement = announce(place(recipe.model), console, run, "align", "SFT merge")
+    model, tokenizer = load_final(recipe, run, merge=True, placement=placement, dtype="fp32", which="sft")
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)

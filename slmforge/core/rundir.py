@@ -98,6 +98,7 @@ class StageRecord:
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    placement: dict[str, Any] = field(default_factory=dict)  # role (model, base, final, ...) → where and how it ran
 
 
 class RunDir:
@@ -218,7 +219,17 @@ class RunDir:
 
     def _write_stage(self, name: str, record: StageRecord) -> None:
         manifest = self.read_manifest()
-        manifest.setdefault("stages", {})[name] = record.__dict__
+        stages = manifest.setdefault("stages", {})
+        if record.status != "running" and not record.placement:  # what the stage recorded while it ran
+            record.placement = dict(stages.get(name, {}).get("placement") or {})
+        stages[name] = record.__dict__
+        write_json_atomic(self.manifest_path, manifest)
+
+    def record_placement(self, stage: str, role: str, placement: dict[str, Any]) -> None:
+        """Note in the manifest where and how a stage ran one of its models (device, dtype, attention, 4-bit)."""
+        manifest = self.read_manifest()
+        record = manifest.setdefault("stages", {}).setdefault(stage, {})
+        record.setdefault("placement", {})[role] = placement
         write_json_atomic(self.manifest_path, manifest)
 
     def is_complete(self, name: str, fingerprint: str) -> bool:

@@ -30,6 +30,13 @@ class ModelSection(Section):
     )
     trust_remote_code: bool = Field(False, description="Run Python code shipped with a hub model. Off unless you trust it.")
     allow_pickle: bool = Field(False, description="Allow loading pickle .bin checkpoints (can run arbitrary code).")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+                        description="auto: CUDA when present (each distributed rank its own GPU), else the CPU; or cpu, cuda, cuda:N.")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="Weights and compute: auto = bf16 on GPUs that have it, fp16 on older ones (T4), on a CPU bf16 only "
+                            "where a measured matmul beats fp32; train.precision can set training's autocast apart.")
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        "auto", description="auto: flash-attention 2 when installed on CUDA in 16 bits (then packing is padding-free), else sdpa.")
 
 
 # --------------------------------------------------------------------------- data

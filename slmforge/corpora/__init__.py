@@ -47,12 +47,7 @@ def generate_corpus(name: str, out: Path, *, seed: int = 0, size: int | None = N
     if size is not None and size < 1:
         raise DataError(f"corpus {name}: size must be at least 1, got {size}")
     if name == "folksy":
-        from slmforge.corpora.folksy import (
-            DEFAULT_ENTITIES,
-            DEFAULT_SAYINGS,
-            FolksyOptions,
-            build_pairs,
-        )
+        from slmforge.corpora.folksy import DEFAULT_ENTITIES, DEFAULT_SAYINGS, FolksyOptions, build_pairs
 
         unknown = set(options) - {"balance", "entities"}
         if unknown:

@@ -122,12 +122,7 @@ def recipenlg_cmd(
 ) -> None:
     """Convert RecipeNLG into cooking-assistant pairs; malformed rows are counted, not fatal."""
     from slmforge.corpora import write_jsonl
-    from slmforge.corpora.recipenlg import (
-        TASKS,
-        RecipeReport,
-        read_recipes,
-        recipe_pairs,
-    )
+    from slmforge.corpora.recipenlg import TASKS, RecipeReport, read_recipes, recipe_pairs
 
     report = RecipeReport()
     n = write_jsonl(recipe_pairs(read_recipes(csv, limit), seed, report), out)

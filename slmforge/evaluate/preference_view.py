@@ -87,9 +87,10 @@ def preference_view(recipe: Recipe, run: RunDir, model: Any, tokenizer: Any, con
     peft = hasattr(model, "disable_adapter")  # a PeftModel: the SFT weights are under the adapter
     sft_model = None
     if not peft:  # full-weights alignment: the SFT model is a second copy, loaded only for this view
-        from slmforge.runtime.models import load_trained
+        from slmforge.runtime.placement import placement_of
+        from slmforge.runtime.trained import load_final
 
-        sft_model, _ = load_trained(run.model, recipe.model)
+        sft_model, _ = load_final(recipe, run, placement=placement_of(model), which="sft")
     prompts = [r["messages"] for r in rows]
 
     def logps(m: Any) -> tuple[list[float], list[float]]:

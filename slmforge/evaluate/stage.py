@@ -16,13 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from slmforge.core.errors import RunDirError
 from slmforge.core.recipe import Recipe
@@ -52,23 +46,25 @@ def _progress(console: Console) -> Progress:
                     console=console, transient=True)
 
 
-def load_side(spec: str, recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
+def load_side(spec: str, recipe: Recipe, run: RunDir, console: Console) -> tuple[Any, Any]:
     """(model, tokenizer) for base | final | sft | a model directory (full weights or an adapter).
 
     final is the aligned model (align/model/ on the SFT weights) when align is on, else model/;
     sft is always model/.
     """
-    from slmforge.runtime.models import load_model, load_trained
+    from slmforge.runtime.models import load_model
+    from slmforge.runtime.placement import announce, place
+    from slmforge.runtime.trained import load_final, load_trained
 
+    placement = announce(place(recipe.model), console, run, "eval", spec if spec in ("base", "final", "sft") else Path(spec).name)
     if spec == "base":
-        return load_model(recipe.model)
-    if spec == "final":
-        path, section = run.final_model(recipe)
-    else:
-        path, section = (run.model if spec == "sft" else Path(spec)), recipe.model
+        return load_model(recipe.model, placement)
+    path = run.final_model(recipe)[0] if spec == "final" else run.model if spec == "sft" else Path(spec)
     if spec in ("final", "sft") and not path.is_dir():
         raise RunDirError(f"{path}: no fine-tuned model; run `slmforge train RECIPE` first, or evaluate the base with --model base")
-    return load_trained(path, section)
+    if spec in ("final", "sft"):
+        return load_final(recipe, run, placement=placement, which=spec)
+    return load_trained(path, recipe.model, placement=placement)
 
 
 def score_side(
@@ -173,7 +169,7 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
     outputs: list[Path] = []
     for side in sides:
         label = side if side in ("base", "final", "sft") else Path(side).name
-        loaded, tokenizer = load_side(side, recipe, run)
+        loaded, tokenizer = load_side(side, recipe, run, console)
         scores, gens = score_side(label, loaded, tokenizer, records, (ids, labels), training, recipe, number_task, console)
         if aligned and side == "final":
             from slmforge.evaluate.preference_view import preference_view

@@ -14,16 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gguf import (
-    GGML_QUANT_SIZES,
-    MODEL_ARCH,
-    MODEL_ARCH_NAMES,
-    GGMLQuantizationType,
-    GGUFWriter,
-    LlamaFileType,
-    get_tensor_name_map,
-    quants,
-)
+from gguf import GGML_QUANT_SIZES, MODEL_ARCH, MODEL_ARCH_NAMES, GGMLQuantizationType, GGUFWriter, LlamaFileType, get_tensor_name_map, quants
 
 from slmforge.core.errors import ModelError
 from slmforge.export.gguf_tokenizer import gguf_tokenizer

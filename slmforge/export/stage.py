@@ -13,13 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from slmforge.core.errors import RunDirError, SlmforgeError
@@ -36,49 +30,17 @@ def gguf_name(recipe: Recipe, quant: str) -> str:
     return f"{recipe.name}-{quant}.gguf"
 
 
-def load_merged(recipe: Recipe, run: RunDir) -> tuple[Any, Any]:
-    """The run's trained model with any LoRA merged into the base, in float32 (the reference)."""
-    import torch
-
-    from slmforge.runtime.models import load_trained
+def load_merged(recipe: Recipe, run: RunDir, con: Console) -> tuple[Any, Any]:
+    """The run's final model with any LoRA merged into its base (a QLoRA adapter into the dequantized NF4
+    base, runtime/trained.py), on the CPU in float32: the reference every exported file is checked against."""
+    from slmforge.runtime.placement import announce, cpu_fp32
+    from slmforge.runtime.trained import load_final
 
     if not run.model.is_dir() or not any(run.model.iterdir()):
         raise RunDirError(f"{run.model}: no trained model yet; run `slmforge train RECIPE` (or `slmforge run RECIPE`) first")
-    model_dir, base = run.final_model(recipe)  # the aligned model when align is on
-    if recipe.train.method == "qlora" and not recipe.align.enabled:
-        model, tokenizer = load_merged_qlora(model_dir, recipe)
-    else:
-        model, tokenizer = load_trained(model_dir, base, merge=True, dtype=torch.float32)
+    placement = announce(cpu_fp32("the exported weights are merged and written in full precision"), con, run, "export", "merge")
+    model, tokenizer = load_final(recipe, run, merge=True, placement=placement)  # the aligned model when align is on
     return model.eval(), tokenizer
-
-
-def load_merged_qlora(model_dir: Path, recipe: Recipe) -> tuple[Any, Any]:
-    """A QLoRA adapter merged into the 4-bit base dequantized to 16-bit, returned in float32.
-
-    The adapter learnt to correct the NF4-rounded base it was trained on: merging it into the
-    original 16-bit weights adds back the rounding error it compensated for, and merging into the
-    4-bit weights rounds the adapter itself away. So the base is loaded exactly as training loaded
-    it (runtime/models.py::load_base), dequantized, and only then merged. CUDA only, like QLoRA.
-    Not yet run on a GPU machine (none was lent when it was written).
-    """
-    import torch
-
-    if not torch.cuda.is_available():
-        raise SlmforgeError("export: a QLoRA adapter is merged into its dequantized 4-bit base, which needs CUDA (bitsandbytes); "
-                            "export on the GPU machine that trained it")
-    from peft import PeftModel
-    from transformers import AutoTokenizer, GenerationConfig
-
-    from slmforge.runtime.models import ensure_chat_template, load_base
-
-    base, _ = load_base(recipe.model, "qlora", cuda=True)
-    base = base.dequantize()  # NF4 → the compute dtype (bf16), the weights the adapter saw
-    model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
-    model = model.to(device="cpu", dtype=torch.float32)
-    if (model_dir / "generation_config.json").is_file():
-        model.generation_config = GenerationConfig.from_pretrained(model_dir)
-    tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(model_dir), recipe.model)
-    return model, tokenizer
 
 
 def save_merged(model: Any, tokenizer: Any, out: Path) -> list[Path]:
@@ -124,7 +86,7 @@ def export(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
         raise SlmforgeError(f"export.quant: {unknown[0]} cannot be written yet; supported GGUF types: {', '.join(QUANTS)}")
     con.print(f"export: {run.model} → {run.export} · formats {', '.join(formats)}"
               + (f" · GGUF {', '.join(quants)}" if {"gguf", "ollama"} & set(formats) else ""))
-    model, tokenizer = load_merged(recipe, run)
+    model, tokenizer = load_merged(recipe, run, con)
     if {"gguf", "ollama"} & set(formats):
         check_supported(model.config)  # before any file is written
     run.export.mkdir(parents=True, exist_ok=True)

@@ -22,14 +22,7 @@ from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.judge.samples import ResultLog, read_samples, result_key
-from slmforge.runtime.judge.client import (
-    EndpointDown,
-    JudgeError,
-    JudgeSettings,
-    Reply,
-    ask_all,
-    resolve_model,
-)
+from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, connected
 from slmforge.runtime.judge.parse import parse_preference
 from slmforge.runtime.judge.rubrics import Rubric, load_rubric
 from slmforge.runtime.judge.stats import share_ci
@@ -41,9 +34,7 @@ BASE_SAMPLES = "base_samples.jsonl"
 def template_answers(prompts: list[str]) -> list[str]:
     """The folksy template engine's own answer to each prompt: the baseline a fine-tune must beat."""
     try:
-        from slmforge.corpora.folksy import (
-            say,  # imported here: corpora is optional for judging
-        )
+        from slmforge.corpora.folksy import say  # imported here: corpora is optional for judging
     except ImportError as exc:
         raise JudgeError(f"--b template: the folksy template engine is not available ({exc}); compare against base or a run") from None
     return [say(p) for p in prompts]
@@ -134,10 +125,7 @@ def compare_answers(
 ) -> dict[str, Any]:
     """Judge each prompt's A and B answers in both orders into out_dir/ab.jsonl; returns the summary."""
     log = ResultLog(out_dir / "ab.jsonl")
-    try:
-        settings = resolve_model(settings)
-    except EndpointDown as exc:
-        raise JudgeError(f"{exc}; start the judge or fix judge.endpoint, then re-run") from None
+    settings = connected(settings)
     jobs: dict[str, tuple[str, str, str, str, str]] = {}  # key → (pair, order, prompt, text shown first, second)
     for prompt in prompts:
         pair = result_key("pair", *labels, rubric.digest, settings.model or "", prompt, a[prompt], b[prompt])

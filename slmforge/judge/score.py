@@ -20,14 +20,7 @@ from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.core.sections import JudgeTargets
 from slmforge.judge.samples import ResultLog, Sample, read_samples, result_key
-from slmforge.runtime.judge.client import (
-    EndpointDown,
-    JudgeError,
-    JudgeSettings,
-    Reply,
-    ask_all,
-    resolve_model,
-)
+from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, connected
 from slmforge.runtime.judge.parse import parse_score
 from slmforge.runtime.judge.rubrics import Rubric, load_rubric
 from slmforge.runtime.judge.stats import mean_ci, share_ci
@@ -104,10 +97,7 @@ def judge_samples(
 ) -> dict[str, Any]:
     """Score `samples` into out_dir/scores.jsonl and out_dir/summary.json; returns the summary."""
     log = ResultLog(out_dir / "scores.jsonl")
-    try:
-        settings = resolve_model(settings)
-    except EndpointDown as exc:
-        raise JudgeError(f"{exc}; start the judge or fix judge.endpoint, then re-run") from None
+    settings = connected(settings)
     keys = [result_key("score", rubric.digest, settings.model or "", s.prompt, s.output) for s in samples]
     have = log.load()
     todo = [(k, s) for k, s in zip(keys, samples) if have.get(k, {}).get("reply") is None]

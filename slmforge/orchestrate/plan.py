@@ -10,18 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.recipe import Recipe
-from slmforge.runtime.memory import (
-    FIT_SHARE,
-    GB,
-    SFT_COLUMNS,
-    Memory,
-    arch_for,
-    available_memory,
-    job_length,
-    micro_batches,
-    micro_budget,
-    recipe_estimate,
-)
+from slmforge.runtime.memory import FIT_SHARE, GB, SFT_COLUMNS, Memory, arch_for, available_memory, job_length, micro_batches, micro_budget, recipe_estimate
 
 
 def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_memory: str | None = None) -> dict[str, Memory]:

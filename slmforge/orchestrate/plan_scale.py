@@ -27,14 +27,7 @@ from rich.table import Table
 
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe
-from slmforge.runtime.memory import (
-    FIT_SHARE,
-    GB,
-    Arch,
-    Memory,
-    recipe_estimate,
-    recipe_method,
-)
+from slmforge.runtime.memory import FIT_SHARE, GB, Arch, Memory, recipe_estimate, recipe_method
 
 STRATEGIES = {"ddp": "DDP", "fsdp": "FSDP (FULL_SHARD)", "zero3": "ZeRO-3"}
 GPU_COUNTS = (1, 2, 4, 8)

@@ -80,15 +80,18 @@ def sampler_identity(recipe: Recipe, run: RunDir) -> str:
     return f"{source}|k={p.k}|temperature={p.temperature:g}|top_p={p.top_p:g}|max_new_tokens={p.max_new_tokens}"
 
 
-def load_sampler(recipe: Recipe, run: RunDir) -> tuple[Any, Any, str]:
-    from slmforge.runtime.models import load_model, load_trained
+def load_sampler(recipe: Recipe, run: RunDir, console: Console) -> tuple[Any, Any, str]:
+    from slmforge.runtime.models import load_model
+    from slmforge.runtime.placement import announce, place
+    from slmforge.runtime.trained import load_final
 
+    section = recipe.model.model_copy(update={"id": recipe.prefs.model}) if recipe.prefs.model else recipe.model
+    placement = announce(place(section), console, run, "prefs", "sampler")
     if recipe.prefs.model:
-        section = recipe.model.model_copy(update={"id": recipe.prefs.model})
-        return (*load_model(section), recipe.prefs.model)
+        return (*load_model(section, placement), recipe.prefs.model)
     if run.model.is_dir():
-        return (*load_trained(run.model, recipe.model), str(run.model))
-    return (*load_model(recipe.model), recipe.model.id)
+        return (*load_final(recipe, run, placement=placement, which="sft"), str(run.model))
+    return (*load_model(recipe.model, placement), recipe.model.id)
 
 
 def read_done(path: Path) -> dict[int, dict[str, Any]]:
@@ -195,7 +198,7 @@ def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: Batc
     """Sample the prompts not done yet, batch by batch; each batch's lines are appended once scored."""
     p = recipe.prefs
     identity, sampler = identities
-    model, tokenizer, name = load_sampler(recipe, run)
+    model, tokenizer, name = load_sampler(recipe, run, console)
     console.print(f"sampling from {name}")
     model.eval()
     rewrite_samples(samples_path, done)  # appending after a killed run's half line would glue two rows together

@@ -16,6 +16,7 @@ from typing import Any
 
 from slmforge.core.errors import ModelError
 from slmforge.core.sections import ModelSection
+from slmforge.runtime.placement import DTYPES, Placement, place
 
 # ChatML, the template Qwen2.5 and SmolLM2 use; offered by name for tokenizers that ship none.
 CHATML_TEMPLATE = (
@@ -177,17 +178,17 @@ def load_tokenizer(section: ModelSection) -> Any:
     return ensure_chat_template(tokenizer, section)
 
 
-def load_model(section: ModelSection, dtype: Any = None) -> tuple[Any, Any]:
-    """Return (model, tokenizer) ready for training or generation."""
+def load_model(section: ModelSection, placement: Placement | None = None, dtype: str | Any = None) -> tuple[Any, Any]:
+    """(model, tokenizer) placed as `placement` says (default: `place(section)`); `dtype` overrides its dtype
+    (fp32 master weights for a full fine-tune; a torch dtype is accepted too)."""
     from transformers import AutoModelForCausalLM
 
+    placement = placement or place(section)
     source = resolve_source(section.id)
     where = _where(section)
-    kwargs = _common_kwargs(section, source)
+    kwargs = {**_common_kwargs(section, source), **placement.load_kwargs(_dtype_name(dtype))}
     if source.kind == "hub" and not section.allow_pickle:
         kwargs["use_safetensors"] = True
-    if dtype is not None:
-        kwargs["dtype"] = dtype
     try:
         model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
     except (OSError, ValueError) as exc:
@@ -195,25 +196,10 @@ def load_model(section: ModelSection, dtype: Any = None) -> tuple[Any, Any]:
     return model, load_tokenizer(section)
 
 
-def load_base(section: ModelSection, method: str, cuda: bool) -> tuple[Any, Any]:
-    """The base model as training loads it: fp32 weights, or the 4-bit NF4 base for method qlora."""
-    import torch
-
-    if method != "qlora":
-        # fp32 master weights; bf16/fp16 come from autocast so optimizer updates are not lost to rounding.
-        return load_model(section, dtype=torch.float32)
-    try:
-        import bitsandbytes  # noqa: F401
-        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-    except ImportError:
-        raise ModelError("train.method: qlora needs bitsandbytes: pip install bitsandbytes (CUDA only)") from None
-    source = resolve_source(section.id)
-    where = local_dir(source) or source.location
-    quant = BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16
-    )
-    model = AutoModelForCausalLM.from_pretrained(where, quantization_config=quant, dtype=torch.bfloat16, device_map={"": 0})
-    return model, load_tokenizer(section)
+def _dtype_name(dtype: str | Any) -> str | None:
+    if dtype is None or isinstance(dtype, str):
+        return dtype
+    return next(name for name, value in DTYPES.items() if value == dtype)
 
 
 def _load_failure(spec: str, source: ModelSource, exc: Exception) -> str:
@@ -222,34 +208,3 @@ def _load_failure(spec: str, source: ModelSource, exc: Exception) -> str:
         return (f"model.id: could not load {spec} from the hub ({first}); without a network use a local "
                 "directory, a .gguf file or embedded:smollm2-135m")
     return f"model.id: could not load {spec} ({first})"
-
-
-def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, dtype: Any = None) -> tuple[Any, Any]:
-    """Load a run's final model: a LoRA adapter on the recipe's base model, or full weights.
-
-    `model_dir` is runs/<name>/model (or any checkpoint in the same layout). With merge=True a
-    LoRA is merged into the base (for export and fast inference).
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "adapter_config.json").is_file() and not (model_dir / "config.json").is_file():
-        raise ModelError(f"{model_dir}: no trained model here (no adapter_config.json or config.json); run `slmforge train` first")
-    if (model_dir / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        base, _ = load_model(section, dtype=dtype)
-        model = PeftModel.from_pretrained(base, str(model_dir))
-        if merge:
-            model = model.merge_and_unload()
-    else:
-        kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
-        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
-    if (model_dir / "generation_config.json").is_file():
-        from transformers import GenerationConfig
-
-        # A LoRA model otherwise keeps the base's generation config, whose eos may not be the
-        # template's end of turn that training saved (the model would not stop after a merge).
-        model.generation_config = GenerationConfig.from_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    return model, ensure_chat_template(tokenizer, section)

@@ -14,6 +14,8 @@ from typing import Any
 
 from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import Recipe, import_callable
+from slmforge.core.sections import ModelSection
+from slmforge.runtime.placement import place
 from slmforge.runtime.prompts import conversation_text
 
 Scorer = Callable[[list[dict[str, str]], str], float]
@@ -80,14 +82,16 @@ def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any
     if not (where / "config.json").is_file():
         raise RecipeError(f"{key}: {where} has no config.json; give a full reward model "
                           "(train.method: reward with train.pref.adapter: full)")
-    model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, dtype=torch.float32).eval()
+    # fp32 scores on the placement's device: a reward model is small beside the policy, and ties must not come from rounding.
+    placement = place(ModelSection(id=str(where)))
+    model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, **placement.load_kwargs("fp32")).eval()
     tok = AutoTokenizer.from_pretrained(str(where))
     model.config.pad_token_id = tok.pad_token_id
 
     @torch.no_grad()
     def score(prompts: list[Any], answers: list[str]) -> list[float]:
         texts = [conversation_text(tok, p, a) for p, a in zip(prompts, answers)]
-        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2)
+        batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length * 2).to(model.device)
         return model(**batch).logits[:, 0].float().tolist()
 
     return model, score

@@ -57,12 +57,7 @@ def build_tokenizer(vocab_size: int = 512):
 def build_tiny_model(out_dir: Path, arch: str = "qwen2", hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
     """Write a tiny random model + tokenizer to out_dir (a plain transformers directory)."""
     import torch
-    from transformers import (
-        AutoModelForCausalLM,
-        GenerationConfig,
-        LlamaConfig,
-        Qwen2Config,
-    )
+    from transformers import AutoModelForCausalLM, GenerationConfig, LlamaConfig, Qwen2Config
 
     tokenizer = build_tokenizer()
     common = dict(

@@ -19,28 +19,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 from rich.console import Console
 
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe, import_callable
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.runtime.pair_metrics import read_pairs
-from slmforge.runtime.placement import choose_precision
-from slmforge.train.callbacks import (
-    GracefulStop,
-    RichProgress,
-    TokenCounter,
-    start_metrics_log,
-)
-from slmforge.train.sft import (
-    checkpoint_fingerprint,
-    find_resume_checkpoint,
-    lora_config,
-    save_model,
-    shared_trainer_args,
-    train_until_done_or_stopped,
-)
+from slmforge.runtime.placement import announce, choose_precision, place
+from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
+from slmforge.train.sft import checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model, shared_trainer_args, train_until_done_or_stopped
 
 # Mean reward of the first / last this-many logged steps in logs/grpo.json.
 EDGE_LOGS = 2
@@ -160,24 +147,25 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     """Train with GRPO / RLOO on the prepared train prompts; returns the files written."""
     from datasets import Dataset
 
-    from slmforge.runtime.models import load_model
+    from slmforge.runtime.trained import load_base
     from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
 
     check_grpo_recipe(recipe, run)
-    cuda = torch.cuda.is_available()
+    placement = announce(place(recipe.model), console, run, "train")
+    cuda = placement.cuda
     t, g = recipe.train, recipe.train.grpo
     prompts = read_prompts(run.split_file("train"))
     held_out = read_prompts(run.split_file("test"), g.eval_prompts) or read_prompts(run.split_file("val"), g.eval_prompts)
     if not prompts:
         raise SlmforgeError(f"{run.split_file('train')}: no prompts (rows need messages with a user turn)")
-    precision = choose_precision(t.precision, cuda)
+    precision = choose_precision(t.precision, placement)
     reward_funcs, score = reward_function(recipe)
     console.print(f"train [bold]{g.algorithm}[/bold] · {len(prompts):,} prompts × {g.num_generations} completions "
                   f"(≤ {g.max_completion_length} tokens, T {g.temperature:g}) · reward {g.reward} · beta {g.beta:g} · "
                   f"{len(held_out)} held-out prompts · precision {precision.name} · lr {t.lr:g}")
     resume = find_resume_checkpoint(recipe, run, console)
 
-    model, tokenizer = load_model(recipe.model, dtype=torch.float32)
+    model, tokenizer = load_base(recipe.model, "full" if t.pref.adapter == "full" else "lora", placement)
     before = held_out_reward(model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
     counter = TokenCounter()
     metrics = start_metrics_log(run.logs, resume)

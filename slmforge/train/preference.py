@@ -19,27 +19,10 @@ from rich.console import Console
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
-from slmforge.runtime.pair_metrics import (
-    PairScore,
-    lm_pair_score,
-    read_pairs,
-    reward_pair_score,
-)
-from slmforge.runtime.placement import choose_precision
-from slmforge.train.callbacks import (
-    GracefulStop,
-    RichProgress,
-    TokenCounter,
-    start_metrics_log,
-)
-from slmforge.train.sft import (
-    checkpoint_fingerprint,
-    find_resume_checkpoint,
-    lora_config,
-    save_model,
-    shared_trainer_args,
-    train_until_done_or_stopped,
-)
+from slmforge.runtime.pair_metrics import PairScore, lm_pair_score, read_pairs, reward_pair_score
+from slmforge.runtime.placement import Placement, announce, choose_precision, place
+from slmforge.train.callbacks import GracefulStop, RichProgress, TokenCounter, start_metrics_log
+from slmforge.train.sft import checkpoint_fingerprint, find_resume_checkpoint, lora_config, save_model, shared_trainer_args, train_until_done_or_stopped
 
 PREFERENCE_METHODS = ("dpo", "orpo", "kto", "reward")
 
@@ -103,17 +86,14 @@ def trainer_args(recipe: Recipe, run: RunDir, precision: str, has_eval: bool, cu
     return RewardConfig(**common)
 
 
-def load_policy(recipe: Recipe) -> tuple[Any, Any]:
-    """fp32 master weights (as SFT): a causal LM for dpo/orpo, a one-score sequence classifier for reward."""
-    from slmforge.runtime.models import (
-        load_model,
-        load_tokenizer,
-        local_dir,
-        resolve_source,
-    )
+def load_policy(recipe: Recipe, placement: Placement) -> tuple[Any, Any]:
+    """As SFT loads its base (fp32 master weights; an adapter's frozen base in the placement's dtype on CUDA):
+    a causal LM for dpo/orpo/kto, a one-score sequence classifier for reward."""
+    from slmforge.runtime.models import load_tokenizer, local_dir, resolve_source
+    from slmforge.runtime.trained import load_base
 
     if recipe.train.method != "reward":
-        return load_model(recipe.model, dtype=torch.float32)
+        return load_base(recipe.model, "full" if recipe.train.pref.adapter == "full" else "lora", placement)
     from transformers import AutoModelForSequenceClassification, set_seed
 
     set_seed(recipe.train.seed)  # the score head starts random: same seed, same head, same "before" figure
@@ -147,7 +127,8 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     from slmforge.train.pref_trainers import TRAINERS, PrefMetricsJsonl
 
     check_preference_recipe(recipe, run)
-    cuda = torch.cuda.is_available()
+    placement = announce(place(recipe.model), console, run, "train")
+    cuda = placement.cuda
     t, p = recipe.train, recipe.train.pref
     train_rows = read_pairs(run.split_file("train"))
     val_rows = read_pairs(run.split_file("val"))
@@ -156,7 +137,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
         from slmforge.train.kto import held_out_pairs
 
         held_out = held_out_pairs(read_pairs(run.split_file("test")) or val_rows, p.eval_pairs)
-    precision = choose_precision(t.precision, cuda)
+    precision = choose_precision(t.precision, placement)
     console.print(
         f"train [bold]{t.method}[/bold] ({p.adapter}) · {len(train_rows):,} pairs, {len(val_rows):,} val, "
         f"{len(held_out):,} held out · beta {p.beta:g}{f' loss {p.loss_type}' if t.method == 'dpo' else ''} · "
@@ -164,7 +145,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     )
     resume = find_resume_checkpoint(recipe, run, console)
 
-    model, tokenizer = load_policy(recipe)
+    model, tokenizer = load_policy(recipe, placement)
     before = pair_score(recipe, model, tokenizer, held_out)
     counter = TokenCounter()
     metrics = start_metrics_log(run.logs, resume)

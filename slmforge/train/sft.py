@@ -11,24 +11,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
 from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, fingerprint
 from slmforge.runtime.memory import MicroBatches, micro_batch_budget, micro_batches
-from slmforge.runtime.models import load_base
-from slmforge.runtime.placement import choose_precision
+from slmforge.runtime.placement import announce, choose_precision, place
+from slmforge.runtime.trained import load_base
 from slmforge.train import checkpoints
-from slmforge.train.callbacks import (
-    GracefulStop,
-    MetricsJsonl,
-    RichProgress,
-    TokenCounter,
-    report_targets,
-    start_metrics_log,
-)
+from slmforge.train.callbacks import GracefulStop, MetricsJsonl, RichProgress, TokenCounter, report_targets, start_metrics_log
 from slmforge.train.data import load_split, packs_per_step, token_stats
 
 SFT_METHODS = ("full", "lora", "qlora")
@@ -41,12 +33,10 @@ class TrainingInterrupted(SlmforgeError):
     """SIGINT/SIGTERM stopped training after saving a checkpoint."""
 
 
-def check_method(recipe: Recipe, cuda: bool) -> None:
+def check_method(recipe: Recipe) -> None:
     method = recipe.train.method
     if method not in SFT_METHODS:
         raise SlmforgeError(f"train.method: {method} is not trained by `slmforge train` yet; use full, lora or qlora")
-    if method == "qlora" and not cuda:
-        raise SlmforgeError("train.method: qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine use --set train.method=lora")
 
 
 def checkpoint_fingerprint(recipe: Recipe) -> str:
@@ -235,11 +225,12 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     from transformers import EarlyStoppingCallback
     from transformers.integrations import TensorBoardCallback
 
-    cuda = torch.cuda.is_available()
-    check_method(recipe, cuda)
+    check_method(recipe)
+    placement = announce(place(recipe.model, four_bit=recipe.train.method == "qlora"), console, run, "train")
+    cuda = placement.cuda
     train_set, val_set = load_split(run, "train"), _optional_split(run, "val")
     stats = token_stats(train_set)
-    precision = choose_precision(recipe.train.precision, cuda)
+    precision = choose_precision(recipe.train.precision, placement)
     packs = packs_per_step(recipe.train.batch_size, [len(ids) for ids in train_set["input_ids"]], recipe.data.max_length)
     t = recipe.train
     console.print(
@@ -250,7 +241,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     )
     resume = find_resume_checkpoint(recipe, run, console)
 
-    model, tokenizer = load_base(recipe.model, t.method, cuda)
+    model, tokenizer = load_base(recipe.model, t.method, placement)
     micro = plan_micro_batches(recipe, model, train_set, packs, precision.name, cuda)
     if micro.splits > 1:
         console.print(f"micro-batches: {micro.rows} rows per forward pass × {micro.splits} per step (train.micro_batch_tokens "

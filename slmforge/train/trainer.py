@@ -24,9 +24,12 @@ class RunTrainer(SFTTrainer):
         self.counter = counter
         self.run_fingerprint = fingerprint
         self._staging: Path | None = None
-        if self.args.packing and self.padding_free and self.accelerator.device.type == "cpu":
+        attention = getattr(getattr(self.model, "config", None), "_attn_implementation", None)
+        if self.args.packing and self.padding_free and attention != "flash_attention_2":
+            # One long row is right for flash-attention's varlen kernel only; sdpa (CPU or CUDA) would attend
+            # over the whole row. See RowPackCollator.
             tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
-            self.data_collator = RowPackCollator(tokenizer.pad_token_id)  # see RowPackCollator: why not one long row
+            self.data_collator = RowPackCollator(tokenizer.pad_token_id)
         # CUDA keeps TRL's fused head (Triton scores only loss-bearing positions there) or Liger's;
         # MoE aux losses, label smoothing and custom loss functions need TRL's own path; so do
         # DDP/FSDP/DeepSpeed (--nproc, or fsdp on one process), whose wrappers must see the root module's

@@ -24,6 +24,7 @@ from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.runtime.prompts import text_without_bos
+from slmforge.runtime.trained import is_qlora
 from slmforge.verify import gotemplate
 from slmforge.verify.checks import (
     PromptCase,
@@ -37,14 +38,7 @@ from slmforge.verify.checks import (
     stop_ids_in,
     stop_row,
 )
-from slmforge.verify.outputs import (
-    agreement,
-    compare_answers,
-    greedy_llamacpp,
-    greedy_server,
-    greedy_transformers,
-    server_stop_ids,
-)
+from slmforge.verify.outputs import agreement, compare_answers, greedy_llamacpp, greedy_server, greedy_transformers, server_stop_ids
 
 TEST_PROMPTS = 8  # sampled from the test split, plus the edge cases
 OUTPUT_PROMPTS = 6  # greedy answers compared across runtimes (generation is the slow part on CPU)
@@ -111,25 +105,26 @@ class Subject:
 
 
 def load_subject(recipe: Recipe, run: RunDir, con: Console) -> Subject:
-    import torch
     from transformers import AutoTokenizer
 
-    from slmforge.runtime.models import load_trained
+    from slmforge.runtime.placement import announce, cpu_fp32
+    from slmforge.runtime.trained import load_final
 
     files = _files(run)
     if "merged" not in files and not any(k in files for k in ("f16", "bf16", "q8_0")):
         raise RunDirError(f"{run.export}: nothing exported yet; run `slmforge export RECIPE` (or `slmforge run RECIPE`) first")
     cases = prompt_cases(recipe, run)
-    model_dir, base = run.final_model(recipe)
+    model_dir, _ = run.final_model(recipe)
     con.print(f"verify: {len(cases)} prompts ({sum(c.name.startswith('test[') for c in cases)} from the test split + edge cases) · "
               f"model {model_dir} · exports {', '.join(sorted(files))}")
+    placement = announce(cpu_fp32("parity is compared in full precision"), con, run, "verify", "reference")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    reference, _ = load_trained(model_dir, base, merge=False, dtype=torch.float32)
+    reference, _ = load_final(recipe, run, merge=False, placement=placement)
     gen_path = model_dir / "generation_config.json"
     return Subject(
         files, cases, model_dir, tokenizer,
         AutoTokenizer.from_pretrained(files["merged"]) if "merged" in files else None,
-        reference.eval(), load_trained(model_dir, base, merge=True, dtype=torch.float32),
+        reference.eval(), load_final(recipe, run, merge=True, placement=placement),  # as `slmforge serve RUN` loads it
         json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {},
         eot_of(tokenizer), files.get("f16") or files.get("bf16"), importlib.util.find_spec("llama_cpp") is not None)
 
@@ -141,6 +136,7 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     rows = prompt_rows(s, run) + stop_rows(s, run)
     rows += output_rows(s, run, max_new, con)
     rows.append(_merge_row(recipe, run, s.model_dir, s.reference, s.files))
+    rows += [row for row in [_four_bit_row(recipe, run, s.model_dir, s.reference)] if row is not None]
     report = {"passed": not any(r.status == "failed" for r in rows), "end_of_turn": {"token": s.eot[0], "id": s.eot[1]},
               "prompts": [c.name for c in s.cases], "output_prompts": len(s.cases[:OUTPUT_PROMPTS]), "max_new_tokens": max_new,
               "rows": [r.as_dict() for r in rows]}
@@ -302,42 +298,54 @@ def _quantized_row(run: RunDir, files: dict[str, Path], cases: list[PromptCase],
 
 
 def _merge_row(recipe: Recipe, run: RunDir, model_dir: Path, reference_model: Any, files: dict[str, Path]) -> Row:
-    """Val loss of adapter + base against the merged export: merging must not change the model."""
+    """Val loss of the model eval scores (adapter + base; for QLoRA the adapter merged into the dequantized
+    NF4 base) against the merged export: merging and writing must not change the model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     from slmforge.runtime.loss import read_tokenized, token_loss
 
-    if recipe.train.method == "qlora" and not recipe.align.enabled:
-        import torch
-
-        if not torch.cuda.is_available():
-            return Row("merge (QLoRA → 16-bit)", "merge", "skipped",
-                       "QLoRA merges into the dequantized 4-bit base, which needs CUDA (bitsandbytes); not checked on this machine")
-        from peft import PeftModel
-
-        from slmforge.runtime.models import load_base
-
-        # Before: the adapter on the 4-bit base it was trained on (not the fp32 reference above).
-        reference_model = PeftModel.from_pretrained(load_base(recipe.model, "qlora", cuda=True)[0], str(model_dir)).eval()
     if not (model_dir / "adapter_config.json").is_file():
         return Row("merge", "merge", "skipped", "full weights were trained: nothing is merged")
     if "merged" not in files:
         return Row("merge", "merge", "skipped", "no merged export (add merged to export.formats)")
     split = "val" if run.tokenized_file("val").is_file() else "test"
     ids, labels = read_tokenized(run.tokenized_file(split), MERGE_VAL_ROWS)
-    import torch
-    from transformers import AutoModelForCausalLM
-
     before = token_loss(reference_model, ids, labels).loss
     merged = AutoModelForCausalLM.from_pretrained(files["merged"], dtype=torch.float32).eval()
     after = token_loss(merged, ids, labels).loss
     rel = abs(after - before) / max(abs(before), 1e-9)
-    qlora = recipe.train.method == "qlora" and not recipe.align.enabled
-    # A 4-bit forward pass (bf16 compute) against the fp32 merged export differs by rounding, not by the merge.
-    bound = QLORA_MERGE_REL_BOUND if qlora else MERGE_REL_BOUND
-    runtime = "merge (QLoRA → dequantized 16-bit base)" if qlora else "merge (LoRA → export/merged)"
-    detail = f"{split} loss on {len(ids)} examples: adapter + base {before:.5f}, merged {after:.5f} (Δ {rel:.1e} relative, bound {bound:.0e})"
-    if rel <= bound:
+    qlora = is_qlora(recipe, run, model_dir)
+    runtime = "merge (QLoRA → dequantized NF4 base, eval's model → export/merged)" if qlora else "merge (LoRA → export/merged)"
+    detail = f"{split} loss on {len(ids)} examples: {'eval' if qlora else 'adapter + base'} {before:.5f}, merged {after:.5f} " \
+             f"(Δ {rel:.1e} relative, bound {MERGE_REL_BOUND:.0e})"
+    if rel <= MERGE_REL_BOUND:
         return Row(runtime, "merge", "passed", detail)
     return Row(runtime, "merge", "failed", detail, "re-run `slmforge export`; the merged weights are not the adapter's")
+
+
+def _four_bit_row(recipe: Recipe, run: RunDir, model_dir: Path, reference_model: Any) -> Row | None:
+    """QLoRA: how far the model every runtime runs (merged, dequantized) is from the 4-bit model training saw.
+    Reported against a looser bound: a 4-bit forward pass computes in its compute dtype, not in fp32."""
+    if not is_qlora(recipe, run, model_dir):
+        return None
+    from peft import PeftModel
+
+    from slmforge.runtime.loss import read_tokenized, token_loss
+    from slmforge.runtime.placement import place
+    from slmforge.runtime.trained import load_base
+
+    split = "val" if run.tokenized_file("val").is_file() else "test"
+    ids, labels = read_tokenized(run.tokenized_file(split), MERGE_VAL_ROWS)
+    four_bit = PeftModel.from_pretrained(load_base(recipe.model, "qlora", place(recipe.model, four_bit=True))[0], str(model_dir))
+    trained = token_loss(four_bit.eval(), ids, labels).loss
+    merged = token_loss(reference_model, ids, labels).loss
+    rel = abs(merged - trained) / max(abs(trained), 1e-9)
+    detail = (f"{split} loss on {len(ids)} examples: 4-bit base + adapter (as trained) {trained:.5f}, dequantized + merged "
+              f"{merged:.5f} (Δ {rel:.1e} relative, bound {QLORA_MERGE_REL_BOUND:.0e})")
+    status = "passed" if rel <= QLORA_MERGE_REL_BOUND else "failed"
+    return Row("QLoRA (4-bit as trained → dequantized + merged)", "merge", status, detail,
+               "" if status == "passed" else "the dequantized base is not the one training used: check bitsandbytes' version")
 
 
 def print_rows(rows: list[Row], con: Console) -> None:

@@ -22,11 +22,7 @@ import pytest
 import yaml
 
 from slmforge.core.errors import SlmforgeError
-from slmforge.orchestrate.distributed import (
-    accelerate_config,
-    check_strategy,
-    split_global_batch,
-)
+from slmforge.orchestrate.distributed import accelerate_config, check_strategy, split_global_batch
 from tests.helpers.data import make_pairs
 
 

@@ -41,7 +41,8 @@ def test_lora_on_the_embedded_model_beats_the_base_model_val_loss(tmp_path):
     from slmforge.core.rundir import RunDir
     from slmforge.orchestrate.cli import app
     from slmforge.runtime.loss import read_tokenized, token_loss
-    from slmforge.runtime.models import load_model, load_trained
+    from slmforge.runtime.models import load_model
+    from slmforge.runtime.trained import load_trained
 
     raw = {
         "name": "folksy-tiny",

@@ -11,12 +11,7 @@ import pytest
 from rich.console import Console
 
 from slmforge.core.rundir import RunDir
-from slmforge.judge.compare import (
-    compare_answers,
-    resolve_side,
-    summarize_pairs,
-    verdict,
-)
+from slmforge.judge.compare import compare_answers, resolve_side, summarize_pairs, verdict
 from slmforge.runtime.judge.client import JudgeSettings
 from slmforge.runtime.judge.rubrics import load_rubric
 from tests.helpers.judge_fake import FakeJudge

@@ -12,13 +12,7 @@ import pytest
 
 from slmforge.core.errors import DataError
 from slmforge.corpora import generate_corpus
-from slmforge.corpora.folksy import (
-    FAMILY_WEIGHTS,
-    FolksyOptions,
-    build_pairs,
-    build_sayings,
-    family_targets,
-)
+from slmforge.corpora.folksy import FAMILY_WEIGHTS, FolksyOptions, build_pairs, build_sayings, family_targets
 from slmforge.corpora.folksy.entities import entity_pairs
 from slmforge.corpora.folksy.grammar import grammar_slips
 from slmforge.corpora.folksy.lexicon import lexicon

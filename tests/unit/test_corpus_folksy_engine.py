@@ -9,12 +9,7 @@ import pytest
 
 from slmforge.corpora.folksy import FAMILIES, say
 from slmforge.corpora.folksy.families import families_for
-from slmforge.corpora.folksy.grammar import (
-    grammar_slips,
-    plural_of,
-    third_person,
-    with_article,
-)
+from slmforge.corpora.folksy.grammar import grammar_slips, plural_of, third_person, with_article
 from slmforge.corpora.folksy.lexicon import Lexicon, VocabularyError, W, lexicon, words
 from slmforge.corpora.folksy.vocab_categories import CATEGORIES
 

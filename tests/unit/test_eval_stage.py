@@ -14,13 +14,7 @@ from slmforge.evaluate.stage import evaluate
 from slmforge.evaluate.task_metrics import parse_number
 from slmforge.runtime.generation import Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
-from tests.helpers.eval_runs import (
-    folksy_rows,
-    prepared_run,
-    price_rows,
-    quiet,
-    save_adapter,
-)
+from tests.helpers.eval_runs import folksy_rows, prepared_run, price_rows, quiet, save_adapter
 
 
 @pytest.fixture(scope="module")

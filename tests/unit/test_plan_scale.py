@@ -15,15 +15,7 @@ from typer.testing import CliRunner
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import load, validate
 from slmforge.orchestrate.distributed import split_global_batch
-from slmforge.orchestrate.plan_scale import (
-    ASSUMED_GPU,
-    layer_params,
-    parse_gpu_memory,
-    per_device_batch,
-    root_params,
-    scale_out,
-    smallest_fit,
-)
+from slmforge.orchestrate.plan_scale import ASSUMED_GPU, layer_params, parse_gpu_memory, per_device_batch, root_params, scale_out, smallest_fit
 from slmforge.runtime.memory import GB, KNOWN, estimate, extras_for
 
 Q14 = KNOWN["Qwen/Qwen2.5-14B"]

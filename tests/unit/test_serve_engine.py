@@ -11,13 +11,7 @@ import torch
 
 from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import load_model
-from slmforge.runtime.serve.engine import (
-    BatchingEngine,
-    GenerationResult,
-    GenRequest,
-    SamplingParams,
-    longest_partial_stop,
-)
+from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, SamplingParams, longest_partial_stop
 
 PROMPTS = ["a penny saved", "The quick brown fox", "Give me a recipe with flour", "hi", "What would a grumpy farmer say"]
 

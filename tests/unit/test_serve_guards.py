@@ -9,13 +9,7 @@ import pytest
 from slmforge.core.sections import ServeSection
 from slmforge.runtime.serve.cache import ResponseCache, cache_key
 from slmforge.runtime.serve.engine import GenerationResult, SamplingParams
-from slmforge.runtime.serve.guards import (
-    RateLimiter,
-    check_bind,
-    matching_key,
-    read_api_keys,
-    retry_after_header,
-)
+from slmforge.runtime.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
 from slmforge.runtime.serve.loading import parse_model_flag, served_name
 from slmforge.runtime.serve.options import ServeError, ServeOptions, parse_split
 

@@ -10,15 +10,7 @@ import pytest
 from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.recipe import validate
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
-from slmforge.orchestrate.sweep.space import (
-    Param,
-    apply_values,
-    infer_direction,
-    merge_params,
-    parse_cli_params,
-    parse_param,
-    touches_data,
-)
+from slmforge.orchestrate.sweep.space import Param, apply_values, infer_direction, merge_params, parse_cli_params, parse_param, touches_data
 from slmforge.orchestrate.sweep.study import make_plan, trial_recipe
 from slmforge.orchestrate.sweep.summary import TrialRow, sort_rows
 

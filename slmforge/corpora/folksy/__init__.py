@@ -4,15 +4,7 @@
     say("What would a grumpy farmer say about mules?")
 """
 
-from slmforge.corpora.folksy.corpus import (
-           DEFAULT_ENTITIES,
-           DEFAULT_SAYINGS,
-           FolksyOptions,
-           Pair,
-           build_pairs,
-           build_sayings,
-           family_targets,
-)
+from slmforge.corpora.folksy.corpus import DEFAULT_ENTITIES, DEFAULT_SAYINGS, FolksyOptions, Pair, build_pairs, build_sayings, family_targets
 from slmforge.corpora.folksy.families import FAMILIES, FAMILY_WEIGHTS
 from slmforge.corpora.folksy.say import say
 

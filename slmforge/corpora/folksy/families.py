@@ -5,17 +5,8 @@ from __future__ import annotations
 import random
 from functools import cache
 
-from slmforge.corpora.folksy.families_compare import (
-    FALSE_EQUIVALENCE,
-    HYPOCRITICAL_COMPLAINT,
-    TAUTOLOGICAL_WISDOM,
-)
-from slmforge.corpora.folksy.families_relate import (
-    DECONSTRUCTION,
-    DENIAL_OF_CONSEQUENCES,
-    FUTILE_PREPARATION,
-    IRONIC_DEFICIENCY,
-)
+from slmforge.corpora.folksy.families_compare import FALSE_EQUIVALENCE, HYPOCRITICAL_COMPLAINT, TAUTOLOGICAL_WISDOM
+from slmforge.corpora.folksy.families_relate import DECONSTRUCTION, DENIAL_OF_CONSEQUENCES, FUTILE_PREPARATION, IRONIC_DEFICIENCY
 from slmforge.corpora.folksy.lexicon import Lexicon, Word, lexicon
 from slmforge.corpora.folksy.pattern import Pattern, Saying
 

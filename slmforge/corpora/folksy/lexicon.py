@@ -11,12 +11,7 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from slmforge.corpora.folksy.grammar import (
-    capitalize,
-    plural_of,
-    third_person,
-    with_article,
-)
+from slmforge.corpora.folksy.grammar import capitalize, plural_of, third_person, with_article
 
 
 @dataclass(frozen=True)

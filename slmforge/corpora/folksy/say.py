@@ -12,12 +12,7 @@ import re
 import zlib
 from functools import cache
 
-from slmforge.corpora.folksy.families import (
-    FAMILIES,
-    FAMILY_WEIGHTS,
-    families_for,
-    make_saying,
-)
+from slmforge.corpora.folksy.families import FAMILIES, FAMILY_WEIGHTS, families_for, make_saying
 from slmforge.corpora.folksy.lexicon import Category, Word, lexicon
 from slmforge.corpora.folksy.prompts import FAMILY_NAMES
 from slmforge.corpora.folksy.render import pick

@@ -4,12 +4,6 @@ Pairs: "How much does this cost to the nearest dollar?\\n\\n<listing>" -> "Price
 records also carry `price` (float) for scoring by mean absolute error in dollars.
 """
 
-from slmforge.corpora.prices.listings import (
-    DEFAULT_ITEMS,
-    QUESTION,
-    listing_text,
-    price_record,
-    price_records,
-)
+from slmforge.corpora.prices.listings import DEFAULT_ITEMS, QUESTION, listing_text, price_record, price_records
 
 __all__ = ["DEFAULT_ITEMS", "QUESTION", "listing_text", "price_record", "price_records"]

@@ -6,15 +6,7 @@ import random
 import string
 from dataclasses import dataclass
 
-from slmforge.corpora.prices.catalog import (
-    BRANDS,
-    CATEGORIES,
-    COLORS,
-    CONDITIONS,
-    WARRANTY_YEARS,
-    ApplianceCategory,
-    Feature,
-)
+from slmforge.corpora.prices.catalog import BRANDS, CATEGORIES, COLORS, CONDITIONS, WARRANTY_YEARS, ApplianceCategory, Feature
 
 # Most listings are new: condition weights follow CONDITIONS' order (new first).
 CONDITION_WEIGHTS = (60, 8, 12, 8, 8, 4)

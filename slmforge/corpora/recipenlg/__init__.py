@@ -12,18 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from slmforge.corpora.recipenlg.pairs import (
-    prep_while_cooking,
-    recipe_from_ingredients,
-    step_order,
-    two_dish_plan,
-)
-from slmforge.corpora.recipenlg.rows import (
-    MalformedRow,
-    Recipe,
-    parse_row,
-    read_recipes,
-)
+from slmforge.corpora.recipenlg.pairs import prep_while_cooking, recipe_from_ingredients, step_order, two_dish_plan
+from slmforge.corpora.recipenlg.rows import MalformedRow, Recipe, parse_row, read_recipes
 from slmforge.corpora.recipenlg.timing import longest_wait, read_steps
 
 TASKS = ("recipe_from_ingredients", "step_order", "prep_while_cooking", "two_dish_plan")

@@ -5,12 +5,7 @@ from __future__ import annotations
 import random
 
 from slmforge.corpora.recipenlg.rows import Recipe
-from slmforge.corpora.recipenlg.timing import (
-    ACTIVE_MINUTES,
-    Step,
-    longest_wait,
-    read_steps,
-)
+from slmforge.corpora.recipenlg.timing import ACTIVE_MINUTES, Step, longest_wait, read_steps
 
 MAX_ORDER_STEPS = 12  # longer lists make a puzzle, not a lesson
 

@@ -25,14 +25,7 @@ from slmforge.core.rundir import RunDir
 from slmforge.core.sections import SweepSection
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
 from slmforge.orchestrate.sweep.slots import claim_slot, fail_orphans, is_surplus
-from slmforge.orchestrate.sweep.space import (
-    Param,
-    apply_values,
-    infer_direction,
-    merge_params,
-    midpoint,
-    touches_data,
-)
+from slmforge.orchestrate.sweep.space import Param, apply_values, infer_direction, merge_params, midpoint, touches_data
 
 # Unfinished trials of a process that died stop heartbeating; after the grace period Optuna marks
 # them failed, so a resumed (or a second, concurrent) sweep does not wait on them forever.

@@ -19,14 +19,7 @@ from dataclasses import dataclass, replace
 
 import openai
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.sections import JudgeSection
@@ -189,6 +182,15 @@ def resolve_model(settings: JudgeSettings) -> JudgeSettings:
             await client.close()
 
     return replace(settings, model=asyncio.run(ask_name()))
+
+
+def connected(settings: JudgeSettings, what: str = "", then: str = "start the judge or fix judge.endpoint, then re-run") -> JudgeSettings:
+    """resolve_model, with a judge that is down turned into one JudgeError line: `what` (the recipe key that
+    uses the judge) first, `then` (what to do) last."""
+    try:
+        return resolve_model(settings)
+    except EndpointDown as exc:
+        raise JudgeError(f"{what}{exc}; {then}") from None
 
 
 def ask_all(

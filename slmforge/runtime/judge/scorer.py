@@ -11,14 +11,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from slmforge.core.recipe import Recipe
-from slmforge.runtime.judge.client import (
-    EndpointDown,
-    JudgeError,
-    JudgeSettings,
-    Reply,
-    ask_all,
-    resolve_model,
-)
+from slmforge.runtime.judge.client import EndpointDown, JudgeError, JudgeSettings, Reply, ask_all, connected
 from slmforge.runtime.judge.parse import parse_score
 from slmforge.runtime.judge.rubrics import Rubric, load_rubric
 
@@ -39,10 +32,7 @@ class JudgeScorer:
 
     def connect(self) -> None:
         """Ask the endpoint for its model name now, so a judge that is down fails before any model loads."""
-        try:
-            self.settings = resolve_model(self.settings)
-        except EndpointDown as exc:
-            raise JudgeError(f"prefs.scorer: judge: {exc}; start the judge or fix judge.endpoint, then re-run") from None
+        self.settings = connected(self.settings, "prefs.scorer: judge: ")
 
     def __call__(self, prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
         results: list[list[Scored]] = [[(None, "empty_answer")] * len(k) for k in answers]

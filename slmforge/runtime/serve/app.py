@@ -16,24 +16,14 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import (
-    JSONResponse,
-    PlainTextResponse,
-    Response,
-    StreamingResponse,
-)
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slmforge.runtime.prompts import prompt_ids
 from slmforge.runtime.serve import protocol as p
 from slmforge.runtime.serve.cache import ResponseCache, cache_key
-from slmforge.runtime.serve.engine import (
-    Engine,
-    GenerationResult,
-    GenRequest,
-    SamplingParams,
-)
+from slmforge.runtime.serve.engine import Engine, GenerationResult, GenRequest, SamplingParams
 from slmforge.runtime.serve.guards import RateLimiter, matching_key, retry_after_header
 from slmforge.runtime.serve.metrics import CONTENT_TYPE, ServeMetrics
 from slmforge.runtime.serve.middleware import BodyLimitAndMetrics

@@ -7,12 +7,7 @@ import threading
 from typing import Callable
 
 from slmforge.runtime.prompts import prompt_ids
-from slmforge.runtime.serve.engine import (
-    BatchingEngine,
-    GenerationResult,
-    GenRequest,
-    SamplingParams,
-)
+from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, SamplingParams
 from slmforge.runtime.serve.loading import load_for_serving
 
 

@@ -14,7 +14,7 @@ ENGINES = ("transformers", "llamacpp", "vllm")
 
 
 def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeMetrics, dtype: str = "auto",
-                  engine: str = "transformers") -> dict[str, Engine]:
+                  engine: str = "transformers", announce: Any = None) -> dict[str, Engine]:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ServeError(f"--model: each served model needs its own name, got {', '.join(names)}")
@@ -25,7 +25,7 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
 
             engines[spec.name] = LlamaCppEngine(spec.name, spec.source, observer=metrics)
             continue
-        model, tokenizer = load_for_serving(spec.source, dtype)
+        model, tokenizer = load_for_serving(spec.source, dtype, announce)
         engines[spec.name] = BatchingEngine(spec.name, model, tokenizer, max_batch=options.max_batch,
                                             batch_wait_ms=options.batch_wait_ms, observer=metrics)
     return engines
@@ -58,7 +58,7 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     from slmforge.runtime.serve.server import run_foreground
 
     metrics = ServeMetrics()
-    engines = build_engines(specs, options, metrics, dtype, engine)
+    engines = build_engines(specs, options, metrics, dtype, engine, announce=echo)
     app = build_app(engines, options, metrics)
     names = ", ".join(engines) + (f"; A/B alias {options.split_alias!r} → {options.split}" if options.split else "")
     echo(f"serving {names} on http://{options.host}:{options.port}/v1 "
@@ -73,11 +73,7 @@ def serve_command(model_or_run: str, *, name: str | None = None, models: list[st
     """What `slmforge serve` does with its flags: defaults from the run's recipe, then the flags win."""
     from slmforge.core.sections import ServeSection
     from slmforge.runtime.serve.guards import read_api_keys
-    from slmforge.runtime.serve.loading import (
-        parse_model_flag,
-        run_serve_section,
-        served_name,
-    )
+    from slmforge.runtime.serve.loading import parse_model_flag, run_serve_section, served_name
     from slmforge.runtime.serve.options import parse_split
 
     specs = [ModelSpec(name or served_name(model_or_run), model_or_run)]

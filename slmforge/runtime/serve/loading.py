@@ -10,8 +10,9 @@ from typing import Any
 
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.sections import ModelSection, ServeSection
-from slmforge.runtime.models import load_model, load_trained
+from slmforge.runtime.models import load_model
 from slmforge.runtime.serve.options import ServeError
+from slmforge.runtime.trained import load_trained
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 
@@ -51,43 +52,46 @@ def run_serve_section(source: str) -> ServeSection | None:
     return load(path / "recipe.yaml").serve
 
 
-def resolve_dtype(dtype: str) -> Any:
-    import torch
+def load_for_serving(source: str, dtype: str = "auto", announce: Any = None) -> tuple[Any, Any]:
+    """(model, tokenizer) placed by runtime.placement (--dtype overrides its dtype), ready for generation.
+    `announce(line)` is told the placement, once the source is known to be loadable."""
+    from slmforge.runtime.placement import place
 
     if dtype not in DTYPES:
         raise ServeError(f"--dtype {dtype}: must be one of {', '.join(DTYPES)}")
-    if dtype == "auto":
-        # bf16 on a GPU; fp32 on a CPU keeps answers identical to the unbatched model.
-        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
-
-
-def load_for_serving(source: str, dtype: str = "auto") -> tuple[Any, Any]:
-    """(model, tokenizer) on the best device, ready for generation."""
-    import torch
-
-    torch_dtype = resolve_dtype(dtype)
     path = Path(source).expanduser()
     try:
         if is_run_dir(path):
             from slmforge.core.recipe import load
             from slmforge.core.rundir import RunDir
+            from slmforge.runtime.trained import load_final
 
             recipe = load(path / "recipe.yaml")
-            model, tokenizer = load_trained(*RunDir(path).final_model(recipe), merge=True, dtype=torch_dtype)
-        elif path.is_dir() and (path / "adapter_config.json").is_file():
+            placement = place(recipe.model.model_copy(update={"dtype": dtype}))
+            _tell(announce, source, placement)
+            return _ready(*load_final(recipe, RunDir(path), merge=True, placement=placement))
+        if path.is_dir() and (path / "adapter_config.json").is_file():
             base = json.loads((path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
             if not base:
                 raise ServeError(f"{path}/adapter_config.json names no base_model_name_or_path; serve the run directory instead")
-            model, tokenizer = load_trained(path, ModelSection(id=base), merge=True, dtype=torch_dtype)
-        elif path.is_dir() and not (path / "config.json").is_file():
+            section = ModelSection(id=base, dtype=dtype)
+            _tell(announce, source, place(section))
+            return _ready(*load_trained(path, section, merge=True, placement=place(section)))
+        if path.is_dir() and not (path / "config.json").is_file():
             raise ServeError(f"{source}: neither a run directory (recipe.yaml + model/) nor a model directory (config.json)")
-        else:
-            model, tokenizer = load_model(ModelSection(id=source), dtype=torch_dtype)
+        section = ModelSection(id=source, dtype=dtype)
+        _tell(announce, source, place(section))
+        return _ready(*load_model(section, place(section)))
     except SlmforgeError:
         raise
     except (OSError, ValueError) as exc:
         raise ServeError(f"{source}: could not load the model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    if torch.cuda.is_available():
-        model = model.to("cuda")
+
+
+def _tell(announce: Any, source: str, placement: Any) -> None:
+    if announce is not None:
+        announce(f"{source}: {placement.describe()}")
+
+
+def _ready(model: Any, tokenizer: Any) -> tuple[Any, Any]:
     return model.eval(), tokenizer
