@@ -19,3 +19,7 @@ class ModelError(SlmforgeError):
 
 class RunDirError(SlmforgeError):
     """The run directory is missing something a stage needs."""
+
+
+class DiskFull(SlmforgeError):
+    """A write ran out of space; nothing half-written was left behind. The message says how much was needed."""

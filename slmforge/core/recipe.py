@@ -205,7 +205,7 @@ def _format_error(err: dict[str, Any]) -> str:
         msg = msg.replace("Input should be", "must be")
     got = err.get("input")
     if got is not None and not isinstance(got, dict) and kind != "value_error":
-        return f"{key}: {msg}, got {got!r}"
+        return f"{key}: {msg}, got {shown(got)}"
     return f"{key}: {msg}"
 
 
@@ -224,6 +224,34 @@ def _merge_union_errors(lines: list[str]) -> list[str]:
         else:
             merged.extend(f"{key}: {r}" for r in rests)
     return merged
+
+
+# A recipe is a few hundred values; YAML aliases can make a dozen lines expand to billions ("billion laughs").
+MAX_VALUES = 100_000
+SHOWN_CHARS = 80
+
+
+def expands_beyond(raw: Any, limit: int) -> bool:
+    """True when the loaded YAML, its aliases expanded, holds more than `limit` values (counted without recursion,
+    stopping as soon as the limit is passed: the shared structure an alias bomb builds is never walked whole)."""
+    count, stack = 0, [raw]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def shown(value: Any) -> str:
+    """A value as an error line shows it: its repr, cut to SHOWN_CHARS characters (a pasted file or an expanded
+    alias must not print megabytes)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
 
 
 def validate(raw: Any, source: str = "recipe") -> Recipe:
@@ -250,8 +278,13 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         raise RecipeError(f"{path}{where}: {problem}; fix the YAML syntax") from None
     except UnicodeDecodeError:
         raise RecipeError(f"{path}: not UTF-8 text; save the recipe as UTF-8") from None
+    except RecursionError:
+        raise RecipeError(f"{path}: the YAML nests deeper than any recipe does; fix the file") from None
     if raw is None:
         raw = {}
+    if expands_beyond(raw, MAX_VALUES):
+        raise RecipeError(f"{path}: the YAML expands to more than {MAX_VALUES:,} values (aliases * repeating anchors &); "
+                          "a recipe is a few hundred keys, write it out without the aliases")
     if isinstance(raw, dict):
         for assignment in overrides or []:
             apply_override(raw, assignment)

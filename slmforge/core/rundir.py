@@ -7,18 +7,24 @@ outputs are all still there with the same hashes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import shutil
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from slmforge.core.errors import DataError, DiskFull
 from slmforge.core.recipe import Recipe
 from slmforge.core.sections import ModelSection
 
@@ -58,11 +64,61 @@ def git_rev() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temp path beside `path` to write to; renamed over `path` when the block ends, removed when it fails.
+
+    A crash or a full disk never leaves half a file under the real name, nor a temp file behind; running out
+    of space is a DiskFull error that says how much more was needed.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(path, written) from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def disk_full(path: Path, written: int) -> DiskFull:
+    free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+    return DiskFull(f"{path}: no space left on the device ({written / 2**20:,.1f} MiB written before it filled, "
+                    f"{free / 2**20:,.1f} MiB free now); free space there or pass --runs on a disk with room")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON via a temp file + rename so a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write JSON via a temp file + rename so a crash or a full disk never leaves half a file."""
+    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def check_input_file(value: str, key: str) -> Path:
+    """A recipe's input file, checked before anything hashes or reads it: one line for a missing file, a
+    directory, a symlink loop or anything that is not a regular file (reading a FIFO or /dev/zero never ends)."""
+    path = Path(value).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{key}: {value} not found (looked for from the working directory, then beside the recipe); fix the path") from None
+    except OSError as exc:
+        what = "is a symlink loop; point it at the file itself" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror})"
+        raise DataError(f"{key}: {value} {what}") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{key}: {value} is a directory; give the data file itself (.jsonl, .json, .csv or .parquet)")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{key}: {value} is not a regular file (a pipe or a device); copy the data into a file")
+    return path
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -193,7 +249,7 @@ class RunDir:
     def ensure(self, recipe: Recipe) -> None:
         """Create the directory, write the resolved recipe and start or refresh the manifest."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self.recipe_path.write_text(recipe.to_yaml(), encoding="utf-8")
+        write_text_atomic(self.recipe_path, recipe.to_yaml())
         manifest = self.read_manifest()
         manifest.update(
             {

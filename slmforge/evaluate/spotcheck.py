@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmforge.core.errors import DataError
+from slmforge.core.rundir import atomic_path
 from slmforge.evaluate.records import EvalRecord
 
 RATINGS = ("Good", "Okay", "Bad")
@@ -22,7 +23,7 @@ COLUMNS = ("id", "prompt", "output", "reference", "rating")
 def write_spotcheck(path: Path, records: list[EvalRecord], outputs: list[str], size: int, seed: int) -> Path:
     """N random (seeded) samples with an empty rating column; id = the sample's line in samples.jsonl."""
     picked = sorted(random.Random(seed).sample(range(len(records)), min(size, len(records))))
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for i in picked:

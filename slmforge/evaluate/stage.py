@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from slmforge.core.errors import RunDirError
 from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.core.rundir import RunDir, atomic_path, write_json_atomic
 from slmforge.evaluate import task_metrics as tm
 from slmforge.evaluate import text_metrics as txt
 from slmforge.evaluate.custom import run_custom_metrics
@@ -28,6 +28,7 @@ from slmforge.evaluate.records import EvalRecord, labels_of, read_split
 from slmforge.evaluate.spotcheck import write_spotcheck
 from slmforge.runtime.generation import Generations, Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
+from slmforge.runtime.progress import progress
 from slmforge.runtime.tables import print_results
 
 # Share of references that must parse as a number for task: auto to mean "number".
@@ -41,9 +42,8 @@ def is_number_task(recipe: Recipe, references: list[str]) -> bool:
     return bool(references) and parsed / len(references) >= _NUMBER_TASK_SHARE
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
+def _progress(console: Console) -> Any:
+    return progress(console, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
 
 def load_side(spec: str, recipe: Recipe, run: RunDir, console: Console) -> tuple[Any, Any]:
@@ -141,7 +141,7 @@ def baseline_scores(records: list[EvalRecord], training: list[EvalRecord], recip
 
 
 def _write_samples(path: Path, records: list[EvalRecord], gens: Generations) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for i, (record, text, n) in enumerate(zip(records, gens.texts, gens.new_tokens)):
             row = {"id": i, "prompt": record.prompt_text, "messages": record.prompt, "output": text,
                    "reference": record.reference, "new_tokens": n, "meta": record.meta}

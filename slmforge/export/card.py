@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, sha256_file
+from slmforge.core.rundir import RunDir, sha256_file, write_text_atomic
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -109,5 +109,5 @@ def write_card(path: Path, recipe: Recipe, run: RunDir, files: dict[str, str], v
                          f"{'same' if c['tokenizer_ok'] else 'differs'} | {'yes' if c['passed'] else 'NO'} |")
         lines.append("")
     lines += _usage_section(recipe.name, files)
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
     return path

@@ -53,6 +53,7 @@ class Check:
     positions: int
     tokenizer_ok: bool | None = None
     problems: list[str] = field(default_factory=list)
+    crashed: str | None = None  # llama.cpp died checking this file: reported, but the export itself is not at fault
 
     @property
     def passed(self) -> bool:
@@ -160,7 +161,10 @@ def verify_llamacpp(path: Path, model: Any, tokenizer: Any, n: int = 20) -> Chec
     text = probe_prompts(tokenizer)[-1]
     ids = tokenizer(text).input_ids
     want = generate_ids(model, tokenizer, [ids], Sampling(n, batch_size=1)).tokens[0]
-    got = llamacpp.greedy(path, [ids], n).tokens[0]
+    try:
+        got = llamacpp.greedy(path, [ids], n).tokens[0]
+    except llamacpp.LlamaCppCrashed as exc:
+        return Check(f"{path.name} (llama.cpp)", "llamacpp", 0.0, 0.0, 0.0, 0, crashed=str(exc))
     same = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
     check = Check(f"{path.name} (llama.cpp)", "llamacpp", 0.0, 0.0, same / max(len(want), 1), len(want))
     if got[: len(want)] != want:

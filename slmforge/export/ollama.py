@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.errors import ModelError
+from slmforge.core.rundir import write_text_atomic
 from slmforge.runtime.prompts import text_without_bos
 
 Messages = list[dict[str, str]]
@@ -109,7 +110,7 @@ def write_modelfile(path: Path, gguf: Path, tokenizer: Any, temperature: float, 
     lines.append("")
     lines += [f'PARAMETER stop "{s}"' for s in stops]
     lines += [f"PARAMETER temperature {temperature:g}", f"PARAMETER top_p {top_p:g}", f"PARAMETER num_ctx {num_ctx}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 

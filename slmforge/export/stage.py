@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from slmforge.core.errors import RunDirError, SlmforgeError
@@ -24,6 +24,7 @@ from slmforge.export.card import write_card
 from slmforge.export.gguf_write import QUANTS, check_supported, write_gguf
 from slmforge.export.ollama import ollama_hint, write_modelfile
 from slmforge.runtime import llamacpp
+from slmforge.runtime.progress import progress
 
 
 def gguf_name(recipe: Recipe, quant: str) -> str:
@@ -60,9 +61,9 @@ def save_merged(model: Any, tokenizer: Any, out: Path) -> list[Path]:
 
 def _write_gguf_with_progress(model: Any, tokenizer: Any, path: Path, quant: str, name: str, con: Console) -> None:
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=con, transient=True) as progress:
-        task = progress.add_task(f"GGUF {quant}", total=None)
-        write_gguf(model, tokenizer, path, quant, name, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    with progress(con, *columns, transient=True) as bar:
+        task = bar.add_task(f"GGUF {quant}", total=None)
+        write_gguf(model, tokenizer, path, quant, name, progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _print_checks(checks: list[loadback.Check], con: Console) -> None:
@@ -72,8 +73,11 @@ def _print_checks(checks: list[loadback.Check], con: Console) -> None:
     for c in checks:
         table.add_row(c.file, f"{c.max_abs_diff:.3g}", f"{c.rel_diff:.2%}", f"{c.top1_agreement:.1%}", str(c.positions),
                       "-" if c.tokenizer_ok is None else ("same" if c.tokenizer_ok else "[red]differs"),
-                      "[green]yes" if c.passed else "[red]NO")
+                      "[red]crashed" if c.crashed else "[green]yes" if c.passed else "[red]NO")
     con.print(table)
+    for c in checks:
+        if c.crashed:
+            con.print(f"[red]export: {c.file}: {c.crashed}[/red]; the export itself is done", highlight=False)
 
 
 def export(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 
 from slmforge.core.errors import SlmforgeError
+from slmforge.core.rundir import disk_full
 
 console = Console(stderr=True)
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -35,6 +37,11 @@ def user_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None
+        except OSError as exc:  # a full disk reached through a library's own writer (checkpoints, Parquet)
+            if exc.errno != errno.ENOSPC:
+                raise
+            console.print(f"[red]error:[/red] {disk_full(Path(exc.filename or '.'), 0)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 

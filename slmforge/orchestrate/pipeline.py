@@ -22,7 +22,7 @@ from rich.console import Console
 
 from slmforge.core.errors import SlmforgeError
 from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, fingerprint, sha256_file
+from slmforge.core.rundir import RunDir, check_input_file, fingerprint, sha256_file
 
 console = Console(stderr=True)
 
@@ -157,9 +157,10 @@ STAGES: list[Stage] = [
 def stage_fingerprint(stage: Stage, recipe: Recipe, run: RunDir, options: Mapping[str, Any] | None = None) -> tuple[str, dict[str, str]]:
     inputs: dict[str, str] = {}
     if stage.name == "prepare" and recipe.data.path and not recipe.data.path.startswith("hf:"):
-        inputs[recipe.data.path] = sha256_file(Path(recipe.data.path))
-    if stage.name == "prefs" and recipe.prefs.source != "samples" and recipe.prefs.path and Path(recipe.prefs.path).is_file():
-        inputs[recipe.prefs.path] = sha256_file(Path(recipe.prefs.path))  # an edited file or rating makes other pairs
+        inputs[recipe.data.path] = sha256_file(check_input_file(recipe.data.path, "data.path"))
+    if stage.name == "prefs" and recipe.prefs.source != "samples" and recipe.prefs.path:
+        # an edited file or rating makes other pairs
+        inputs[recipe.prefs.path] = sha256_file(check_input_file(recipe.prefs.path, "prefs.path"))
     for earlier in stage.after:
         inputs.update({f"{earlier}:{k}": v for k, v in run.stage(earlier).outputs.items()})
     parts: dict[str, Any] = {"sections": {s: getattr(recipe, s).model_dump(mode="json") for s in stage.sections}, "inputs": inputs}
@@ -209,7 +210,10 @@ def _run_one(stage: Stage, ctx: StageContext, fp: str, inputs: dict[str, str], f
     try:
         outputs = fn(ctx)
     except BaseException as exc:
-        run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        try:
+            run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except OSError:  # a disk still full: the error itself says so, and the next run redoes the stage
+            pass
         if stage.optional and isinstance(exc, SlmforgeError):
             for line in str(exc).splitlines():
                 console.print(f"[red]{stage.name} failed:[/red] {line}", highlight=False)

@@ -35,16 +35,14 @@ class SourcePairs:
 
 def pairs_from_file(recipe: Recipe, path: Path) -> SourcePairs:
     """prompt/chosen/rejected rows read and validated by data/ (errors name file:line, like prepare's)."""
-    from slmforge.runtime.examples.read import read_rows
+    from slmforge.runtime.examples.read import read_rows, row_byte_limit
     from slmforge.runtime.examples.validate import validate_rows
 
     p = recipe.prefs
-    if not path.is_file():
-        raise DataError(f"prefs.path: {path} not found; give a prompt/chosen/rejected file (JSONL, JSON, CSV or Parquet)")
     section = DataSection(path=str(path), format="preference", on_error=p.on_error,
                           system_prompt=recipe.data.system_prompt)
     try:
-        validated = validate_rows(read_rows(str(path)), section)
+        validated = validate_rows(read_rows(str(path), row_byte_limit(recipe.data.max_length), key="prefs.path"), section)
     except DataError as exc:  # the problems name file:line; the advice names this section's keys
         message = str(exc).replace("data.path", "prefs.path").replace("data.on_error", "prefs.on_error")
         raise DataError(message.replace("check data.format and data.fields", "each row needs prompt, chosen and rejected")) from None

@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.recipe import Recipe
-from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.core.rundir import RunDir, atomic_path, write_json_atomic
 from slmforge.prepare.split import SPLITS, split_by_group
-from slmforge.runtime.examples.read import read_rows
+from slmforge.runtime.examples.read import read_rows, row_byte_limit
 from slmforge.runtime.examples.validate import Validated, validate_rows
 from slmforge.runtime.prompts import end_of_turn_token, tokenize_batch
 
@@ -42,7 +42,8 @@ def generate_source(recipe: Recipe, run: RunDir, console: Console) -> Path:
     assert corpus is not None
     out = run.data / "source.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    n = generate_corpus(corpus.name, out, seed=corpus.seed, size=corpus.size)
+    with atomic_path(out) as tmp:
+        n = generate_corpus(corpus.name, tmp, seed=corpus.seed, size=corpus.size)
     console.print(f"corpus [bold]{corpus.name}[/bold] (seed {corpus.seed}): {n:,} records → {out}")
     return out
 
@@ -80,7 +81,8 @@ def tokenize_split(records: list[dict[str, Any]], tokenizer: Any, max_length: in
 
     disable_progress_bar()  # a bar for writing a few MB of Parquet is noise
     try:
-        tokenized.to_parquet(str(out))
+        with atomic_path(out) as tmp:
+            tokenized.to_parquet(str(tmp))
     finally:
         enable_progress_bar()
     n_tokens = tokenized["n_tokens"]
@@ -95,7 +97,7 @@ def tokenize_split(records: list[dict[str, Any]], tokenizer: Any, max_length: in
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
@@ -110,7 +112,7 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
         f"max_length {data.max_length} · on_error {data.on_error}"
     )
     source = generate_source(recipe, run, console) if data.corpus else data.path
-    validated: Validated = validate_rows(read_rows(str(source)), data)
+    validated: Validated = validate_rows(read_rows(str(source), row_byte_limit(data.max_length)), data)
     result = split_by_group(validated.examples, data.split)
     run.data.mkdir(parents=True, exist_ok=True)
 

@@ -127,11 +127,15 @@ def local_dir(source: ModelSource) -> Path | None:
     return None
 
 
-def _check_pickle(directory: Path, section: ModelSection) -> None:
+def check_no_pickle(directory: Path, allowed: bool, key: str = "model.id") -> None:
+    """Refuse a weights directory that holds only pickle files (loading one can run any code it carries), on every
+    load path: the base model, a run's model/ and adapters, a reward model. model.allow_pickle lifts it."""
+    directory = Path(directory)
     has_safetensors = any(directory.glob("*.safetensors"))
-    pickles = [p.name for p in directory.glob("*.bin")] + [p.name for p in directory.glob("*.pt")]
-    if pickles and not has_safetensors and not section.allow_pickle:
-        raise ModelError(f"model.id: {directory} has only pickle weights ({pickles[0]}), which can run arbitrary code; "
+    pickles = [p.name for p in directory.glob("*.bin")] + [p.name for p in directory.glob("*.pt")] + \
+        [p.name for p in directory.glob("*.pth")]
+    if pickles and not has_safetensors and not allowed:
+        raise ModelError(f"{key}: {directory} has only pickle weights ({sorted(pickles)[0]}), which can run arbitrary code; "
                          "set model.allow_pickle: true if you trust them, or convert to safetensors")
 
 
@@ -148,7 +152,7 @@ def _where(section: ModelSection) -> str | Path:
     directory = local_dir(source)
     if directory is not None:
         if source.kind == "dir":
-            _check_pickle(directory, section)
+            check_no_pickle(directory, section.allow_pickle)
         return directory
     return source.location
 

@@ -15,6 +15,7 @@ from typing import Any
 from slmforge.core.errors import RecipeError
 from slmforge.core.recipe import Recipe, import_callable
 from slmforge.core.sections import ModelSection
+from slmforge.runtime.models import check_no_pickle
 from slmforge.runtime.placement import place
 from slmforge.runtime.prompts import conversation_text
 
@@ -37,7 +38,7 @@ def load_scorer(recipe: Recipe) -> tuple[BatchScorer, str]:
         return judge, f"judge:{judge.rubric.digest}:{recipe.judge.model or ''}"
     if Path(recipe.prefs.scorer).expanduser().is_dir():
         # A reward model (train.method: reward, full weights) scores all k answers of a prompt in one batch.
-        _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer")
+        _, reward = load_reward_scorer(Path(recipe.prefs.scorer), recipe.data.max_length, "prefs.scorer", recipe.model.allow_pickle)
 
         def score_with_model(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
             out: list[list[Scored]] = []
@@ -71,7 +72,7 @@ def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> t
     return (number, None) if math.isfinite(number) else (None, "unparsable_score")
 
 
-def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any]:
+def load_reward_scorer(where: Path, max_length: int, key: str, allow_pickle: bool = False) -> tuple[Any, Any]:
     """(model, score) for a full reward-model directory (train.method: reward, pref.adapter: full):
     score(prompt_messages_list, answers) -> one float per answer, read from the score head.
     `key` names the recipe key in the error."""
@@ -82,6 +83,7 @@ def load_reward_scorer(where: Path, max_length: int, key: str) -> tuple[Any, Any
     if not (where / "config.json").is_file():
         raise RecipeError(f"{key}: {where} has no config.json; give a full reward model "
                           "(train.method: reward with train.pref.adapter: full)")
+    check_no_pickle(where, allow_pickle, key)
     # fp32 scores on the placement's device: a reward model is small beside the policy, and ties must not come from rounding.
     placement = place(ModelSection(id=str(where)))
     model = AutoModelForSequenceClassification.from_pretrained(str(where), num_labels=1, **placement.load_kwargs("fp32")).eval()

@@ -17,7 +17,7 @@ from slmforge.core.errors import ModelError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir
 from slmforge.core.sections import ModelSection
-from slmforge.runtime.models import ensure_chat_template, load_model, load_tokenizer, local_dir, resolve_source
+from slmforge.runtime.models import check_no_pickle, ensure_chat_template, load_model, load_tokenizer, local_dir, resolve_source
 from slmforge.runtime.placement import Placement, place
 
 
@@ -55,6 +55,7 @@ def load_trained(model_dir: Path, section: ModelSection, merge: bool = False, pl
     model_dir = Path(model_dir)
     if not (model_dir / "adapter_config.json").is_file() and not (model_dir / "config.json").is_file():
         raise ModelError(f"{model_dir}: no trained model here (no adapter_config.json or config.json); run `slmforge train` first")
+    check_no_pickle(model_dir, section.allow_pickle, key=f"trained model {model_dir.name}/")
     placement = placement or place(section)
     if dtype is not None:
         placement = Placement(placement.device, _name(dtype), placement.attention, False, placement.why)

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
 from slmforge.core.errors import RecipeError
 from slmforge.core.sections import REPORTERS
+from slmforge.runtime.progress import progress
 
 # train.report_to name → the module transformers' callback imports (TensorBoard is always on: ours).
 
@@ -111,14 +112,14 @@ class RichProgress(TrainerCallback):
     def __init__(self, console: Console, counter: TokenCounter) -> None:
         self.console = console
         self.counter = counter
-        self.progress: Progress | None = None
+        self.progress: Any = None
         self.task: Any = None
         self.loss = float("nan")
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.progress = Progress(
-            TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tps]} useful tok/s"), TimeRemainingColumn(), console=self.console, transient=False,
+        self.progress = progress(
+            self.console, TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[tps]} useful tok/s"), TimeRemainingColumn(),
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, loss="-", tps="-")

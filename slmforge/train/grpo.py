@@ -111,7 +111,7 @@ def _function_or_model(recipe: Recipe, spec: str) -> Any:
         from slmforge.runtime.scorers import load_reward_scorer
 
         # TRL scores with the model itself (its own tokenizer via processing class); held-out uses score.
-        return load_reward_scorer(where, recipe.data.max_length, "train.grpo.reward")
+        return load_reward_scorer(where, recipe.data.max_length, "train.grpo.reward", recipe.model.allow_pickle)
     return import_callable(spec, "train.grpo.reward", "mypkg.rewards:short")
 
 

@@ -15,7 +15,9 @@ from typing import Any, Literal
 from slmforge.runtime.prompts import IGNORE, end_of_turn_token, tokenize_chat
 
 Messages = list[dict[str, str]]
-Status = Literal["passed", "failed", "skipped"]
+# crashed: an optional native runtime (llama.cpp) died while checking; reported in red, but parity itself is unknown
+# there, not broken, so the run goes on.
+Status = Literal["passed", "failed", "skipped", "crashed"]
 
 
 @dataclass

@@ -11,8 +11,8 @@ its reason — never "passed".
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from rich.table import Table
 from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
+from slmforge.runtime import llamacpp
+from slmforge.runtime.llamacpp import LlamaCppCrashed
 from slmforge.runtime.prompts import text_without_bos
 from slmforge.runtime.trained import is_qlora
 from slmforge.verify import gotemplate
@@ -126,7 +128,7 @@ def load_subject(recipe: Recipe, run: RunDir, con: Console) -> Subject:
         AutoTokenizer.from_pretrained(files["merged"]) if "merged" in files else None,
         reference.eval(), load_final(recipe, run, merge=True, placement=placement),  # as `slmforge serve RUN` loads it
         json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {},
-        eot_of(tokenizer), files.get("f16") or files.get("bf16"), importlib.util.find_spec("llama_cpp") is not None)
+        eot_of(tokenizer), files.get("f16") or files.get("bf16"), llamacpp.available())
 
 
 def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
@@ -137,7 +139,7 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     rows += output_rows(s, run, max_new, con)
     rows.append(_merge_row(recipe, run, s.model_dir, s.reference, s.files))
     rows += [row for row in [_four_bit_row(recipe, run, s.model_dir, s.reference)] if row is not None]
-    report = {"passed": not any(r.status == "failed" for r in rows), "end_of_turn": {"token": s.eot[0], "id": s.eot[1]},
+    report = {"passed": not any(r.status in ("failed", "crashed") for r in rows), "end_of_turn": {"token": s.eot[0], "id": s.eot[1]},
               "prompts": [c.name for c in s.cases], "output_prompts": len(s.cases[:OUTPUT_PROMPTS]), "max_new_tokens": max_new,
               "rows": [r.as_dict() for r in rows]}
     path = run.export / "parity.json"
@@ -147,6 +149,10 @@ def verify(recipe: Recipe, run: RunDir, con: Console) -> list[Path]:
     if failed:
         r = failed[0]
         raise SlmforgeError(f"{path}: {r.runtime} fails {r.check} parity ({r.detail}); {r.fix}")
+    for r in rows:
+        if r.status == "crashed":
+            con.print(f"[red]verify: {r.runtime} crashed while checking {r.check} parity:[/red] {r.detail}; the rest of the run goes on",
+                      highlight=False)
     return [path]
 
 
@@ -175,8 +181,9 @@ def prompt_rows(s: Subject, run: RunDir) -> list[Row]:
     elif not s.llamacpp:
         rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (pip install llama-cpp-python)"))
     else:
-        rows.append(compare_prompts(f"llama.cpp ({s.gguf.name})", s.cases, _llamacpp_ids(s.gguf, s.cases), s.decode,
-                                    "the GGUF's tokenizer.chat_template differs: re-run `slmforge export`"))
+        rows.append(crash_safe(f"llama.cpp ({s.gguf.name})", "prompt", lambda: compare_prompts(
+            f"llama.cpp ({s.gguf.name})", s.cases, llamacpp.template_ids(s.gguf, [c.messages for c in s.cases]), s.decode,
+            "the GGUF's tokenizer.chat_template differs: re-run `slmforge export`")))
     rows.append(_modelfile_prompt_row(s.files.get("modelfile"), s.tokenizer, s.cases))
     return rows
 
@@ -221,8 +228,9 @@ def output_rows(s: Subject, run: RunDir, max_new: int, con: Console) -> list[Row
     rows.append(compare_answers("server (HTTP, openai client)", cases, reference,
                                 greedy_server(*s.served, cases, max_new), max_new, s.decode, fix))
     if s.gguf is not None and s.llamacpp:
-        rows.append(compare_answers(f"llama.cpp ({s.gguf.name})", cases, reference, greedy_llamacpp(s.gguf, cases, max_new),
-                                    max_new, s.decode, fix, tie=(s.reference, _tie_bound(run, s.gguf))))
+        rows.append(crash_safe(f"llama.cpp ({s.gguf.name})", "output", lambda: compare_answers(
+            f"llama.cpp ({s.gguf.name})", cases, reference, greedy_llamacpp(s.gguf, cases, max_new), max_new, s.decode, fix,
+            tie=(s.reference, _tie_bound(run, s.gguf)))))
     rows.append(_quantized_row(run, s.files, cases, reference, s.llamacpp))
     return rows
 
@@ -249,18 +257,12 @@ def _server_ids(tokenizer: Any, cases: list[PromptCase]) -> list[list[int] | str
     return out
 
 
-def _llamacpp_ids(path: Path, cases: list[PromptCase]) -> list[list[int] | str]:
-    """What llama.cpp builds from the GGUF's embedded template (our llama.cpp engine's formatter)."""
-    from llama_cpp import Llama
-
-    from slmforge.runtime.serve.external import _LlamaTokenizer
-
-    llm = Llama(model_path=str(path), n_ctx=64, verbose=False, vocab_only=True)
+def crash_safe(runtime: str, check: str, row: Callable[[], Row]) -> Row:
+    """The row `row()` builds, or a crashed row when llama.cpp died building it (the run goes on)."""
     try:
-        tok = _LlamaTokenizer(llm)
-        return [list(tok.apply_chat_template(c.messages)["input_ids"]) for c in cases]
-    finally:
-        llm.close()
+        return row()
+    except LlamaCppCrashed as exc:
+        return Row(runtime, check, "crashed", str(exc))
 
 
 def _modelfile_prompt_row(modelfile: Path | None, tokenizer: Any, cases: list[PromptCase]) -> Row:
@@ -279,7 +281,7 @@ def _modelfile_prompt_row(modelfile: Path | None, tokenizer: Any, cases: list[Pr
                          f"the Modelfile's TEMPLATE/SYSTEM differ from the chat template; re-run `slmforge export` ({modelfile})")
 
 
-def _quantized_row(run: RunDir, files: dict[str, Path], cases: list[PromptCase], reference: list[Any], llamacpp: bool) -> Row:
+def _quantized_row(run: RunDir, files: dict[str, Path], cases: list[PromptCase], reference: list[Any], llamacpp_installed: bool) -> Row:
     """Q8_0 is held to the export bound (next-token top-1 agreement in export/verify.json), not to
     exact equality; its greedy agreement in llama.cpp is reported alongside."""
     if "q8_0" not in files:
@@ -290,8 +292,11 @@ def _quantized_row(run: RunDir, files: dict[str, Path], cases: list[PromptCase],
     if check is None:
         return Row(f"GGUF {files['q8_0'].name}", "output", "skipped", "export/verify.json has no q8_0 check; re-run `slmforge export`")
     detail = f"next-token top-1 {check['top1_agreement']:.1%} of {check['positions']} positions (bound 95 %)"
-    if llamacpp:
-        agree, total, first = agreement(cases, reference, greedy_llamacpp(files["q8_0"], cases, MAX_NEW))
+    if llamacpp_installed:
+        try:
+            agree, total, first = agreement(cases, reference, greedy_llamacpp(files["q8_0"], cases, MAX_NEW))
+        except LlamaCppCrashed as exc:
+            return Row(f"GGUF {files['q8_0'].name} (llama.cpp)", "output", "crashed", str(exc))
         detail += f"; llama.cpp greedy: {agree}/{total} reference tokens before divergence" + (f" (first: {first})" if first else "")
     status = "passed" if check["passed"] else "failed"
     return Row(f"GGUF {files['q8_0'].name}", "output", status, detail, "" if check["passed"] else "see export/verify.json")
@@ -352,7 +357,7 @@ def print_rows(rows: list[Row], con: Console) -> None:
     table = Table(title="parity: one template and one stop token from training to every runtime")
     for col in ("runtime", "check", "result", "detail"):
         table.add_column(col, overflow="fold")
-    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    colour = {"passed": "green", "failed": "red", "skipped": "yellow", "crashed": "red"}
     for r in rows:
         table.add_row(r.runtime, r.check, f"[{colour[r.status]}]{r.status}", r.detail + (f" → {r.fix}" if r.status == "failed" else ""))
     con.print(table)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.recipe import Recipe, validate
-from slmforge.core.rundir import write_json_atomic
+from slmforge.core.rundir import write_json_atomic, write_text_atomic
 from slmforge.orchestrate.sweep.slots import is_surplus
 from slmforge.orchestrate.sweep.space import apply_values
 from slmforge.orchestrate.sweep.study import SweepPlan
@@ -78,7 +78,7 @@ def summarize(study: Any, base: Recipe, plan: SweepPlan, recipe_path: Path) -> S
         summary.best_recipe = plan.root / "best.yaml"
         header = (f"# Best trial ({best.number}) of sweep {base.name}: {plan.objective} = {best.value:.6g}\n"
                   f"# slmforge run {summary.best_recipe}\n")
-        summary.best_recipe.write_text(header + validate(raw).to_yaml(), encoding="utf-8")
+        write_text_atomic(summary.best_recipe, header + validate(raw).to_yaml())
         sets = " ".join(f"--set {k}={_yaml_scalar(v)}" for k, v in best.params.items())
         summary.command = f"slmforge run {recipe_path} {sets}"
     write_json_atomic(plan.root / "sweep.json", {

@@ -11,36 +11,13 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
+from slmforge.runtime.llamacpp import LlamaTokenizer
 from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest
 from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
 from slmforge.runtime.serve.options import ServeError, ServeOptions
 
 LLAMACPP_INSTALL = "pip install llama-cpp-python"
-
-
-class _LlamaTokenizer:
-    """The slice of a transformers tokenizer the HTTP layer uses, over llama.cpp's own."""
-
-    def __init__(self, llama: Any):
-        self._llama = llama
-
-    def __call__(self, text: str) -> dict[str, list[int]]:
-        return {"input_ids": self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)}
-
-    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True, tokenize: bool = True,
-                            return_dict: bool = True) -> dict[str, list[int]]:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        meta = self._llama.metadata
-        template = meta.get("tokenizer.chat_template")
-        if not template:
-            raise ValueError("the GGUF file has no tokenizer.chat_template")
-        eos = self._llama.detokenize([self._llama.token_eos()]).decode("utf-8", "ignore")
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
-        prompt = formatter(messages=messages).prompt
-        return {"input_ids": self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)}
 
 
 class LlamaCppEngine:
@@ -55,7 +32,7 @@ class LlamaCppEngine:
 
         self.name = name
         self.llama = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
-        self.tokenizer = _LlamaTokenizer(self.llama)
+        self.tokenizer = LlamaTokenizer(self.llama)
         self.max_context = n_ctx
         self.observer = observer
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
