@@ -7,6 +7,7 @@ every PLAIN_EVERY_S seconds instead, with the same fields, and once more at the 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-PLAIN_EVERY_S = 10.0
+PLAIN_EVERY_S = float(os.environ.get("SLMFORGE_PROGRESS_EVERY_S", "10"))
 
 
 @dataclass
@@ -23,13 +24,14 @@ class _Task:
     total: float | None
     completed: float = 0.0
     fields: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # field → the unit written after its value
     started: float = field(default_factory=time.monotonic)
     shown: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
         done = f"{self.completed:,.0f}" + (f"/{self.total:,.0f} ({self.completed / self.total:.0%})" if self.total else "")
-        extra = "".join(f" · {k} {v}" for k, v in self.fields.items())
+        extra = "".join(f" · {v} {self.units[k]}" if k in self.units else f" · {k} {v}" for k, v in self.fields.items())
         left = ""
         if self.total and self.completed:
             left = f" · ~{_clock(elapsed * (self.total - self.completed) / self.completed)} left"
@@ -44,8 +46,9 @@ def _clock(seconds: float) -> str:
 class PlainProgress:
     """The part of rich.progress.Progress our stages use, printing a line every PLAIN_EVERY_S seconds."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, units: dict[str, str] | None = None) -> None:
         self.console = console
+        self.units = units or {}
         self._tasks: dict[int, _Task] = {}
 
     def __enter__(self) -> PlainProgress:
@@ -63,7 +66,7 @@ class PlainProgress:
         self._tasks.clear()
 
     def add_task(self, description: str, total: float | None = None, completed: float = 0, **fields: Any) -> int:
-        self._tasks[len(self._tasks)] = _Task(description, total, completed, fields)
+        self._tasks[len(self._tasks)] = _Task(description, total, completed, fields, self.units)
         return len(self._tasks) - 1
 
     def update(self, task_id: int, completed: float | None = None, total: float | None = None, advance: float = 0,
@@ -82,8 +85,9 @@ class PlainProgress:
         self.update(task_id, advance=advance)
 
 
-def progress(console: Console, *columns: Any, transient: bool = False) -> Progress | PlainProgress:
-    """rich's bar in a terminal, plain timed lines otherwise (module docstring)."""
+def progress(console: Console, *columns: Any, transient: bool = False, units: dict[str, str] | None = None) -> Progress | PlainProgress:
+    """rich's bar in a terminal, plain timed lines otherwise (module docstring); `units` name what a task field
+    counts, for the plain line (the bar's columns say it themselves)."""
     if console.is_terminal:
         return Progress(*columns, console=console, transient=transient)
-    return PlainProgress(console)
+    return PlainProgress(console, units)

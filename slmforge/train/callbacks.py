@@ -119,7 +119,7 @@ class RichProgress(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.progress = progress(
             self.console, TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tps]} useful tok/s"), TimeRemainingColumn(),
+            TextColumn("{task.fields[tps]} useful tok/s"), TimeRemainingColumn(), units={"tps": "useful tok/s"},
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, loss="-", tps="-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -164,3 +165,55 @@ def test_pickle_weights_are_refused_in_a_run_model_an_adapter_and_a_reward_model
     assert "only pickle weights (adapter_model.bin)" in one_error(served)
     model, _ = load_trained(pickled, section.model_copy(update={"allow_pickle": True}))  # trusted on purpose: loads
     assert model.config.model_type == "qwen2"
+
+
+# --------------------------------------------------------------------------- 14: a native runtime that crashes
+FAKE_LLAMA_CPP = '''
+"""A llama-cpp-python whose native build dies with SIGILL when a model loads, as a build with AMX does on a VM
+that advertises AMX without enabling it (the real crash cannot be had on purpose here)."""
+import os, signal
+
+
+class Llama:
+    def __init__(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGILL)
+'''
+
+
+def test_llama_cpp_dying_of_sigill_is_a_crashed_row_with_the_fix_and_the_run_goes_on(tmp_path, tiny_qwen2):
+    fake = tmp_path / "fake_site" / "llama_cpp"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(FAKE_LLAMA_CPP)
+    raw = {"name": "crash", "model": {"id": str(tiny_qwen2)},
+           "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl", 30)), "max_length": 64},
+           "train": {"method": "full", "max_steps": 1, "batch_size": 4, "save_steps": 100},
+           "eval": {"enabled": False}, "export": {"formats": ["merged", "gguf"], "quant": ["f16"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "fake_site")}
+    done = subprocess.run([sys.executable, "-m", "slmforge", "run", str(tmp_path / "r.yaml")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "report: done" in done.stderr
+    rows = json.loads((tmp_path / "runs" / "crash" / "export" / "parity.json").read_text())["rows"]
+    crashed = [r for r in rows if r["status"] == "crashed"]
+    assert {r["check"] for r in crashed} == {"prompt", "output"}
+    assert all("llama.cpp crashed (SIGILL)" in r["detail"] and "-DGGML_AMX_TILE=OFF" in r["detail"] for r in crashed)
+    assert all(r["status"] == "passed" for r in rows if "llama.cpp" not in r["runtime"] and r["status"] != "skipped")
+    checks = json.loads((tmp_path / "runs" / "crash" / "export" / "verify.json").read_text())["checks"]
+    assert [c["crashed"] is not None for c in checks if c["kind"] == "llamacpp"] == [True]
+
+
+# --------------------------------------------------------------------------- 15: progress without a terminal
+def test_training_prints_plain_progress_lines_when_output_is_not_a_terminal(tmp_path, tiny_qwen2):
+    raw = {"name": "plain", "model": {"id": str(tiny_qwen2)},
+           "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl", 40)), "max_length": 64},
+           "train": {"method": "full", "max_steps": 4, "batch_size": 4, "save_steps": 100, "logging_steps": 1}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    # A line every 10 s by default; the test makes it every step so four steps are enough to see it.
+    env = {**os.environ, "SLMFORGE_PROGRESS_EVERY_S": "0"}
+    done = subprocess.run([sys.executable, "-m", "slmforge", "train", str(tmp_path / "r.yaml")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # stderr is a pipe, as with `make demo > log`
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if re.match(r"train: \d+/4 ", line)]
+    assert any(line.startswith("train: 2/4 (50%) · loss ") and "useful tok/s" in line and "elapsed" in line for line in lines), lines
+    assert lines[-1].startswith("train: 4/4 (100%)")
