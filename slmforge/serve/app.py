@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slmforge.serve import protocol as p
 from slmforge.serve.cache import ResponseCache, cache_key
-from slmforge.serve.engine import Engine, GenerationResult, GenRequest, SamplingParams
+from slmforge.serve.engine import Engine, GenerationResult, GenRequest, RequestError, SamplingParams
 from slmforge.serve.guards import RateLimiter, matching_key, retry_after_header
 from slmforge.serve.metrics import CONTENT_TYPE, ServeMetrics
 from slmforge.serve.middleware import BodyLimitAndMetrics
@@ -118,7 +118,7 @@ class Server:
         engine.submit(GenRequest(ids, params, on_done=lambda r: loop.call_soon_threadsafe(_resolve, future, r)))
         result = await future
         if isinstance(result, BaseException):
-            raise APIError(500, f"generation failed: {type(result).__name__}: {result}", kind="server_error")
+            raise generation_error(result)
         self.cache.put(key, result)
         return result
 
@@ -149,7 +149,7 @@ class Server:
             while pending:
                 index, delta, result = await events.get()
                 if isinstance(result, BaseException):
-                    raise APIError(500, f"generation failed: {type(result).__name__}: {result}", kind="server_error")
+                    raise generation_error(result)
                 if result is not None:
                     pending -= 1
                     self.cache.put(cache_key(variant, jobs[index], params), result)
@@ -158,6 +158,13 @@ class Server:
             # The client hung up (or an error): free the batch rows still generating for it.
             for request in submitted:
                 request.cancelled.set()
+
+
+def generation_error(exc: BaseException) -> APIError:
+    """What the client hears of an engine failure: its own request's fault is a 400, ours a 500."""
+    if isinstance(exc, RequestError):
+        return APIError(400, str(exc))
+    return APIError(500, f"generation failed: {type(exc).__name__}: {exc}", kind="server_error")
 
 
 def _resolve(future: asyncio.Future, result: Any) -> None:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from slmforge.serve.engine import EngineObserver, GenerationResult, GenRequest
+from slmforge.serve.engine import EngineObserver, GenerationResult, GenRequest, answer
 from slmforge.serve.loading import ModelSpec, is_run_dir
 from slmforge.serve.options import ServeError, ServeOptions
 
@@ -77,7 +77,7 @@ class LlamaCppEngine:
             try:
                 self._generate(request)
             except Exception as exc:  # answer the request; the server turns it into a 500
-                request.on_done(exc)
+                answer(request, exc)
 
     def _generate(self, request: GenRequest) -> None:
         if self.observer is not None:
@@ -101,7 +101,7 @@ class LlamaCppEngine:
                 break
         if self.observer is not None:
             self.observer.tokens_generated(self.name, count)
-        request.on_done(GenerationResult(text, reason, len(request.prompt_ids), count))
+        answer(request, GenerationResult(text, reason, len(request.prompt_ids), count))
 
 
 def _gguf_path(source: str) -> Path:

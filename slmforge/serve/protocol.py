@@ -38,7 +38,8 @@ class _Sampling(_Lenient):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    seed: int | None = None
+    # torch's generators take exactly this range; past it manual_seed overflows.
+    seed: int | None = Field(None, ge=-(2**63), lt=2**64)
     user: str | None = None
 
     def stop_strings(self) -> tuple[str, ...]:

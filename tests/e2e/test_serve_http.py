@@ -230,3 +230,29 @@ def test_shutdown_with_requests_in_flight_answers_all_of_them(tiny_llama):
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/health", timeout=2)
 
+
+
+def test_an_out_of_range_seed_is_refused_alone_among_13_concurrent_requests(server):
+    # torch's generators take seeds in [-2**63, 2**64): one outside used to fail its whole batch with 500s.
+    seeds = [*range(6), 2**64, *range(6, 12)]
+
+    async def burst():
+        async with openai.AsyncOpenAI(base_url=server + "/v1", api_key=KEY, max_retries=0, timeout=60) as ac:
+            return await asyncio.gather(*(ac.completions.create(model="llama", prompt=f"{s} penny", max_tokens=4, seed=s)
+                                           for s in seeds), return_exceptions=True)
+
+    replies = asyncio.run(burst())
+    assert [type(r).__name__ for r in replies].count("Completion") == 12, replies
+    assert isinstance(replies[6], openai.UnprocessableEntityError) and replies[6].body["param"] == "seed"
+    with pytest.raises(openai.UnprocessableEntityError, match="seed"):
+        client(server).completions.create(model="llama", prompt="x", max_tokens=1, seed=-(2**63) - 1)
+
+
+def test_vanishing_temperature_and_top_p_answer_like_greedy(server):
+    c = client(server)
+    greedy = c.completions.create(model="llama", prompt="a grumpy farmer", max_tokens=6, temperature=0).choices[0].text
+    # The stop string that never matches keeps the cold request out of the greedy answer's cache entry.
+    cold = c.completions.create(model="llama", prompt="a grumpy farmer", max_tokens=6, temperature=1e-41, seed=1,
+                                stop=["\x00never"])
+    narrow = c.completions.create(model="llama", prompt="a grumpy farmer", max_tokens=6, top_p=1e-46, seed=1)
+    assert cold.choices[0].text == greedy and narrow.choices[0].text == greedy
