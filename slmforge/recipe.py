@@ -288,13 +288,15 @@ class ServeSection(Section):
     port: int = Field(8000, gt=0, lt=65536, description="Port.")
     max_batch: int = Field(32, gt=0, description="Most sequences generated together in one batch (1 = no batching).")
     batch_wait_ms: float = Field(5.0, ge=0, description="How long the first queued request waits for others to join its batch.")
-    rate_limit: float = Field(0.0, ge=0, description="Requests per second per API key (per client address without keys); 0 = off.")
-    rate_burst: int = Field(20, gt=0, description="Requests a key may send at once before the rate limit applies.")
+    rate_limit: float = Field(0.0, ge=0, description="Sequences (prompts × n) per second per API key (per client address without keys); 0 = off.")
+    rate_burst: int = Field(20, gt=0, description="Sequences a key may ask for at once before the rate limit applies.")
     max_body_bytes: int = Field(1 << 20, gt=0, description="Larger request bodies are refused with 413.")
     max_prompt_tokens: int = Field(4096, gt=0, description="Longer prompts are refused with 400.")
     max_tokens_cap: int = Field(1024, gt=0, description="Requests asking for more max_tokens are refused with 400.")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens of a chat request that sets none.")
     max_n: int = Field(8, gt=0, description="Most choices (n) per request.")
+    max_sequences: int = Field(64, gt=0, description="Most sequences (prompts × n) one request may ask for; more is refused with 400.")
+    max_queue: int = Field(256, gt=0, description="Most sequences per model queued or generating; a request that would pass it gets 503 with Retry-After.")
     cache_size: int = Field(1024, ge=0, description="Deterministic (temperature 0) answers kept in an LRU cache; 0 = off.")
 
 

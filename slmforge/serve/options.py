@@ -20,13 +20,15 @@ class ServeOptions:
     api_keys: list[str] = field(default_factory=list)
     max_batch: int = 32
     batch_wait_ms: float = 5.0
-    rate_limit: float = 0.0  # requests per second per key (per client address without keys); 0 = off
+    rate_limit: float = 0.0  # sequences per second per key (per client address without keys); 0 = off
     rate_burst: int = 20
     max_body_bytes: int = 1 << 20
     max_prompt_tokens: int = 4096
     max_tokens_cap: int = 1024
     default_max_tokens: int = 256
     max_n: int = 8
+    max_sequences: int = 64  # prompts × n of one request
+    max_queue: int = 256  # sequences per model queued or generating
     cache_size: int = 1024
     split: dict[str, float] = field(default_factory=dict)  # variant model name -> weight
     split_alias: str = "ab"

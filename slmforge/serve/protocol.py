@@ -72,6 +72,15 @@ class CompletionRequest(_Sampling):
         return self.max_tokens
 
 
+class APIError(Exception):
+    """An answer in the OpenAI error shape; the app's handler renders it with error_body."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.code, self.headers = status, message, kind, param, code, headers
+
+
 def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     """The OpenAI error shape; the client turns it into a typed exception with this message."""

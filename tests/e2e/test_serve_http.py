@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import socket
 import threading
 import time
 
@@ -256,3 +258,72 @@ def test_vanishing_temperature_and_top_p_answer_like_greedy(server):
                                 stop=["\x00never"])
     narrow = c.completions.create(model="llama", prompt="a grumpy farmer", max_tokens=6, top_p=1e-46, seed=1)
     assert cold.choices[0].text == greedy and narrow.choices[0].text == greedy
+
+
+def test_prompts_times_n_past_the_cap_is_400_before_any_work(server):
+    before = metric(server, "slmforge_model_requests_total")
+    with pytest.raises(openai.BadRequestError, match="prompts × n is 68, the limit here is 64") as err:
+        client(server).completions.create(model="qwen", prompt=[f"p{i}" for i in range(17)], n=4, max_tokens=1)
+    assert err.value.body["param"] == "n"
+    assert metric(server, "slmforge_model_requests_total") == before
+
+
+@pytest.fixture(scope="module")
+def roomy(tiny_llama):
+    """No keys, long answers allowed, a queue of 4 sequences, no cache (greedy answers are generated)."""
+    srv = start([ModelSpec("llama", str(tiny_llama))], max_batch=8, batch_wait_ms=1, max_tokens_cap=4000, max_queue=4,
+                cache_size=0)
+    yield srv.url
+    srv.stop()
+
+
+# Greedy: the tiny model's greedy answers run past 1,000 tokens without an end of turn, sampled ones may stop early.
+LONG = {"model": "llama", "prompt": "a penny", "max_tokens": 500, "temperature": 0, "n": 4}
+
+
+def test_a_full_queue_is_503_with_retry_after_and_frees_when_its_client_leaves(roomy):
+    with httpx.stream("POST", roomy + "/v1/completions", json={**LONG, "stream": True}, timeout=60) as first:
+        # Generating: its 4 sequences fill the queue. (Keep the iterator: dropping it closes the stream.)
+        lines = first.iter_lines()
+        assert next(lines).startswith("data: ")
+        refused = httpx.post(roomy + "/v1/completions", json={"model": "llama", "prompt": "x", "max_tokens": 1}, timeout=60)
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["code"] == "queue_full"
+    deadline = time.monotonic() + 30
+    while (status := httpx.post(roomy + "/v1/completions", json={"model": "llama", "prompt": "x", "max_tokens": 1},
+                                timeout=60).status_code) == 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status == 200
+
+
+def test_a_client_that_leaves_a_non_stream_request_stops_its_generation(roomy):
+    tokens = metric(roomy, "slmforge_generated_tokens_total", model="llama")
+    cancelled = metric(roomy, "slmforge_cancelled_sequences_total", model="llama")
+    asked = metric(roomy, "slmforge_model_requests_total")
+    body = json.dumps(LONG).encode()
+    host, port = roomy.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        deadline = time.monotonic() + 20
+        while metric(roomy, "slmforge_model_requests_total") == asked and time.monotonic() < deadline:
+            time.sleep(0.01)
+    # Rows report their tokens as they leave the batch: wait until all 4 are cancelled or fully generated.
+    deadline = time.monotonic() + 60
+    while (metric(roomy, "slmforge_cancelled_sequences_total", model="llama") - cancelled < 4
+           and metric(roomy, "slmforge_generated_tokens_total", model="llama") - tokens < 4 * 500
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
+    assert metric(roomy, "slmforge_cancelled_sequences_total", model="llama") - cancelled == 4
+    assert metric(roomy, "slmforge_generated_tokens_total", model="llama") - tokens < 4 * 500 / 2
+
+
+def test_rate_limit_counts_sequences_not_requests(tiny_qwen2):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], rate_limit=0.5, rate_burst=4)
+    try:
+        c = client(srv.url)
+        c.completions.create(model="qwen", prompt=["a penny", "a pound"], n=2, max_tokens=1)  # 4 sequences: the burst
+        with pytest.raises(openai.RateLimitError):
+            c.completions.create(model="qwen", prompt="a penny", max_tokens=1)
+    finally:
+        srv.stop()

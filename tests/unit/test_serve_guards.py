@@ -43,6 +43,25 @@ def test_token_bucket_allows_the_burst_then_says_how_long_to_wait():
     assert limiter.acquire("k") == 0.0
 
 
+def test_a_request_pays_one_unit_per_sequence_and_never_more_than_the_burst():
+    limiter = RateLimiter(rate=1.0, burst=4)
+    assert limiter.acquire("k", 3) == 0.0
+    assert 1.9 < limiter.acquire("k", 3) <= 2.0  # 1 unit left: 2 more to wait for, and nothing was taken
+    assert limiter.acquire("k", 1) == 0.0
+    assert limiter.acquire("big", 100) == 0.0  # a full bucket pays for any request once
+    assert limiter.acquire("big", 1) > 0
+
+
+def test_quiet_clients_are_forgotten_once_the_table_is_full(monkeypatch):
+    monkeypatch.setattr(RateLimiter, "MAX_CLIENTS", 3)
+    limiter = RateLimiter(rate=1000.0, burst=1)
+    for client in ("a", "b", "c"):
+        limiter.acquire(client)
+    time.sleep(0.01)  # at 1,000 units/s every bucket is full again
+    limiter.acquire("d")
+    assert set(limiter._buckets) == {"d"}
+
+
 def test_rate_limit_zero_means_off():
     limiter = RateLimiter(rate=0, burst=1)
     assert all(limiter.acquire("k") == 0 for _ in range(100))
