@@ -38,13 +38,26 @@ def _sse(obj: Any) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
+class ErrorResponse(JSONResponse):
+    """Errors are rendered ASCII-only: a message quoting a client's bad text can always be sent."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def _parse(model: type[BaseModel], raw: bytes) -> Any:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise APIError(400, "The body is nested too deeply to be a request") from None
     if not isinstance(data, dict):
         raise APIError(400, "The body must be a JSON object")
+    where = p.lone_surrogate(data)
+    if where is not None:
+        raise APIError(400, f"{where}: the text holds a lone UTF-16 surrogate (an escape such as \\ud800 without "
+                            "its pair), which is not text; send valid Unicode", param=where.split(".")[0])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -65,7 +78,7 @@ def chat_prompt_ids(tokenizer: Any, body: p.ChatRequest) -> list[int]:
 async def _answer(request: Request, jobs: Jobs, render: Any, headers: dict[str, str]) -> Response:
     results = await jobs.results(request)
     if results is None:
-        return JSONResponse(p.error_body("The client closed the connection before the answer"), CLIENT_GONE)
+        return ErrorResponse(p.error_body("The client closed the connection before the answer"), CLIENT_GONE)
     return JSONResponse(render(results), headers=headers)
 
 
@@ -116,11 +129,16 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(p.error_body(exc.message, exc.kind, exc.param, exc.code), exc.status, headers=exc.headers)
+        return ErrorResponse(p.error_body(exc.message, exc.kind, exc.param, exc.code), exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(p.error_body(str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+        return ErrorResponse(p.error_body(str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours still answers in the shape clients parse (Starlette logs the traceback).
+        return ErrorResponse(p.error_body(f"internal error: {type(exc).__name__}", "server_error"), 500)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

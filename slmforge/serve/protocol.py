@@ -87,6 +87,30 @@ def error_body(message: str, kind: str = "invalid_request_error", param: str | N
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+def lone_surrogate(data: Any) -> str | None:
+    """Where (`messages.0.content`) a string or key holds a lone UTF-16 surrogate, if anywhere.
+
+    JSON may carry one ("\\ud800"), Python decodes it, and it breaks the first thing that encodes
+    the text (tokenizer, hash, response). Walked with a stack: the body can be deep.
+    """
+    stack: list[tuple[str, Any]] = [("body", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+                where = name if path == "body" else f"{path}.{name}"
+                stack += [(where, item), (where, key)]
+        elif isinstance(value, list):
+            stack += [(f"{path}.{i}" if path != "body" else str(i), item) for i, item in enumerate(value)]
+    return None
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 

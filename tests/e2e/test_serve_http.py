@@ -327,3 +327,23 @@ def test_rate_limit_counts_sequences_not_requests(tiny_qwen2):
             c.completions.create(model="qwen", prompt="a penny", max_tokens=1)
     finally:
         srv.stop()
+
+
+def test_json_nested_50000_deep_is_an_openai_json_400(roomy):
+    raw = b'{"model": "llama", "prompt": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"  # json.loads: RecursionError
+    reply = httpx.post(roomy + "/v1/completions", content=raw, headers={"Content-Type": "application/json"}, timeout=60)
+    assert reply.status_code == 400 and "nested too deeply" in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path, raw", [
+    ("/v1/completions", b'{"model": "\\ud800", "prompt": "x"}'),  # lone surrogates: valid JSON, not UTF-8
+    ("/v1/completions", b'{"model": "qwen", "prompt": "a \\udc00 b", "max_tokens": 1}'),
+    ("/v1/chat/completions", b'{"model": "ab", "user": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}'),
+    ("/v1/chat/completions", b'{"model": "qwen", "messages": [{"role": "user", "\\ud800": 1, "content": "hi"}]}'),
+], ids=["surrogate-model", "surrogate-prompt", "surrogate-user-ab", "surrogate-key"])
+def test_hostile_bodies_get_an_openai_json_400_not_a_text_500(server, path, raw):
+    reply = httpx.post(server + path, content=raw, timeout=60,
+                       headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    assert reply.status_code == 400, reply.text[:200]
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["error"]["type"] == "invalid_request_error"

@@ -12,6 +12,7 @@ from slmforge.serve.engine import GenerationResult, SamplingParams
 from slmforge.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
 from slmforge.serve.loading import parse_model_flag, served_name
 from slmforge.serve.options import ServeError, ServeOptions, parse_split
+from slmforge.serve.protocol import lone_surrogate
 
 
 def test_only_a_listed_bearer_key_matches(tmp_path):
@@ -106,3 +107,13 @@ def test_cache_keeps_only_deterministic_answers_and_evicts_the_oldest():
         cache.put(key, answer)
     assert cache.get(keys[0]) is None and cache.get(keys[2]) == answer
     assert cache_key("m", [1], greedy) != cache_key("m", [1], SamplingParams(9, temperature=0))
+
+
+def test_a_lone_surrogate_is_found_by_its_path_however_deep_the_body():
+    body = {"model": "m", "messages": [{"role": "user", "content": "fine"}, {"role": "user", "content": "a\ud800"}]}
+    assert lone_surrogate(body) == "messages.1.content"
+    assert lone_surrogate({"\udc00": 1}) == "\\udc00"  # named printably, so the error message can be sent
+    deep: list = ["\U0001f642 paired surrogates are fine"]
+    for _ in range(20_000):
+        deep = [deep]
+    assert lone_surrogate({"prompt": deep}) is None
