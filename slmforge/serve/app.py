@@ -161,7 +161,9 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         body = _parse(p.ChatRequest, await request.body())
         sequences = server.check_sequences(1, body.n)
         variant, engine = server.resolve(body.model, body.user)
-        ids = chat_prompt_ids(engine.tokenizer, body)
+        server.check_chars(variant, engine, sum(len(m.text()) for m in body.messages), "messages")
+        # Off the event loop: templating and tokenizing a long prompt would stall every route.
+        ids = await asyncio.to_thread(chat_prompt_ids, engine.tokenizer, body)
         params = server.params(engine, [len(ids)], body.requested_max_tokens(), options.default_max_tokens, body)
         server.charge(client, sequences - 1)
         jobs = server.start(variant, engine, [ids] * body.n, params, deltas=body.stream)
@@ -185,7 +187,8 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         prompts = body.prompts()
         sequences = server.check_sequences(len(prompts), body.n)
         variant, engine = server.resolve(body.model, body.user)
-        prompt_ids = [list(engine.tokenizer(text)["input_ids"]) for text in prompts]
+        server.check_chars(variant, engine, max(map(len, prompts), default=0), "prompt")
+        prompt_ids = await asyncio.to_thread(lambda: [list(engine.tokenizer(text)["input_ids"]) for text in prompts])
         if not prompt_ids or any(not ids for ids in prompt_ids):
             raise APIError(400, "prompt must be a non-empty string or a list of non-empty strings", param="prompt")
         params = server.params(engine, [len(i) for i in prompt_ids], body.requested_max_tokens(), 16, body)

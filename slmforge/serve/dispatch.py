@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import random
 from contextlib import suppress
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import Request
 
@@ -128,6 +128,7 @@ class Server:
         self.limiter = RateLimiter(options.rate_limit, options.rate_burst)
         self.cache = ResponseCache(options.cache_size)
         self.in_flight = dict.fromkeys(engines, 0)  # sequences queued or generating, per engine
+        self._token_chars: dict[str, int | None] = {}
         self._random = random.Random(0)
 
     # ------------------------------------------------------------------ guards
@@ -196,13 +197,26 @@ class Server:
     def model_names(self) -> list[str]:
         return list(self.engines) + ([self.options.split_alias] if self.options.split else [])
 
+    def prompt_limit(self, engine: Engine) -> int:
+        return min(self.options.max_prompt_tokens, engine.max_context - 1)
+
+    def check_chars(self, variant: str, engine: Engine, chars: int, param: str) -> None:
+        """Refuse a prompt that cannot fit before tokenizing it: no token stands for more characters
+        than the longest one in the vocabulary, so longer text surely has too many tokens."""
+        if variant not in self._token_chars:
+            self._token_chars[variant] = longest_token_chars(engine.tokenizer)
+        per_token, limit = self._token_chars[variant], self.prompt_limit(engine)
+        if per_token is not None and chars > limit * per_token:
+            raise APIError(400, f"The prompt has {chars} characters, more than {limit} tokens of this model can hold; "
+                                f"the limit here is {limit} tokens", param=param, code="context_length_exceeded")
+
     def params(self, engine: Engine, prompt_lengths: list[int], requested: int | None, default: int,
                body: _Sampling) -> SamplingParams:
         opts = self.options
         if requested is not None and requested > opts.max_tokens_cap:
             raise APIError(400, f"max_tokens is {requested}, the limit here is {opts.max_tokens_cap}", param="max_tokens")
         longest = max(prompt_lengths)
-        limit = min(opts.max_prompt_tokens, engine.max_context - 1)
+        limit = self.prompt_limit(engine)
         if longest > limit:
             raise APIError(400, f"The prompt has {longest} tokens, the limit here is {limit}", param="messages",
                            code="context_length_exceeded")
@@ -215,3 +229,17 @@ class Server:
         """Hand the sequences to the engine (503 when its queue is full); the caller reads the Jobs."""
         return Jobs(self, variant, engine, jobs, params, deltas)
 
+
+
+def longest_token_chars(tokenizer: Any) -> int | None:
+    """The most characters of text one token can stand for (None: the tokenizer cannot say).
+
+    A vocabulary entry is at least as long as the text it matches: byte-level BPE spells each byte
+    as one character, SentencePiece spells text as itself (▁ for a space), and byte-fallback entries
+    such as <0xE4> are longer than their one byte.
+    """
+    try:
+        vocab = tokenizer.get_vocab()
+    except Exception:  # llama.cpp's tokenizer has no vocabulary listing: tokenize (off the loop) instead
+        return None
+    return max(map(len, vocab), default=0) or None

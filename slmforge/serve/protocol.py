@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmforge.serve.engine import GenerationResult
+
+
+# A stream holds back any tail that could still grow into a stop string, checked on every token for
+# every stop: 100 stops of 5,000 characters made streaming 5.7x slower. OpenAI allows 4.
+MAX_STOPS = 16
+MAX_STOP_CHARS = 200
+_Stop = Annotated[str, Field(max_length=MAX_STOP_CHARS)]
 
 
 class _Lenient(BaseModel):
@@ -35,7 +42,7 @@ class _Sampling(_Lenient):
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     n: int = Field(1, ge=1)
-    stop: str | list[str] | None = None
+    stop: _Stop | Annotated[list[_Stop], Field(max_length=MAX_STOPS)] | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     # torch's generators take exactly this range; past it manual_seed overflows.

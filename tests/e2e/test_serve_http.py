@@ -347,3 +347,49 @@ def test_hostile_bodies_get_an_openai_json_400_not_a_text_500(server, path, raw)
     assert reply.status_code == 400, reply.text[:200]
     assert reply.headers["content-type"] == "application/json"
     assert reply.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_four_1mb_prompts_are_refused_while_health_stays_responsive(tiny_qwen2):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], max_body_bytes=2_000_000)
+    huge = "penny " * 170_000  # 1 MB: far more than 4,096 tokens
+    bodies = [("/v1/completions", {"model": "qwen", "prompt": huge, "max_tokens": 1}),
+              ("/v1/completions", {"model": "qwen", "prompt": ["hi", huge], "max_tokens": 1}),
+              ("/v1/chat/completions", {"model": "qwen", "messages": [{"role": "user", "content": huge}]}),
+              ("/v1/chat/completions", {"model": "qwen", "messages": [{"role": "system", "content": huge},
+                                                                     {"role": "user", "content": "hi"}]})]
+    statuses, waits, done = [], [], threading.Event()
+
+    def ask(path: str, body: dict) -> None:
+        reply = httpx.post(srv.url + path, json=body, timeout=60)
+        statuses.append((reply.status_code, reply.json()["error"]["code"]))
+
+    def poll_health() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            httpx.get(srv.url + "/health", timeout=60)
+            waits.append(time.perf_counter() - started)
+
+    try:
+        poller = threading.Thread(target=poll_health)
+        poller.start()
+        askers = [threading.Thread(target=ask, args=job) for job in bodies]
+        for t in askers:
+            t.start()
+        for t in askers:
+            t.join(60)
+        done.set()
+        poller.join(60)
+    finally:
+        srv.stop()
+    assert statuses == [(400, "context_length_exceeded")] * 4
+    # Tokenizing them on the event loop stalled every route for seconds on this machine.
+    assert waits and max(waits) < 1.0, f"/health waited {max(waits):.2f} s"
+
+
+def test_too_many_or_too_long_stop_strings_are_refused(server):
+    c = client(server)
+    with pytest.raises(openai.UnprocessableEntityError, match="stop"):
+        c.completions.create(model="qwen", prompt="x", max_tokens=1, stop=[f"s{i}" for i in range(17)])
+    with pytest.raises(openai.UnprocessableEntityError, match="stop"):
+        c.completions.create(model="qwen", prompt="x", max_tokens=1, stop="x" * 5_000)
+    c.completions.create(model="qwen", prompt="x", max_tokens=1, stop=["y" * 200] * 16)
