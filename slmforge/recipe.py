@@ -290,6 +290,8 @@ class ServeSection(Section):
     batch_wait_ms: float = Field(5.0, ge=0, description="How long the first queued request waits for others to join its batch.")
     rate_limit: float = Field(0.0, ge=0, description="Sequences (prompts × n) per second per API key (per client address without keys); 0 = off.")
     rate_burst: int = Field(20, gt=0, description="Sequences a key may ask for at once before the rate limit applies.")
+    key_failures_per_minute: int = Field(10, ge=0, description="Wrong API keys one client address may send per minute (in a burst of as many) before all its requests get 429; 0 = no limit.")
+    public_metrics: bool = Field(False, description="With API keys: serve /metrics and /openapi.json without one (e.g. for a Prometheus scraper).")
     max_body_bytes: int = Field(1 << 20, gt=0, description="Larger request bodies are refused with 413.")
     max_prompt_tokens: int = Field(4096, gt=0, description="Longer prompts are refused with 400.")
     max_tokens_cap: int = Field(1024, gt=0, description="Requests asking for more max_tokens are refused with 400.")

@@ -1,7 +1,8 @@
 """The FastAPI app: OpenAI routes over one engine per served model, with guards, cache and metrics.
 
-Order of checks on a generation request: API key (401) → rate limit (429) → body size (413,
-done by the middleware before any of this) → JSON (400) → schema (422) → caps on n and
+Order of checks on a generation request: API key (401, 429 after too many wrong ones) → rate
+limit (429) → body size (413, done by the middleware before any of this) → JSON (400) → schema
+(422) → unsupported fields and roles (400) → caps on n and
 prompts × n (400) → model name (404) → caps on max_tokens / prompt tokens (400) → rate limit
 for every sequence (429) → queue bound (503) → cache → engine.
 """
@@ -67,7 +68,7 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
 
 
 def chat_prompt_ids(tokenizer: Any, body: p.ChatRequest) -> list[int]:
-    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    messages = p.check_roles(body)
     try:
         out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
     except Exception as exc:  # template errors (unknown roles, alternation rules) are the caller's to fix
@@ -123,7 +124,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         for engine in engines.values():
             await asyncio.to_thread(engine.stop)
 
-    app = FastAPI(title="slmforge", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="slmforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
     app.add_middleware(BodyLimitAndMetrics, metrics=metrics, max_body_bytes=options.max_body_bytes)
 
@@ -144,9 +145,19 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     async def health() -> dict[str, Any]:
         return {"status": "ok", "models": server.model_names()}
 
+    def operator_only(request: Request) -> None:
+        if not options.public_metrics:
+            server.authorize(request)
+
     @app.get("/metrics")
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        operator_only(request)
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        operator_only(request)
+        return JSONResponse(app.openapi())
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> dict[str, Any]:
@@ -159,6 +170,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     async def chat(request: Request) -> Response:
         client = server.admit(request)
         body = _parse(p.ChatRequest, await request.body())
+        p.refuse_unsupported(body)
         sequences = server.check_sequences(1, body.n)
         variant, engine = server.resolve(body.model, body.user)
         server.check_chars(variant, engine, sum(len(m.text()) for m in body.messages), "messages")
@@ -184,6 +196,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     async def completions(request: Request) -> Response:
         client = server.admit(request)
         body = _parse(p.CompletionRequest, await request.body())
+        p.refuse_unsupported(body)
         prompts = body.prompts()
         sequences = server.check_sequences(len(prompts), body.n)
         variant, engine = server.resolve(body.model, body.user)

@@ -19,7 +19,7 @@ from fastapi import Request
 
 from slmforge.serve.cache import ResponseCache, cache_key
 from slmforge.serve.engine import Engine, GenerationResult, GenRequest, RequestError, SamplingParams
-from slmforge.serve.guards import RateLimiter, matching_key, retry_after_header
+from slmforge.serve.guards import RateLimiter, bearer_token, matching_key, retry_after_header
 from slmforge.serve.metrics import ServeMetrics
 from slmforge.serve.options import ServeOptions
 from slmforge.serve.protocol import APIError, _Sampling
@@ -126,22 +126,40 @@ class Server:
         self.options = options
         self.metrics = metrics
         self.limiter = RateLimiter(options.rate_limit, options.rate_burst)
+        self.guesses = RateLimiter(options.key_failures_per_minute / 60, options.key_failures_per_minute)
         self.cache = ResponseCache(options.cache_size)
         self.in_flight = dict.fromkeys(engines, 0)  # sequences queued or generating, per engine
         self._token_chars: dict[str, int | None] = {}
         self._random = random.Random(0)
 
     # ------------------------------------------------------------------ guards
+    def authorize(self, request: Request) -> str:
+        """The client's rate-limit bucket: its key's digest, or its address on a server without keys.
+
+        An address that sent too many wrong keys is refused whatever it sends now: answering a
+        right key with 200 and wrong ones with 429 would still tell a guesser when it is right.
+        """
+        address = request.client.host if request.client else "unknown"
+        if not self.options.api_keys:
+            return address
+        wait = self.guesses.wait_s(address)
+        if wait > 0:
+            raise APIError(429, f"Too many wrong API keys from {address}; retry after {wait:.0f} s",
+                           kind="rate_limit_error", code="rate_limit_exceeded",
+                           headers={"Retry-After": retry_after_header(wait)})
+        header = request.headers.get("authorization")
+        key = matching_key(header, self.options.api_keys)
+        if key is None:
+            if bearer_token(header) is not None:  # a guess; a request without any key is no guess
+                self.guesses.acquire(address)
+            raise APIError(401, "Incorrect or missing API key: send the header Authorization: Bearer YOUR_KEY",
+                           code="invalid_api_key")
+        # Buckets are keyed by a digest so the limiter never holds the keys themselves.
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
     def admit(self, request: Request) -> str:
         """The client's rate-limit bucket, once its key checks out and one unit of its rate is taken."""
-        client = request.client.host if request.client else "unknown"
-        if self.options.api_keys:
-            key = matching_key(request.headers.get("authorization"), self.options.api_keys)
-            if key is None:
-                raise APIError(401, "Incorrect or missing API key: send the header Authorization: Bearer YOUR_KEY",
-                               code="invalid_api_key")
-            # Buckets are keyed by a digest so the limiter never holds the keys themselves.
-            client = "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        client = self.authorize(request)
         self.charge(client, 1)
         return client
 

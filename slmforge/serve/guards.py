@@ -13,16 +13,33 @@ from pathlib import Path
 from slmforge.serve.options import ServeError
 
 
+# Shorter keys can be guessed; the server warns at start rather than refusing (tests and demos use them).
+MIN_KEY_CHARS = 16
+
+
 def read_api_keys(path: Path) -> list[str]:
     """One key per line; blank lines and # comments are ignored."""
     path = Path(path)
     if not path.is_file():
         raise ServeError(f"--api-keys {path}: file not found (one key per line)")
-    keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    # utf-8-sig: editors that save "UTF-8 with BOM" would otherwise glue U+FEFF to the first key.
+    keys = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     keys = [k for k in keys if k and not k.startswith("#")]
     if not keys:
         raise ServeError(f"--api-keys {path}: no keys in the file (one key per line, # for comments)")
     return keys
+
+
+def short_keys(keys: list[str]) -> int:
+    return sum(len(k) < MIN_KEY_CHARS for k in keys)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer KEY` header (the scheme is case-insensitive, RFC 9110)."""
+    parts = (header or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1].strip()
 
 
 def matching_key(header: str | None, keys: list[str]) -> str | None:
@@ -31,9 +48,10 @@ def matching_key(header: str | None, keys: list[str]) -> str | None:
     Every key is compared in constant time and the loop never stops early, so response time
     says nothing about how much of a guess was right.
     """
-    if not header or not header.startswith("Bearer "):
+    token = bearer_token(header)
+    if token is None:
         return None
-    offered = header.removeprefix("Bearer ").strip().encode()
+    offered = token.encode()
     found = None
     for key in keys:
         if hmac.compare_digest(offered, key.encode()):

@@ -18,6 +18,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: list[str] = field(default_factory=list)
+    key_failures_per_minute: int = 10  # per client address, before its requests get 429
+    public_metrics: bool = False  # /metrics and /openapi.json without a key
     max_batch: int = 32
     batch_wait_ms: float = 5.0
     rate_limit: float = 0.0  # sequences per second per key (per client address without keys); 0 = off

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +86,52 @@ class APIError(Exception):
                  code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.kind, self.param, self.code, self.headers = status, message, kind, param, code, headers
+
+
+# What a chat message's role may be; "developer" is what newer OpenAI clients send for "system".
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def clip(text: Any, limit: int = 40) -> str:
+    """A client's value short enough to quote in an error message."""
+    text = repr(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_roles(body: ChatRequest) -> list[dict[str, str]]:
+    """The messages as the chat template takes them, or 400 for a role this server cannot play."""
+    for i, message in enumerate(body.messages):
+        if message.role not in ROLES:
+            raise APIError(400, f"messages.{i}.role: {clip(message.role)} is not supported here; use system, developer "
+                                "(read as system), user or assistant", param="messages")
+    return [{"role": ROLES[m.role], "content": m.text()} for m in body.messages]
+
+
+# OpenAI fields this server does not implement, with the value a client sends when it does not want
+# the feature (which passes). Any other value is refused, naming the field: a client that sent
+# `tools` would take a plain answer for the model choosing not to call one. Fields that only tune
+# or label an answer (presence_penalty, frequency_penalty, metadata, store, ...) are ignored.
+UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "tools": (lambda v: not v, "[]"),
+    "functions": (lambda v: not v, "[]"),
+    "tool_choice": (lambda v: v in (None, "none", "auto"), '"none"'),
+    "function_call": (lambda v: v in (None, "none", "auto"), '"none"'),
+    "logprobs": (lambda v: v is None or v is False, "false"),
+    "top_logprobs": (lambda v: v is None or v == 0, "0"),
+    "response_format": (lambda v: v is None or (isinstance(v, dict) and v.get("type") == "text"), '{"type": "text"}'),
+    "logit_bias": (lambda v: not v, "{}"),
+    "echo": (lambda v: not v, "false"),
+    "suffix": (lambda v: not v, '""'),
+    "best_of": (lambda v: v is None or v == 1, "1"),
+}
+
+
+def refuse_unsupported(body: _Lenient) -> None:
+    for name, value in (body.model_extra or {}).items():
+        harmless, off = UNSUPPORTED.get(name, (None, ""))
+        if harmless is not None and not harmless(value):
+            raise APIError(400, f"{name} is not supported by this server (got {clip(value)}); leave it out or send {off}",
+                           param=name, code="unsupported_parameter")
 
 
 def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,

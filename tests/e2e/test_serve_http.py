@@ -40,7 +40,7 @@ def client(url: str, key: str = KEY) -> openai.OpenAI:
 def metric(url: str, name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
     total = 0.0
-    for line in httpx.get(url + "/metrics").text.splitlines():
+    for line in httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {KEY}"}).text.splitlines():
         match = re.match(r"^([a-z_]+)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
         if not match or match.group(1) != name:
             continue
@@ -188,7 +188,7 @@ def test_repeated_greedy_request_is_a_cache_hit(server):
 
 
 def test_metrics_are_prometheus_text_with_the_promised_series(server):
-    text = httpx.get(server + "/metrics").text
+    text = httpx.get(server + "/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
     for series in ("slmforge_requests_total", "slmforge_request_latency_seconds_bucket", "slmforge_generated_tokens_total",
                    "slmforge_queue_depth", "slmforge_batch_size_bucket", "slmforge_prompt_tokens_total"):
         assert f"\n{series}" in text or text.startswith(series), series
@@ -393,3 +393,72 @@ def test_too_many_or_too_long_stop_strings_are_refused(server):
     with pytest.raises(openai.UnprocessableEntityError, match="stop"):
         c.completions.create(model="qwen", prompt="x", max_tokens=1, stop="x" * 5_000)
     c.completions.create(model="qwen", prompt="x", max_tokens=1, stop=["y" * 200] * 16)
+
+
+def test_metrics_and_openapi_need_a_key_unless_made_public(server, tiny_qwen2):
+    for path in ("/metrics", "/openapi.json"):
+        assert httpx.get(server + path).status_code == 401, path
+        assert httpx.get(server + path, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200, path
+    assert httpx.get(server + "/health").status_code == 200  # load balancers probe without a key
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], api_keys=[KEY], public_metrics=True)
+    try:
+        for path in ("/metrics", "/openapi.json"):
+            assert httpx.get(srv.url + path).status_code == 200, path
+        assert httpx.get(srv.url + "/v1/models").status_code == 401
+    finally:
+        srv.stop()
+
+
+def test_wrong_key_guesses_from_one_address_get_429_after_the_limit(tiny_qwen2):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], api_keys=[KEY], key_failures_per_minute=3)
+    try:
+        for _ in range(3):
+            with pytest.raises(openai.AuthenticationError):
+                client(srv.url, key="sk-guess").models.list()
+        with pytest.raises(openai.RateLimitError) as err:
+            client(srv.url, key="sk-guess").models.list()
+        assert int(err.value.response.headers["retry-after"]) >= 1
+        # The right key from that address waits too: otherwise 401 vs 429 would tell a guesser when it is right.
+        with pytest.raises(openai.RateLimitError):
+            client(srv.url).models.list()
+    finally:
+        srv.stop()
+
+
+def test_unknown_roles_are_400_and_developer_reads_as_system(server):
+    c = client(server)
+    for role in ("hacker", "tool", "function"):
+        with pytest.raises(openai.BadRequestError, match=f"messages.1.role: '{role}' is not supported") as err:
+            c.chat.completions.create(model="qwen", max_tokens=1, messages=[CHAT[0], {"role": role, "content": "x"}])
+        assert err.value.body["param"] == "messages"
+    as_developer = c.chat.completions.create(model="qwen", max_tokens=4, temperature=0,
+                                             messages=[{"role": "developer", "content": "Be brief."}, *CHAT])
+    as_system = c.chat.completions.create(model="qwen", max_tokens=4, temperature=0,
+                                          messages=[{"role": "system", "content": "Be brief."}, *CHAT])
+    assert as_developer.usage.prompt_tokens == as_system.usage.prompt_tokens
+    assert as_developer.choices[0].message.content == as_system.choices[0].message.content
+
+
+TOOL = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}}}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tools", [TOOL]), ("tool_choice", "required"), ("functions", [TOOL["function"]]), ("function_call", "auto!"),
+    ("logprobs", True), ("top_logprobs", 2), ("response_format", {"type": "json_object"}), ("logit_bias", {"5": 100}),
+])
+def test_an_unsupported_field_asking_for_its_feature_is_400_naming_it(server, field, value):
+    reply = httpx.post(server + "/v1/chat/completions", timeout=60, headers={"Authorization": f"Bearer {KEY}"},
+                       json={"model": "qwen", "messages": CHAT, "max_tokens": 1, field: value})
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["param"] == field and error["message"].startswith(f"{field} is not supported")
+
+
+def test_unsupported_fields_with_their_off_value_are_harmless(server):
+    reply = client(server).chat.completions.create(
+        model="qwen", messages=CHAT, max_tokens=1, tools=[], tool_choice="none", logprobs=False,
+        response_format={"type": "text"}, presence_penalty=0.5, frequency_penalty=0.5,
+    )
+    assert reply.choices[0].finish_reason in {"stop", "length"}
+    with pytest.raises(openai.BadRequestError, match="echo is not supported"):
+        client(server).completions.create(model="qwen", prompt="x", max_tokens=1, echo=True)

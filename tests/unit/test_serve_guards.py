@@ -9,7 +9,7 @@ import pytest
 from slmforge.recipe import ServeSection
 from slmforge.serve.cache import ResponseCache, cache_key
 from slmforge.serve.engine import GenerationResult, SamplingParams
-from slmforge.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
+from slmforge.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header, short_keys
 from slmforge.serve.loading import parse_model_flag, served_name
 from slmforge.serve.options import ServeError, ServeOptions, parse_split
 from slmforge.serve.protocol import lone_surrogate
@@ -23,6 +23,23 @@ def test_only_a_listed_bearer_key_matches(tmp_path):
     assert matching_key("Bearer sk-two", keys) == "sk-two"
     for header in (None, "", "sk-one", "Bearer sk-on", "Bearer sk-one2", "Basic sk-one"):
         assert matching_key(header, keys) is None
+
+
+def test_a_keys_file_saved_with_a_utf8_bom_reads_its_first_key(tmp_path):
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("sk-first-key-0123456789\nsk-second\n", encoding="utf-8-sig")  # Notepad's "UTF-8 with BOM"
+    assert read_api_keys(keys_file) == ["sk-first-key-0123456789", "sk-second"]
+
+
+def test_the_bearer_scheme_is_case_insensitive():
+    keys = ["sk-one"]
+    for header in ("bearer sk-one", "BEARER sk-one", "Bearer   sk-one ", "bEaReR\tsk-one"):
+        assert matching_key(header, keys) == "sk-one", header
+    assert matching_key("Bearersk-one", keys) is None
+
+
+def test_keys_shorter_than_16_characters_are_counted_for_the_start_warning():
+    assert short_keys(["sk-one", "0123456789abcdef", "x" * 40]) == 1
 
 
 def test_missing_or_empty_keys_file_is_one_clear_error(tmp_path):
