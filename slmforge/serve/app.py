@@ -25,6 +25,7 @@ from slmforge.serve.dispatch import Jobs, Server
 from slmforge.serve.engine import Engine
 from slmforge.serve.metrics import CONTENT_TYPE, ServeMetrics
 from slmforge.serve.middleware import BodyLimitAndMetrics
+from slmforge.serve.openapi import errors, generation_route, schema_builder
 from slmforge.serve.options import ServeError, ServeOptions
 from slmforge.serve.protocol import APIError
 
@@ -126,6 +127,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
 
     app = FastAPI(title="slmforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
+    app.openapi = schema_builder(app, server.model_names, options)  # type: ignore[method-assign]
     app.add_middleware(BodyLimitAndMetrics, metrics=metrics, max_body_bytes=options.max_body_bytes)
 
     @app.exception_handler(APIError)
@@ -149,7 +151,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         if not options.public_metrics:
             server.authorize(request)
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses=errors(401, 429))
     async def prometheus(request: Request) -> Response:
         operator_only(request)
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
@@ -159,14 +161,14 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         operator_only(request)
         return JSONResponse(app.openapi())
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=errors(401, 429))
     async def list_models(request: Request) -> dict[str, Any]:
         server.admit(request)
         now = int(time.time())
         return {"object": "list",
                 "data": [{"id": n, "object": "model", "created": now, "owned_by": "slmforge"} for n in server.model_names()]}
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", **generation_route(p.ChatRequest))
     async def chat(request: Request) -> Response:
         client = server.admit(request)
         body = _parse(p.ChatRequest, await request.body())
@@ -192,7 +194,7 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         )
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", **generation_route(p.CompletionRequest))
     async def completions(request: Request) -> Response:
         client = server.admit(request)
         body = _parse(p.CompletionRequest, await request.body())

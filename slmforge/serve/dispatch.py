@@ -238,7 +238,8 @@ class Server:
         if longest > limit:
             raise APIError(400, f"The prompt has {longest} tokens, the limit here is {limit}", param="messages",
                            code="context_length_exceeded")
-        max_tokens = min(requested or default, engine.max_context - longest)
+        # A request that names no max_tokens gets the default, within this server's cap.
+        max_tokens = min(requested or min(default, opts.max_tokens_cap), engine.max_context - longest)
         return SamplingParams(max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p,
                               stop=body.stop_strings(), seed=body.seed)
 

@@ -68,15 +68,32 @@ class ChatRequest(_Sampling):
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
 
+_Prompt = Annotated[str, Field(min_length=1)]
+
+
 class CompletionRequest(_Sampling):
-    prompt: str | list[str]
+    prompt: _Prompt | Annotated[list[_Prompt], Field(min_length=1)]
     max_tokens: int | None = Field(16, ge=1)  # the OpenAI default for completions
 
     def prompts(self) -> list[str]:
         return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
 
     def requested_max_tokens(self) -> int | None:
-        return self.max_tokens
+        """None when the client sent none: the default then stays within the server's cap."""
+        return self.max_tokens if "max_tokens" in self.model_fields_set else None
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The OpenAI error shape of every answer that is not a 2xx (documented in /openapi.json)."""
+
+    error: ErrorDetail
 
 
 class APIError(Exception):

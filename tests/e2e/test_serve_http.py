@@ -462,3 +462,25 @@ def test_unsupported_fields_with_their_off_value_are_harmless(server):
     assert reply.choices[0].finish_reason in {"stop", "length"}
     with pytest.raises(openai.BadRequestError, match="echo is not supported"):
         client(server).completions.create(model="qwen", prompt="x", max_tokens=1, echo=True)
+
+
+def test_openapi_documents_request_bodies_and_error_responses(server):
+    spec = httpx.get(server + "/openapi.json", headers={"Authorization": f"Bearer {KEY}"}).json()
+    schemas = spec["components"]["schemas"]
+    for path, model, field in (("/v1/chat/completions", "ChatRequest", "messages"), ("/v1/completions", "CompletionRequest", "prompt")):
+        operation = spec["paths"][path]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+        assert field in schemas[model]["required"]
+        assert schemas[model]["properties"]["model"]["enum"] == ["qwen", "llama", "ab"]
+        for status in ("400", "401", "404", "413", "422", "429", "503"):
+            error = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+    assert schemas["ErrorBody"]["required"] == ["error"]
+
+
+def test_a_request_naming_no_max_tokens_stays_within_the_cap(server):
+    # The server's default (256) is above its cap (64): the default must not pass the cap, nor be refused by it.
+    reply = client(server).chat.completions.create(model="qwen", messages=[{"role": "user", "content": "no cap"}],
+                                                   temperature=0)
+    assert reply.usage.completion_tokens <= 64
