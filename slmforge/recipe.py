@@ -293,6 +293,7 @@ class ServeSection(Section):
     key_failures_per_minute: int = Field(10, ge=0, description="Wrong API keys one client address may send per minute (in a burst of as many) before all its requests get 429; 0 = no limit.")
     public_metrics: bool = Field(False, description="With API keys: serve /metrics and /openapi.json without one (e.g. for a Prometheus scraper).")
     max_body_bytes: int = Field(1 << 20, gt=0, description="Larger request bodies are refused with 413.")
+    body_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send its whole request body; a slower or stalled upload gets 408.")
     max_prompt_tokens: int = Field(4096, gt=0, description="Longer prompts are refused with 400.")
     max_tokens_cap: int = Field(1024, gt=0, description="Requests asking for more max_tokens are refused with 400.")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens of a chat request that sets none.")

@@ -128,7 +128,8 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     app = FastAPI(title="slmforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
     app.openapi = schema_builder(app, server.model_names, options)  # type: ignore[method-assign]
-    app.add_middleware(BodyLimitAndMetrics, metrics=metrics, max_body_bytes=options.max_body_bytes)
+    app.add_middleware(BodyLimitAndMetrics, metrics=metrics, max_body_bytes=options.max_body_bytes,
+                       body_timeout_s=options.body_timeout_s)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:

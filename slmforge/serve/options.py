@@ -25,6 +25,7 @@ class ServeOptions:
     rate_limit: float = 0.0  # sequences per second per key (per client address without keys); 0 = off
     rate_burst: int = 20
     max_body_bytes: int = 1 << 20
+    body_timeout_s: float = 10.0  # to send the whole body, from the end of the headers
     max_prompt_tokens: int = 4096
     max_tokens_cap: int = 1024
     default_max_tokens: int = 256

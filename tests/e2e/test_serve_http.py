@@ -484,3 +484,28 @@ def test_a_request_naming_no_max_tokens_stays_within_the_cap(server):
     reply = client(server).chat.completions.create(model="qwen", messages=[{"role": "user", "content": "no cap"}],
                                                    temperature=0)
     assert reply.usage.completion_tokens <= 64
+
+
+def test_a_half_sent_body_is_answered_408_within_the_body_timeout(tiny_qwen2):
+    srv = start([ModelSpec("qwen", str(tiny_qwen2))], body_timeout_s=1.0)
+    body = json.dumps({"model": "qwen", "prompt": "a penny saved", "max_tokens": 1}).encode()
+    host, port = srv.url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(10)
+            sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body[: len(body) // 2]))
+            started = time.monotonic()
+            # The stalled upload holds no engine slot: a whole request is answered meanwhile.
+            assert httpx.post(srv.url + "/v1/completions", content=body, timeout=30).status_code == 200
+            reply = b""
+            while not reply.endswith(b"}"):
+                chunk = sock.recv(65536)  # socket.timeout here: the server is still waiting for the body
+                if not chunk:
+                    break
+                reply += chunk
+            waited = time.monotonic() - started
+    finally:
+        srv.stop()
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"type":"invalid_request_error"' in reply and waited < 5
