@@ -18,7 +18,7 @@ from slmforge.serve.metrics import ServeMetrics
 from slmforge.serve.protocol import error_body
 
 # Route labels are fixed: a label per arbitrary path would let any client grow the metrics forever.
-ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}
+ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/openapi.json"}
 
 
 class BodyLimitAndMetrics:
