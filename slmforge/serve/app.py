@@ -1,10 +1,10 @@
 """The FastAPI app: OpenAI routes over one engine per served model, with guards, cache and metrics.
 
 Order of checks on a generation request: API key (401, 429 after too many wrong ones) → rate
-limit (429) → body size (413, done by the middleware before any of this) → JSON (400) → schema
-(422) → unsupported fields and roles (400) → caps on n and
-prompts × n (400) → model name (404) → caps on max_tokens / prompt tokens (400) → rate limit
-for every sequence (429) → queue bound (503) → cache → engine.
+limit (429) → body size and time (413, 408: the middleware, as the body is read) → JSON (400) → schema
+(422) → unsupported fields (400) → caps on n and prompts × n (400) → rate limit for every
+sequence (429) → model name (404) → prompt length in characters (400) → roles (400) →
+caps on max_tokens / prompt tokens (400) → queue bound (503) → cache → engine.
 """
 
 from __future__ import annotations
@@ -130,7 +130,13 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     app.openapi = schema_builder(app, server.model_names, options)  # type: ignore[method-assign]
     app.add_middleware(BodyLimitAndMetrics, metrics=metrics, max_body_bytes=options.max_body_bytes,
                        body_timeout_s=options.body_timeout_s)
+    _add_error_handlers(app)
+    _add_info_routes(app, server)
+    _add_generation_routes(app, server)
+    return app
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
         return ErrorResponse(p.error_body(exc.message, exc.kind, exc.param, exc.code), exc.status, headers=exc.headers)
@@ -143,6 +149,11 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         # A bug of ours still answers in the shape clients parse (Starlette logs the traceback).
         return ErrorResponse(p.error_body(f"internal error: {type(exc).__name__}", "server_error"), 500)
+
+
+
+def _add_info_routes(app: FastAPI, server: Server) -> None:
+    options, metrics = server.options, server.metrics
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -169,18 +180,23 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         return {"object": "list",
                 "data": [{"id": n, "object": "model", "created": now, "owned_by": "slmforge"} for n in server.model_names()]}
 
+
+
+def _add_generation_routes(app: FastAPI, server: Server) -> None:
+    options, metrics = server.options, server.metrics
+
     @app.post("/v1/chat/completions", **generation_route(p.ChatRequest))
     async def chat(request: Request) -> Response:
         client = server.admit(request)
         body = _parse(p.ChatRequest, await request.body())
         p.refuse_unsupported(body)
         sequences = server.check_sequences(1, body.n)
+        server.charge(client, sequences - 1)
         variant, engine = server.resolve(body.model, body.user)
         server.check_chars(variant, engine, sum(len(m.text()) for m in body.messages), "messages")
         # Off the event loop: templating and tokenizing a long prompt would stall every route.
         ids = await asyncio.to_thread(chat_prompt_ids, engine.tokenizer, body)
         params = server.params(engine, [len(ids)], body.requested_max_tokens(), options.default_max_tokens, body)
-        server.charge(client, sequences - 1)
         jobs = server.start(variant, engine, [ids] * body.n, params, deltas=body.stream)
         metrics.model_requests.labels(variant, body.model).inc()
         metrics.prompt_tokens.labels(variant).inc(len(ids))
@@ -202,13 +218,13 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
         p.refuse_unsupported(body)
         prompts = body.prompts()
         sequences = server.check_sequences(len(prompts), body.n)
+        server.charge(client, sequences - 1)
         variant, engine = server.resolve(body.model, body.user)
         server.check_chars(variant, engine, max(map(len, prompts), default=0), "prompt")
         prompt_ids = await asyncio.to_thread(lambda: [list(engine.tokenizer(text)["input_ids"]) for text in prompts])
         if not prompt_ids or any(not ids for ids in prompt_ids):
             raise APIError(400, "prompt must be a non-empty string or a list of non-empty strings", param="prompt")
         params = server.params(engine, [len(i) for i in prompt_ids], body.requested_max_tokens(), 16, body)
-        server.charge(client, sequences - 1)
         # Choice index = prompt * n + j, as OpenAI does.
         jobs = server.start(variant, engine, [ids for ids in prompt_ids for _ in range(body.n)], params, deltas=body.stream)
         prompt_tokens = sum(len(i) for i in prompt_ids)
@@ -223,5 +239,3 @@ def build_app(engines: dict[str, Engine], options: ServeOptions, metrics: ServeM
             (lambda r: p.usage_chunk(rid, variant, "text_completion", prompt_tokens, r)) if body.include_usage() else None,
         )
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-
-    return app

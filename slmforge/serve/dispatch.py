@@ -101,10 +101,12 @@ class Jobs:
         work, gone = asyncio.ensure_future(collect()), asyncio.ensure_future(client_gone(request))
         try:
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        finally:  # also when this request's own task is cancelled: its sequences must stop with it
             gone.cancel()
-        if not work.done():
-            work.cancel()  # events() ends by cancelling every sequence still generating
+            left = not work.done()
+            if left:
+                work.cancel()  # events() ends by cancelling every sequence still generating
+        if left:
             with suppress(asyncio.CancelledError):
                 await work
             return None
