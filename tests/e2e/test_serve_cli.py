@@ -38,6 +38,14 @@ def test_llamacpp_missing_names_the_pip_install(tiny_qwen2):
         assert "serves .gguf files" in line
 
 
+def test_a_short_api_key_gets_a_warning_before_the_server_starts(tiny_qwen2, tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("sk-short\n", encoding="utf-8")
+    # vllm fails right after the start checks here (no CUDA): enough to see what start printed.
+    result = serve(str(tiny_qwen2), "--api-keys", str(keys), "--engine", "vllm")
+    assert "warning: 1 API key is shorter than 16 characters" in result.output
+
+
 def test_public_address_without_keys_is_refused(tiny_qwen2):
     assert "needs --api-keys" in one_error_line(serve(str(tiny_qwen2), "--host", "0.0.0.0"))
 

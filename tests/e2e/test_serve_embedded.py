@@ -22,7 +22,7 @@ KEY = "sk-embedded-test"
 
 def metric(url: str, name: str, **labels: str) -> float:
     total = 0.0
-    for line in httpx.get(url + "/metrics").text.splitlines():
+    for line in httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {KEY}"}).text.splitlines():
         match = re.match(r"^([a-z_]+)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
         if match and match.group(1) == name:
             have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
@@ -89,7 +89,8 @@ def test_embedded_model_served_by_the_cli_batches_guards_and_reports(embedded_di
         assert refused and {a.status_code for a in answers} == {200, 429}
         assert int(refused[0].headers["retry-after"]) >= 1
 
-        text = httpx.get(url + "/metrics").text
+        assert httpx.get(url + "/metrics").status_code == 401  # with keys, the metrics need one too
+        text = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
         assert 'slmforge_requests_total{route="/v1/chat/completions",status="200"}' in text
         assert metric(url, "slmforge_generated_tokens_total", model="smollm2-135m") > 12 * 2
         assert metric(url, "slmforge_requests_total", status="401") >= 1

@@ -11,7 +11,7 @@ import torch
 
 from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import load_model
-from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, SamplingParams, longest_partial_stop
+from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, RequestError, SamplingParams, longest_partial_stop
 
 PROMPTS = ["a penny saved", "The quick brown fox", "Give me a recipe with flour", "hi", "What would a grumpy farmer say"]
 
@@ -21,6 +21,7 @@ class Recorder:
         self.batches: list[int] = []
         self.joins: list[int] = []
         self.tokens = 0
+        self.cancelled = 0
 
     def batch_started(self, model: str, size: int) -> None:
         self.batches.append(size)
@@ -33,6 +34,9 @@ class Recorder:
 
     def batch_joined(self, model: str, joined: int, size: int) -> None:
         self.joins.append(joined)
+
+    def sequence_cancelled(self, model: str) -> None:
+        self.cancelled += 1
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +182,53 @@ def test_requests_arriving_mid_batch_join_it_and_still_get_their_own_answer(tiny
         assert result.text == tokenizer.decode(expected[: expected.index(eos)] if eos in expected else expected,
                                                skip_special_tokens=True)
     assert long_done and long_done[0].completion_tokens > 6
+
+
+def test_a_bad_seed_fails_its_own_row_and_the_other_12_of_the_batch_are_answered(tiny):
+    model, tokenizer = tiny
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=16, batch_wait_ms=100, observer=recorder)
+    engine.start()
+    ids = tokenizer("a penny saved")["input_ids"]
+    seeds = [*range(6), 2**64, *range(6, 12)]  # torch's manual_seed takes [-2**63, 2**64): 2**64 overflows
+    results, _, _ = run_all(engine, [(ids, SamplingParams(4, temperature=1.0, seed=s)) for s in seeds])
+    engine.stop()
+    assert recorder.batches == [12]
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(results[6], RequestError) and "seed" in str(results[6])
+    assert sum(isinstance(r, GenerationResult) for r in results) == 12
+
+
+def test_a_bad_row_joining_a_running_batch_fails_alone_and_the_batch_goes_on(tiny):
+    model, tokenizer = tiny
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=0, observer=recorder)
+    engine.start()
+    started = threading.Event()
+    long_done: list[GenerationResult] = []
+    engine.submit(GenRequest(tokenizer("hi")["input_ids"], SamplingParams(300, temperature=1.5, seed=3), long_done.append,
+                             on_delta=lambda d: started.set()))
+    assert started.wait(30)
+    ids = tokenizer("The quick brown fox")["input_ids"]
+    seeds = [1, -(2**63) - 1, 2]
+    results, _, _ = run_all(engine, [(ids, SamplingParams(6, temperature=1.0, seed=s)) for s in seeds])
+    engine.stop()
+    assert sum(recorder.joins) >= 1
+    assert isinstance(results[1], RequestError)
+    assert isinstance(results[0], GenerationResult) and isinstance(results[2], GenerationResult)
+    assert long_done and isinstance(long_done[0], GenerationResult) and long_done[0].completion_tokens > 6
+
+
+def test_vanishing_temperature_or_top_p_is_greedy_instead_of_nan(tiny):
+    model, tokenizer = tiny
+    engine = BatchingEngine("t", model, tokenizer, max_batch=4, batch_wait_ms=20)
+    engine.start()
+    ids = tokenizer("What would a grumpy farmer say")["input_ids"]
+    # 1e-41 / 1e-46 are floats a client can send: the first divides logits to inf, the second
+    # underflows to 0 in float32, so sampling would see NaN or no token left at all.
+    params = [SamplingParams(8, temperature=0), SamplingParams(8, temperature=1e-41, seed=1),
+              SamplingParams(8, temperature=1.0, top_p=1e-46, seed=1)]
+    results, _, _ = run_all(engine, [(ids, p) for p in params])
+    engine.stop()
+    assert all(isinstance(r, GenerationResult) for r in results), results
+    assert results[1].text == results[0].text and results[2].text == results[0].text

@@ -9,9 +9,10 @@ import pytest
 from slmforge.core.sections import ServeSection
 from slmforge.runtime.serve.cache import ResponseCache, cache_key
 from slmforge.runtime.serve.engine import GenerationResult, SamplingParams
-from slmforge.runtime.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header
+from slmforge.runtime.serve.guards import RateLimiter, check_bind, matching_key, read_api_keys, retry_after_header, short_keys
 from slmforge.runtime.serve.loading import parse_model_flag, served_name
 from slmforge.runtime.serve.options import ServeError, ServeOptions, parse_split
+from slmforge.runtime.serve.protocol import lone_surrogate
 
 
 def test_only_a_listed_bearer_key_matches(tmp_path):
@@ -22,6 +23,23 @@ def test_only_a_listed_bearer_key_matches(tmp_path):
     assert matching_key("Bearer sk-two", keys) == "sk-two"
     for header in (None, "", "sk-one", "Bearer sk-on", "Bearer sk-one2", "Basic sk-one"):
         assert matching_key(header, keys) is None
+
+
+def test_a_keys_file_saved_with_a_utf8_bom_reads_its_first_key(tmp_path):
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("sk-first-key-0123456789\nsk-second\n", encoding="utf-8-sig")  # Notepad's "UTF-8 with BOM"
+    assert read_api_keys(keys_file) == ["sk-first-key-0123456789", "sk-second"]
+
+
+def test_the_bearer_scheme_is_case_insensitive():
+    keys = ["sk-one"]
+    for header in ("bearer sk-one", "BEARER sk-one", "Bearer   sk-one ", "bEaReR\tsk-one"):
+        assert matching_key(header, keys) == "sk-one", header
+    assert matching_key("Bearersk-one", keys) is None
+
+
+def test_keys_shorter_than_16_characters_are_counted_for_the_start_warning():
+    assert short_keys(["sk-one", "0123456789abcdef", "x" * 40]) == 1
 
 
 def test_missing_or_empty_keys_file_is_one_clear_error(tmp_path):
@@ -41,6 +59,25 @@ def test_token_bucket_allows_the_burst_then_says_how_long_to_wait():
     assert retry_after_header(wait) == "1"
     time.sleep(wait + 0.05)
     assert limiter.acquire("k") == 0.0
+
+
+def test_a_request_pays_one_unit_per_sequence_and_never_more_than_the_burst():
+    limiter = RateLimiter(rate=1.0, burst=4)
+    assert limiter.acquire("k", 3) == 0.0
+    assert 1.9 < limiter.acquire("k", 3) <= 2.0  # 1 unit left: 2 more to wait for, and nothing was taken
+    assert limiter.acquire("k", 1) == 0.0
+    assert limiter.acquire("big", 100) == 0.0  # a full bucket pays for any request once
+    assert limiter.acquire("big", 1) > 0
+
+
+def test_quiet_clients_are_forgotten_once_the_table_is_full(monkeypatch):
+    monkeypatch.setattr(RateLimiter, "MAX_CLIENTS", 3)
+    limiter = RateLimiter(rate=1000.0, burst=1)
+    for client in ("a", "b", "c"):
+        limiter.acquire(client)
+    time.sleep(0.01)  # at 1,000 units/s every bucket is full again
+    limiter.acquire("d")
+    assert set(limiter._buckets) == {"d"}
 
 
 def test_rate_limit_zero_means_off():
@@ -87,3 +124,13 @@ def test_cache_keeps_only_deterministic_answers_and_evicts_the_oldest():
         cache.put(key, answer)
     assert cache.get(keys[0]) is None and cache.get(keys[2]) == answer
     assert cache_key("m", [1], greedy) != cache_key("m", [1], SamplingParams(9, temperature=0))
+
+
+def test_a_lone_surrogate_is_found_by_its_path_however_deep_the_body():
+    body = {"model": "m", "messages": [{"role": "user", "content": "fine"}, {"role": "user", "content": "a\ud800"}]}
+    assert lone_surrogate(body) == "messages.1.content"
+    assert lone_surrogate({"\udc00": 1}) == "\\udc00"  # named printably, so the error message can be sent
+    deep: list = ["\U0001f642 paired surrogates are fine"]
+    for _ in range(20_000):
+        deep = [deep]
+    assert lone_surrogate({"prompt": deep}) is None

@@ -7,10 +7,13 @@ row keeps its own temperature, top_p, seed, stop strings and max_tokens. A row t
 dropped from the KV cache, so the rest of the batch gets cheaper instead of waiting for it.
 Requests that arrive while a batch runs join it between two decoding steps: they are prefilled
 on their own and their KV cache is left-padded and concatenated to the running one.
+Everything one request brings (its seed, its sampling, its callbacks) runs guarded per row: a
+request that fails there is answered with its own error, and its batch goes on without it.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -22,6 +25,16 @@ from transformers.cache_utils import DynamicLayer
 
 from slmforge.runtime.generation import stop_ids
 
+log = logging.getLogger(__name__)
+
+# Below this temperature logits / temperature overflows float32 to inf (NaN after softmax) long
+# before sampling stops being argmax: such a request means greedy, and gets greedy.
+GREEDY_BELOW = 1e-5
+
+
+class RequestError(ValueError):
+    """A request whose own parameters cannot be run: its row fails, the rest of its batch goes on."""
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -30,6 +43,10 @@ class SamplingParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < GREEDY_BELOW:
+            object.__setattr__(self, "temperature", 0.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class EngineObserver(Protocol):
     def tokens_generated(self, model: str, count: int) -> None: ...
     def queue_depth(self, model: str, depth: int) -> None: ...
     def batch_joined(self, model: str, joined: int, size: int) -> None: ...
+    def sequence_cancelled(self, model: str) -> None: ...
 
 
 class Engine(Protocol):
@@ -96,7 +114,11 @@ class _Row:
         self.emitted = ""
         self.generator = None
         if request.params.seed is not None:
-            self.generator = torch.Generator().manual_seed(request.params.seed)
+            try:
+                self.generator = torch.Generator().manual_seed(request.params.seed)
+            except (RuntimeError, ValueError, OverflowError) as exc:
+                raise RequestError(f"seed {request.params.seed} is out of range: use an integer in "
+                                   "[-2**63, 2**64)") from exc
 
     def advance(self, token: int, tokenizer: Any) -> bool:
         """Take one sampled token; answer the request and return True when it is finished."""
@@ -129,31 +151,34 @@ class _Row:
     def _finish(self, text: str, reason: str) -> bool:
         if self.request.on_delta is not None and text.startswith(self.emitted) and len(text) > len(self.emitted):
             self.request.on_delta(text[len(self.emitted):])
-        self.request.answered = True
-        self.request.on_done(GenerationResult(text, reason, len(self.request.prompt_ids), len(self.ids)))
+        answer(self.request, GenerationResult(text, reason, len(self.request.prompt_ids), len(self.ids)))
         return True
 
 
-def sample_next(logits: torch.Tensor, rows: list[_Row]) -> list[int]:
-    """One token per row, each with its own temperature / top_p / seed (temperature 0 = greedy)."""
-    logits = logits.float()
-    greedy = logits.argmax(dim=-1).tolist()
-    tokens = []
-    for i, row in enumerate(rows):
-        params = row.request.params
-        if params.temperature <= 0:
-            tokens.append(greedy[i])
-            continue
-        scores = logits[i] / params.temperature
-        if params.top_p < 1.0:
-            sorted_scores, order = scores.sort(descending=True)
-            cumulative = sorted_scores.softmax(-1).cumsum(-1)
-            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-            drop = cumulative - sorted_scores.softmax(-1) >= params.top_p
-            scores = scores.scatter(0, order[drop], float("-inf"))
-        probs = scores.softmax(-1)
-        tokens.append(int(torch.multinomial(probs, 1, generator=row.generator)))
-    return tokens
+def answer(request: GenRequest, result: GenerationResult | BaseException) -> None:
+    """Call `on_done` once. A callback that raises (its server's loop already closed) is logged:
+    it is that requester's problem and must not end the batch the others are in."""
+    if request.answered:
+        return
+    request.answered = True
+    try:
+        request.on_done(result)
+    except Exception:
+        log.exception("on_done of a generation request raised")
+
+
+def sample_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
+    """One token from one row's float32 logits with its own temperature (> 0) and top_p."""
+    scores = logits / params.temperature
+    if params.top_p < 1.0:
+        sorted_scores, order = scores.sort(descending=True)
+        probs = sorted_scores.softmax(-1)
+        # Keep the smallest prefix whose mass reaches top_p. The first token always stays: a top_p
+        # below float32's smallest number (1e-46) would otherwise drop every token.
+        drop = probs.cumsum(-1) - probs >= params.top_p
+        drop[0] = False
+        scores = scores.scatter(0, order[drop], float("-inf"))
+    return int(torch.multinomial(scores.softmax(-1), 1, generator=generator))
 
 
 class BatchingEngine:
@@ -227,20 +252,24 @@ class BatchingEngine:
                 self._run_batch(batch)
             except BaseException as exc:  # a failed batch must answer its requests, not hang them
                 for request in {id(r): r for r in batch + self._batched_requests}.values():
-                    if not request.answered:
-                        request.answered = True
-                        request.on_done(exc)
+                    answer(request, exc)
 
     def _prefill(self, requests: list[GenRequest]) -> tuple[list[_Row], Any, torch.Tensor, torch.Tensor, list[int]]:
         """Run the prompts of `requests` (left-padded) and sample each one's first token.
 
         Returns the rows still running, their cache, attention mask, last positions and next tokens.
         """
-        rows = [_Row(r, self.eos_ids) for r in requests if not r.cancelled.is_set()]
+        rows = []
         for request in requests:
             if request.cancelled.is_set():
-                request.answered = True
-                request.on_done(GenerationResult("", "stop", len(request.prompt_ids), 0))
+                answer(request, GenerationResult("", "stop", len(request.prompt_ids), 0))
+                if self.observer is not None:
+                    self.observer.sequence_cancelled(self.name)
+                continue
+            try:
+                rows.append(_Row(request, self.eos_ids))
+            except Exception as exc:  # this request's own state (its seed): it fails alone
+                answer(request, exc)
         self._batched_requests.extend(r.request for r in rows)  # answered with the error if the batch fails
         if not rows:
             return [], None, torch.zeros(0), torch.zeros(0), []
@@ -262,14 +291,27 @@ class BatchingEngine:
     def _advance(self, rows: list[_Row], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor,
                  logits: torch.Tensor) -> tuple[list[_Row], Any, torch.Tensor, torch.Tensor, list[int]]:
         """Sample one token per row; answer and drop the rows that finished (their cache rows too)."""
-        tokens = sample_next(logits, rows)
+        logits = logits.float()
+        tokens = logits.argmax(dim=-1).tolist()  # greedy rows keep these
         keep = []
-        for i, (row, token) in enumerate(zip(rows, tokens)):
-            if row.advance(token, self.tokenizer) or row.cancel_if_asked(self.tokenizer):
-                if self.observer is not None:
-                    self.observer.tokens_generated(self.name, len(row.ids))
-            else:
+        for i, row in enumerate(rows):
+            cancelled = False
+            try:
+                params = row.request.params
+                if params.temperature > 0:
+                    tokens[i] = sample_token(logits[i], params, row.generator)
+                finished = row.advance(tokens[i], self.tokenizer)
+                if not finished:
+                    finished = cancelled = row.cancel_if_asked(self.tokenizer)
+            except Exception as exc:  # this row's sampling or callbacks failed: it alone leaves the batch
+                answer(row.request, exc)
+                finished = True
+            if not finished:
                 keep.append(i)
+            elif self.observer is not None:
+                self.observer.tokens_generated(self.name, len(row.ids))
+                if cancelled:
+                    self.observer.sequence_cancelled(self.name)
         if len(keep) < len(rows) and keep:
             index = torch.tensor(keep, dtype=torch.long, device=mask.device)
             cache.batch_select_indices(index)
@@ -288,7 +330,13 @@ class BatchingEngine:
         while rows:
             # Requests that came in while this batch ran join it now instead of waiting for its end.
             if len(rows) < self.max_batch and not self._queue.empty() and self._can_join(cache):
-                joined = self._prefill(self._take(self.max_batch - len(rows), 0.0))
+                taken = self._take(self.max_batch - len(rows), 0.0)
+                try:
+                    joined = self._prefill(taken)
+                except Exception as exc:  # the newcomers' prefill failed: they fail, the running rows go on
+                    for request in taken:
+                        answer(request, exc)
+                    joined = ([],)
                 if joined[0]:
                     rows, cache, mask, last_pos, tokens = _merge((rows, cache, mask, last_pos, tokens), joined)
                     if self.observer is not None:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from slmforge.runtime.llamacpp import LlamaTokenizer
-from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest
+from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest, answer
 from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
 from slmforge.runtime.serve.options import ServeError, ServeOptions
 
@@ -54,7 +54,7 @@ class LlamaCppEngine:
             try:
                 self._generate(request)
             except Exception as exc:  # answer the request; the server turns it into a 500
-                request.on_done(exc)
+                answer(request, exc)
 
     def _generate(self, request: GenRequest) -> None:
         if self.observer is not None:
@@ -78,7 +78,7 @@ class LlamaCppEngine:
                 break
         if self.observer is not None:
             self.observer.tokens_generated(self.name, count)
-        request.on_done(GenerationResult(text, reason, len(request.prompt_ids), count))
+        answer(request, GenerationResult(text, reason, len(request.prompt_ids), count))
 
 
 def _gguf_path(source: str) -> Path:

@@ -12,17 +12,33 @@ from pathlib import Path
 
 from slmforge.runtime.serve.options import ServeError
 
+# Shorter keys can be guessed; the server warns at start rather than refusing (tests and demos use them).
+MIN_KEY_CHARS = 16
+
 
 def read_api_keys(path: Path) -> list[str]:
     """One key per line; blank lines and # comments are ignored."""
     path = Path(path)
     if not path.is_file():
         raise ServeError(f"--api-keys {path}: file not found (one key per line)")
-    keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    # utf-8-sig: editors that save "UTF-8 with BOM" would otherwise glue U+FEFF to the first key.
+    keys = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     keys = [k for k in keys if k and not k.startswith("#")]
     if not keys:
         raise ServeError(f"--api-keys {path}: no keys in the file (one key per line, # for comments)")
     return keys
+
+
+def short_keys(keys: list[str]) -> int:
+    return sum(len(k) < MIN_KEY_CHARS for k in keys)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer KEY` header (the scheme is case-insensitive, RFC 9110)."""
+    parts = (header or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1].strip()
 
 
 def matching_key(header: str | None, keys: list[str]) -> str | None:
@@ -31,9 +47,10 @@ def matching_key(header: str | None, keys: list[str]) -> str | None:
     Every key is compared in constant time and the loop never stops early, so response time
     says nothing about how much of a guess was right.
     """
-    if not header or not header.startswith("Bearer "):
+    token = bearer_token(header)
+    if token is None:
         return None
-    offered = header.removeprefix("Bearer ").strip().encode()
+    offered = token.encode()
     found = None
     for key in keys:
         if hmac.compare_digest(offered, key.encode()):
@@ -64,7 +81,11 @@ class _Bucket:
 
 
 class RateLimiter:
-    """Token bucket per client: `rate` requests per second on average, bursts up to `burst`."""
+    """Token bucket per client: `rate` units per second on average, bursts up to `burst`."""
+
+    # Past this many clients, full buckets (clients quiet for a while) are forgotten, so that
+    # requests from ever new addresses cannot grow the table without end.
+    MAX_CLIENTS = 10_000
 
     def __init__(self, rate: float, burst: int):
         self.rate = rate
@@ -72,19 +93,37 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, client: str) -> float:
-        """0 when the request may go ahead, else the seconds to wait before the next one will."""
+    def acquire(self, client: str, cost: float = 1.0) -> float:
+        """0 when `cost` units may go ahead (and are taken), else the seconds until they could.
+
+        A cost above the burst is charged as the whole burst: it could never be paid otherwise.
+        """
         if self.rate <= 0:
             return 0.0
-        now = time.monotonic()
+        cost = min(cost, self.burst)
         with self._lock:
-            bucket = self._buckets.setdefault(client, _Bucket(float(self.burst), now))
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
+            bucket = self._refilled(client)
+            if bucket.tokens >= cost:
+                bucket.tokens -= cost
                 return 0.0
-            return (1 - bucket.tokens) / self.rate
+            return (cost - bucket.tokens) / self.rate
+
+    def wait_s(self, client: str) -> float:
+        """Seconds until one unit is free again, taking nothing."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            return max(0.0, 1 - self._refilled(client).tokens) / self.rate
+
+    def _refilled(self, client: str) -> _Bucket:
+        now = time.monotonic()
+        if client not in self._buckets and len(self._buckets) >= self.MAX_CLIENTS:
+            self._buckets = {k: b for k, b in self._buckets.items()
+                             if b.tokens + (now - b.updated) * self.rate < self.burst}
+        bucket = self._buckets.setdefault(client, _Bucket(float(self.burst), now))
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
 
 
 def retry_after_header(wait_s: float) -> str:

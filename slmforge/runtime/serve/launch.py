@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slmforge.runtime.serve.engine import BatchingEngine, Engine
-from slmforge.runtime.serve.guards import check_bind
+from slmforge.runtime.serve.guards import MIN_KEY_CHARS, check_bind, short_keys
 from slmforge.runtime.serve.loading import ModelSpec, load_for_serving
 from slmforge.runtime.serve.metrics import ServeMetrics
 from slmforge.runtime.serve.options import ServeError, ServeOptions
@@ -44,6 +44,10 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
         # On a CPU shared with other jobs, fewer intra-op threads than cores avoids OpenMP
         # threads spinning against each other (measured here: 1 thread 53 ms/step, 2 threads 471).
         torch.set_num_threads(threads)
+    weak = short_keys(options.api_keys)
+    if weak:
+        echo(f"warning: {weak} API key{' is' if weak == 1 else 's are'} shorter than {MIN_KEY_CHARS} characters and "
+             "can be guessed; make long random ones, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     # Before minutes of model loading, not after.
     check_bind(options.host, options.api_keys)
     from slmforge.runtime.serve.server import check_port_free

@@ -34,6 +34,8 @@ class ServeMetrics:
         )
         self.max_batch = Gauge("slmforge_batch_size_max", "Largest batch seen since start, by model.", ["model"], registry=r)
         self.joins = Counter("slmforge_batch_joins", "Requests that joined a batch already running, by model.", ["model"], registry=r)
+        self.cancelled = Counter("slmforge_cancelled_sequences", "Sequences stopped before their end because the client went away, by model.",
+                                 ["model"], registry=r)
         self.cache = Counter("slmforge_cache", "Response cache lookups of deterministic requests.", ["result"], registry=r)
 
     # EngineObserver: called from engine threads (prometheus_client is thread-safe).
@@ -48,6 +50,9 @@ class ServeMetrics:
         gauge = self.max_batch.labels(model)
         if size > gauge._value.get():
             gauge.set(size)
+
+    def sequence_cancelled(self, model: str) -> None:
+        self.cancelled.labels(model).inc()
 
     def tokens_generated(self, model: str, count: int) -> None:
         self.tokens.labels(model).inc(count)

@@ -1,4 +1,5 @@
-"""ASGI middleware: refuse oversized bodies (413) before they are read, and count every response.
+"""ASGI middleware: refuse oversized bodies (413) before they are read, bodies that do not arrive
+in time (408), and count every response.
 
 Plain ASGI rather than BaseHTTPMiddleware: it sees the end of a streamed response (so latency
 covers the whole stream) and never buffers bodies.
@@ -6,6 +7,7 @@ covers the whole stream) and never buffers bodies.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -16,14 +18,15 @@ from slmforge.runtime.serve.metrics import ServeMetrics
 from slmforge.runtime.serve.protocol import error_body
 
 # Route labels are fixed: a label per arbitrary path would let any client grow the metrics forever.
-ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}
+ROUTES = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/openapi.json"}
 
 
 class BodyLimitAndMetrics:
-    def __init__(self, app: Any, metrics: ServeMetrics, max_body_bytes: int):
+    def __init__(self, app: Any, metrics: ServeMetrics, max_body_bytes: int, body_timeout_s: float = 10.0):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -50,12 +53,23 @@ class BodyLimitAndMetrics:
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(counting_send)
             return
-        received = 0
+        received, body_done = 0, False
+        # One deadline for the whole body, not per chunk: a client trickling a byte at a time would
+        # otherwise hold its connection (and the request's task) for as long as it likes.
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
 
         async def limited_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
+            nonlocal received, body_done
+            if body_done:  # what follows the body is only the disconnect, however late it comes
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(408, f"The request body did not arrive within {self.body_timeout_s:g} s") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
             if received > self.max_body_bytes:
                 # Chunked bodies have no length up front: stop reading once over the limit.
                 raise HTTPException(413, self._message())

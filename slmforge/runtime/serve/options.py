@@ -13,21 +13,32 @@ class ServeError(SlmforgeError):
     """The server cannot start as asked (address, keys file, model, engine, split)."""
 
 
+# The recipe's serve section holds every default (and says what each key means); the options take theirs from it.
+_DEFAULTS = ServeSection()
+
+
 @dataclass
 class ServeOptions:
-    host: str = "127.0.0.1"
-    port: int = 8000
+    """A serve section plus what only the command line says (keys, A/B split); CLI flags win over the recipe."""
+
+    host: str = _DEFAULTS.host
+    port: int = _DEFAULTS.port
     api_keys: list[str] = field(default_factory=list)
-    max_batch: int = 32
-    batch_wait_ms: float = 5.0
-    rate_limit: float = 0.0  # requests per second per key (per client address without keys); 0 = off
-    rate_burst: int = 20
-    max_body_bytes: int = 1 << 20
-    max_prompt_tokens: int = 4096
-    max_tokens_cap: int = 1024
-    default_max_tokens: int = 256
-    max_n: int = 8
-    cache_size: int = 1024
+    key_failures_per_minute: int = _DEFAULTS.key_failures_per_minute
+    public_metrics: bool = _DEFAULTS.public_metrics
+    max_batch: int = _DEFAULTS.max_batch
+    batch_wait_ms: float = _DEFAULTS.batch_wait_ms
+    rate_limit: float = _DEFAULTS.rate_limit
+    rate_burst: int = _DEFAULTS.rate_burst
+    max_body_bytes: int = _DEFAULTS.max_body_bytes
+    body_timeout_s: float = _DEFAULTS.body_timeout_s
+    max_prompt_tokens: int = _DEFAULTS.max_prompt_tokens
+    max_tokens_cap: int = _DEFAULTS.max_tokens_cap
+    default_max_tokens: int = _DEFAULTS.default_max_tokens
+    max_n: int = _DEFAULTS.max_n
+    max_sequences: int = _DEFAULTS.max_sequences
+    max_queue: int = _DEFAULTS.max_queue
+    cache_size: int = _DEFAULTS.cache_size
     split: dict[str, float] = field(default_factory=dict)  # variant model name -> weight
     split_alias: str = "ab"
     graceful_timeout_s: float = 30.0
