@@ -37,6 +37,7 @@ def train_run(tmp_path: Path, model: Path, **train) -> Path:
     return tmp_path / "runs" / "tiny"
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path, tiny_llama):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -64,6 +65,7 @@ def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path,
     assert "model/adapter_model.safetensors" in manifest["stages"]["train"]["outputs"]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed(tmp_path, tiny_qwen2):
     from transformers import AutoModelForCausalLM
 
@@ -79,6 +81,7 @@ def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed
     assert not hasattr(model, "peft_config")
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_resuming_with_a_changed_recipe_is_refused_with_what_to_do(tmp_path, tiny_qwen2):
     from slmforge.core.errors import RunDirError
 
@@ -142,6 +145,7 @@ def test_micro_batches_split_a_step_into_equal_parts_that_fit_the_token_budget()
     assert micro_batches(8, 128, None) == MicroBatches(8, 1)  # 0 / CUDA auto: never split
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_micro_batches_train_the_same_steps_as_the_whole_batch_at_once(tmp_path, tiny_qwen2):
     """Splitting a step into forward passes of ≤ 64 tokens (one packed row) changes memory, not training.
 
