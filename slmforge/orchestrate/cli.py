@@ -169,11 +169,13 @@ ModelOrRunArg = Annotated[str, typer.Argument(help="Run directory (runs/NAME), m
 @app.command("serve")
 @user_errors
 def serve_cmd(
-    model_or_run: ModelOrRunArg,
+    model_or_run: Annotated[list[str], typer.Argument(help="Run directory (runs/NAME), model directory, .gguf file or "
+                                                           "embedded:smollm2-135m; several runs sharing a base: one base, "
+                                                           "each run's adapter under its name.")],
     host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1; others need --api-keys).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
     api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File with one API key per line (Bearer auth).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Model name clients send for MODEL_OR_RUN (default: its name).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name clients send for the first MODEL_OR_RUN (default: its name).")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another model too: NAME=PATH (repeatable).")] = None,
     split: Annotated[Optional[str], typer.Option(help="A/B: route the alias across models by weight, e.g. a=0.9,b=0.1.")] = None,
     split_alias: Annotated[str, typer.Option(help="Model name that --split routes.")] = "ab",
@@ -185,7 +187,7 @@ def serve_cmd(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model (default: torch's choice).")] = None,
     public_metrics: Annotated[Optional[bool], typer.Option("--public-metrics", help="With --api-keys: /metrics and /openapi.json need no key.")] = None,
 ) -> None:
-    """Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
+    """Serve models over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
     from slmforge.runtime.serve.launch import serve_command
 
     serve_command(model_or_run, name=name, models=model, api_keys_file=str(api_keys) if api_keys else None,

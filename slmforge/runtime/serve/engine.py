@@ -67,6 +67,7 @@ class GenRequest:
     on_delta: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     answered: bool = False  # set once on_done has been called
+    adapter: str | None = None  # on a multi-adapter engine: the LoRA this sequence runs with (its served name)
 
 
 class EngineObserver(Protocol):
@@ -202,12 +203,15 @@ class BatchingEngine:
         self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_ids = stop_ids(model, tokenizer)  # the one stop rule batch generation uses too
+        # A peft model holding several named adapters: each row of a batch runs with its own (peft's mixed batches).
+        self.mixed_adapters = len(getattr(model, "peft_config", {}) or {}) > 1
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        self._thread.start()
+        if not self._thread.is_alive() and self._thread.ident is None:  # once, however many served names share it
+            self._thread.start()
 
     def submit(self, request: GenRequest) -> None:
         self._queue.put(request)
@@ -264,7 +268,7 @@ class BatchingEngine:
             if request.cancelled.is_set():
                 answer(request, GenerationResult("", "stop", len(request.prompt_ids), 0))
                 if self.observer is not None:
-                    self.observer.sequence_cancelled(self.name)
+                    self.observer.sequence_cancelled(self._label(request))
                 continue
             try:
                 rows.append(_Row(request, self.eos_ids))
@@ -285,7 +289,8 @@ class BatchingEngine:
         # Left padding: positions count real tokens only, so a padded row sees the same
         # positions as it would alone.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                         **self._adapters_of(rows))
         return self._advance(rows, out.cache, mask, positions[:, -1], out.logits[:, -1, :])
 
     def _advance(self, rows: list[_Row], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor,
@@ -309,14 +314,23 @@ class BatchingEngine:
             if not finished:
                 keep.append(i)
             elif self.observer is not None:
-                self.observer.tokens_generated(self.name, len(row.ids))
+                self.observer.tokens_generated(self._label(row.request), len(row.ids))
                 if cancelled:
-                    self.observer.sequence_cancelled(self.name)
+                    self.observer.sequence_cancelled(self._label(row.request))
         if len(keep) < len(rows) and keep:
             index = torch.tensor(keep, dtype=torch.long, device=mask.device)
             cache.batch_select_indices(index)
             mask, last_pos = mask[index], last_pos[index]
         return [rows[i] for i in keep], cache, mask, last_pos, [tokens[i] for i in keep]
+
+    def _adapters_of(self, rows: list[_Row]) -> dict[str, Any]:
+        """peft's per-row adapter names for this batch ("__base__": the base model alone)."""
+        if not self.mixed_adapters:
+            return {}
+        return {"adapter_names": [r.request.adapter or "__base__" for r in rows]}
+
+    def _label(self, request: GenRequest) -> str:
+        return request.adapter or self.name
 
     def _can_join(self, cache: Any) -> bool:
         # Joining pads key/value tensors by hand, which only plain (non-sliding) dynamic layers allow.
@@ -350,8 +364,30 @@ class BatchingEngine:
                 position_ids=last_pos[:, None],
                 cache=cache,
                 use_cache=True,
+                **self._adapters_of(rows),
             )
             rows, cache, mask, last_pos, tokens = self._advance(rows, out.cache, mask, last_pos, out.logits[:, -1, :])
+
+
+class AdapterView:
+    """One served name of a multi-adapter engine: its requests run with its own LoRA, in batches shared with
+    the other names' requests (one base model in memory for all of them)."""
+
+    def __init__(self, name: str, shared: BatchingEngine) -> None:
+        self.name = name
+        self.shared = shared
+        self.tokenizer = shared.tokenizer
+        self.max_context = shared.max_context
+
+    def start(self) -> None:
+        self.shared.start()
+
+    def submit(self, request: GenRequest) -> None:
+        request.adapter = self.name
+        self.shared.submit(request)
+
+    def stop(self) -> None:
+        self.shared.stop()
 
 
 def _merge(a: tuple, b: tuple) -> tuple:
