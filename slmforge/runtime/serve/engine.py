@@ -24,7 +24,7 @@ from transformers.cache_utils import DynamicLayer
 from slmforge.runtime.generation import stop_ids
 
 # The engine's public types live in requests.py and rows.py; they are imported from here as well.
-from slmforge.runtime.serve.requests import GREEDY_BELOW, Engine, EngineObserver, GenerationResult, GenRequest, RequestError, SamplingParams, answer  # noqa: F401  # noqa: F401
+from slmforge.runtime.serve.requests import GREEDY_BELOW, Engine, EngineObserver, GenerationResult, GenRequest, RequestError, SamplingParams, answer  # noqa: F401
 from slmforge.runtime.serve.rows import _Row, longest_partial_stop, sample_token  # noqa: F401
 
 
