@@ -282,6 +282,21 @@ def recipe_method(recipe: Recipe) -> str:
     return recipe.train.method if recipe.train.method in SFT_COLUMNS else recipe.train.pref.adapter
 
 
+def memory_plans(recipe: Recipe, a: Arch, cuda: bool) -> dict[str, Memory]:
+    """The table's columns: full / lora / qlora for SFT, the adapter choices (lora, full) of a preference method."""
+    t = recipe.train
+    if t.method in SFT_COLUMNS:
+        return {m: recipe_estimate(recipe, a, m, t.batch_size, cuda) for m in SFT_COLUMNS}
+    return {f"{t.method} · {m}": recipe_estimate(recipe, a, m, t.batch_size, cuda) for m in ("lora", "full")}
+
+
+def fits_here(column: str, memory: Memory, have: float, cuda: bool) -> str:
+    """The table's "fits here" cell: yes, no, or needs CUDA (bitsandbytes' 4-bit training is a GPU path here)."""
+    if memory.total < FIT_SHARE * have and (cuda or "qlora" not in column):
+        return "yes"
+    return "needs CUDA" if "qlora" in column else "no"
+
+
 def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_memory: str | None = None) -> dict[str, Memory]:
     """Print the memory table, per-GPU memory across GPU counts and time per epoch; returns the estimates by column."""
     import torch
@@ -293,10 +308,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     a = arch_for(recipe.model.id)
     t = recipe.train
     length, batch = job_length(recipe), t.batch_size
-    if t.method in SFT_COLUMNS:
-        plans = {m: recipe_estimate(recipe, a, m, batch, cuda) for m in SFT_COLUMNS}
-    else:  # the adapter choices of the preference method
-        plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
+    plans = memory_plans(recipe, a, cuda)
     have = available_memory(cuda)
     micro = micro_batches(batch, length, micro_budget(recipe, a, cuda)) if t.method in SFT_COLUMNS else None
     per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
@@ -309,9 +321,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     parts += [p for p in ("reference", "generation") if any(getattr(m, p) for m in plans.values())]
     for part in (*parts, "total"):
         table.add_row(part, *(f"{getattr(p, part) / GB:.2f}" for p in plans.values()), style="bold" if part == "total" else None)
-    fits = ["yes" if p.total < FIT_SHARE * have and (cuda or "qlora" not in m) else ("needs CUDA" if "qlora" in m else "no")
-            for m, p in plans.items()]
-    table.add_row("fits here", *fits)
+    table.add_row("fits here", *(fits_here(m, p, have, cuda) for m, p in plans.items()))
     console.print(table)
     print_scale_out(recipe, a, gpu_memory, console)
     tokens = _dataset_tokens(recipe, runs)
