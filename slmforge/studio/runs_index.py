@@ -1,0 +1,164 @@
+"""Every run under the runs root, summed up for the runs table: stages, headline metrics, age, a loss sparkline.
+
+A run is a directory with manifest.json or recipe.yaml; a sweep's trials (runs/NAME/trials/*) are
+runs too, with the sweep as parent. Summaries are cached by the mtimes and sizes of the files they
+read, so the table of 50 runs costs 50 stat() calls per refresh once they are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slmforge.studio.jobs import Job, JobManager
+from slmforge.studio.metrics_feed import downsample, progress, read_all
+from slmforge.studio.safety import STATE_DIR, NotFound, inside
+
+# A stage the manifest calls running with no studio child and no write for this long is not running.
+STALE_S = 300.0
+_WATCHED = ("manifest.json", "logs/metrics.jsonl", "eval/results.json", "judge/summary.json", "recipe.yaml")
+
+
+def is_run(path: Path) -> bool:
+    return path.is_dir() and ((path / "manifest.json").is_file() or (path / "recipe.yaml").is_file())
+
+
+def run_ids(root: Path) -> list[str]:
+    """Run ids (paths relative to root), trials after their sweep; the studio's own directory is not a run."""
+    if not root.is_dir():
+        return []
+    ids = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith((".", STATE_DIR)) or not child.is_dir():
+            continue
+        if is_run(child):
+            ids.append(child.name)
+        trials = child / "trials"
+        if trials.is_dir():
+            if not is_run(child):
+                ids.append(child.name)  # a sweep whose root has no manifest yet still groups its trials
+            ids.extend(f"{child.name}/trials/{t.name}" for t in sorted(trials.iterdir()) if is_run(t))
+    return ids
+
+
+def run_root(root: Path, run_id: str) -> Path:
+    path = inside(root, run_id)
+    if not is_run(path) and not (path / "trials").is_dir():
+        raise NotFound(f"{run_id}: no such run under {root}")
+    return path
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_recipe(path: Path) -> dict[str, Any]:
+    try:
+        value = yaml.safe_load((path / "recipe.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def overall_status(stages: dict[str, Any], job: Job | None, updated: float) -> str:
+    """running | stopped | failed | complete | interrupted | pending — what the runs table shows."""
+    if job is not None and job.alive:
+        return "stopping" if job.stop_requested else "running"
+    failed = [s for s in stages.values() if s.get("status") == "failed"]
+    if failed:
+        error = str(failed[-1].get("error") or "")
+        return "stopped" if error.startswith(("SIGTERM", "SIGINT")) else "failed"
+    if any(s.get("status") == "running" for s in stages.values()):
+        # Started from a terminal (no studio child): running while its files still change.
+        return "running" if time.time() - updated < STALE_S else "interrupted"
+    if stages and all(s.get("status") == "complete" for s in stages.values()) and "report" in stages:
+        return "complete"
+    return "pending" if not stages else "incomplete"
+
+
+def headline(results: dict[str, Any] | None, judge: dict[str, Any] | None) -> dict[str, Any]:
+    """The few numbers a run is known by: test loss and the task metric, fine-tuned vs base; judge mean."""
+    out: dict[str, Any] = {}
+    models = (results or {}).get("models", {})
+    final, base = models.get("final") or {}, models.get("base") or {}
+    out["task"] = (results or {}).get("task")
+    for key in ("loss", "rouge_l", "mae", "within_10pct"):
+        if isinstance(final.get(key), (int, float)):
+            out[key] = {"final": final[key], "base": base.get(key)}
+    mean = (judge or {}).get("mean")
+    if isinstance(mean, dict):
+        out["judge_mean"] = mean.get("value")
+    return out
+
+
+@dataclass
+class RunIndex:
+    root: Path
+    jobs: JobManager
+    _cache: dict[str, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
+
+    def _key(self, path: Path) -> tuple:
+        stamp = []
+        for rel in _WATCHED:
+            try:
+                st = (path / rel).stat()
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        path = run_root(self.root, run_id)
+        key = self._key(path)
+        cached = self._cache.get(run_id)
+        base = cached[1] if cached and cached[0] == key else self._read(run_id, path)
+        self._cache[run_id] = (key, base)
+        job = self.jobs.get(run_id)
+        updated = max([base["updated"]] + ([job.started] if job else []))
+        return {**base, "status": overall_status(base["stages"], job, updated),
+                "job": job.as_dict() if job else None, "age_s": time.time() - base["created"] if base["created"] else None}
+
+    def _read(self, run_id: str, path: Path) -> dict[str, Any]:
+        manifest = read_json(path / "manifest.json") or {}
+        recipe = read_recipe(path)
+        train = recipe.get("train") or {}
+        lines = read_all(path / "logs" / "metrics.jsonl")
+        losses = [line["loss"] for line in lines if isinstance(line.get("loss"), (int, float))]
+        mtimes = [s for s in (_mtime(path / rel) for rel in _WATCHED) if s]
+        parts = run_id.split("/")
+        return {
+            "id": run_id,
+            "name": parts[-1],
+            "sweep": parts[0] if len(parts) == 3 else None,
+            "is_sweep": (path / "trials").is_dir(),
+            "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "error": v.get("error")}
+                       for k, v in (manifest.get("stages") or {}).items()},
+            "created": manifest.get("created") or (min(mtimes) if mtimes else None),
+            "updated": max(mtimes) if mtimes else 0.0,
+            "model": (recipe.get("model") or {}).get("id"),
+            "method": train.get("method"),
+            "progress": progress(lines, int(train.get("max_steps", -1) or -1), float(train.get("epochs", 1.0) or 1.0)).as_dict(),
+            "spark": [round(v, 4) for v in downsample(losses)],
+            "headline": headline(read_json(path / "eval" / "results.json"), read_json(path / "judge" / "summary.json")),
+            "has_model": (path / "model").is_dir(),
+            "has_report": (path / "report.html").is_file(),
+        }
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [self.summary(run_id) for run_id in run_ids(self.root)]
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
