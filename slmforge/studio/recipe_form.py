@@ -99,7 +99,8 @@ def memory_table(recipe: Recipe) -> dict[str, Any]:
     """`slmforge plan`'s memory table as data: GiB per part and column, and whether it fits here."""
     import torch
 
-    from slmforge.train.plan import arch_for, available_memory, fits_here, job_length, memory_plans
+    from slmforge.train.data import micro_batches
+    from slmforge.train.plan import SFT_COLUMNS, arch_for, available_memory, fits_here, job_length, memory_plans, micro_budget
 
     cuda = torch.cuda.is_available()
     try:
@@ -110,9 +111,12 @@ def memory_table(recipe: Recipe) -> dict[str, Any]:
     have = available_memory(cuda)
     parts = ["weights", "gradients", "optimizer", "activations", "logits", "overhead"]
     parts += [p for p in ("reference", "generation") if any(getattr(m, p) for m in plans.values())]
+    batch, length = recipe.train.batch_size, job_length(recipe)
+    micro = micro_batches(batch, length, micro_budget(recipe, a, cuda)) if recipe.train.method in SFT_COLUMNS else None
+    per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
     return {
-        "title": f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {recipe.train.batch_size} × length "
-                 f"{job_length(recipe)} · {'CUDA' if cuda else 'CPU'} {have / GIB:.0f} GiB",
+        "title": f"{recipe.model.id}: {a.params / 1e6:,.0f}M parameters · batch {batch}{per_forward} × length "
+                 f"{length} · {'CUDA' if cuda else 'CPU'} {have / GIB:.0f} GiB",
         "columns": list(plans),
         "method": recipe.train.method,
         "rows": [{"part": part, "gib": [round(getattr(m, part) / GIB, 2) for m in plans.values()]} for part in (*parts, "total")],
