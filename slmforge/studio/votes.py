@@ -87,9 +87,15 @@ class VoteBook:
         self.folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
         wrote: list[str] = []
+        skipped = None
         if vote in ("first", "second"):
             chosen, rejected = (first, second) if vote == "first" else (second, first)
-            if chosen.answer.strip() != rejected.answer.strip():  # a pair of equal texts teaches nothing (prefs drops it)
+            # Rows prefs would refuse are not written: it needs two texts, and equal texts teach nothing.
+            if not chosen.answer.strip() or not rejected.answer.strip():
+                skipped = "no preference row: one answer is empty (prefs needs a chosen and a rejected text)"
+            elif chosen.answer.strip() == rejected.answer.strip():
+                skipped = "no preference row: the two answers are the same text"
+            else:
                 _append(self.preferences, {"prompt": pending.messages, "chosen": chosen.answer, "rejected": rejected.answer,
                                            "chosen_model": chosen.model, "rejected_model": rejected.model,
                                            "chosen_score": 1.0, "rejected_score": 0.0, "source": "studio blind A/B", "time": now})
@@ -102,7 +108,7 @@ class VoteBook:
                 wrote.append(str(path))
         _append(self.log, {"pair": pending.id, "vote": vote, "first": first.model, "second": second.model,
                            "prompt": pending.messages, "time": now})
-        return {"vote": vote, "first": first.model, "second": second.model, "wrote": sorted(set(wrote))}
+        return {"vote": vote, "first": first.model, "second": second.model, "wrote": sorted(set(wrote)), "skipped": skipped}
 
     def _rate(self, path: Path, side: Side, pending: Pending, rating: str) -> None:
         prompt = pending.messages[-1]["content"] if pending.messages else ""

@@ -106,8 +106,11 @@ def test_a_blind_vote_is_a_preference_row_prefs_reads_and_a_rating_rate_reads(tm
     book.vote(again.id, "tie")  # a second vote on the same prompt replaces the rating: rate refuses an id rated twice
     assert read_ratings(book.spotcheck("r1"), known).counts == {"Good": 0, "Okay": 1, "Bad": 0}
     assert len(book.preferences.read_text().splitlines()) == 1  # a tie makes no pair
+    empty = book.open(messages, None, Side("run:r1", "the hen sleeps", 1), Side("base:m", "  "))
+    out = book.vote(empty.id, "first" if empty.sides[0].model == "run:r1" else "second")
+    assert "one answer is empty" in out["skipped"] and len(book.preferences.read_text().splitlines()) == 1  # prefs would refuse it
     tally = book.tally()["pairs"][0]
-    assert (tally["a"], tally["b"], tally["ties"]) == ("base:m", "run:r1", 1) and tally["b_wins"] == 1
+    assert (tally["a"], tally["b"], tally["ties"], tally["b_wins"]) == ("base:m", "run:r1", 1, 2)  # every vote counts in the tally
 
 
 def test_compare_marks_examples_better_or_worse_by_rouge_l_against_the_base_answer(tmp_path):
