@@ -58,6 +58,10 @@ def build_app(root: Path, token: str | None = None, loopback: bool = True, max_m
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        import threading
+
+        # Read every run once at startup, so the first visit of the runs table is served from the cache.
+        threading.Thread(target=studio.index.summaries, name="warm-runs-index", daemon=True).start()
         yield
         studio.pool.close()  # training children keep running: they are their own sessions
 

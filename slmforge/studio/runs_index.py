@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from slmforge.studio.jobs import Job, JobManager
-from slmforge.studio.metrics_feed import downsample, progress, read_all
+from slmforge.studio.metrics_feed import downsample, progress, read_from
 from slmforge.studio.safety import STATE_DIR, NotFound, inside
 
 # A stage the manifest calls running with no studio child and no write for this long is not running.
@@ -61,9 +61,13 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# libyaml's parser when PyYAML has it: the runs table reads every run's recipe.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_recipe(path: Path) -> dict[str, Any]:
     try:
-        value = yaml.safe_load((path / "recipe.yaml").read_text(encoding="utf-8"))
+        value = yaml.load((path / "recipe.yaml").read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return {}
     return value if isinstance(value, dict) else {}
@@ -105,6 +109,7 @@ class RunIndex:
     root: Path
     jobs: JobManager
     _cache: dict[str, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
+    _metrics: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)  # run id → (cursor, lines read so far)
 
     def _key(self, path: Path) -> tuple:
         stamp = []
@@ -131,7 +136,7 @@ class RunIndex:
         manifest = read_json(path / "manifest.json") or {}
         recipe = read_recipe(path)
         train = recipe.get("train") or {}
-        lines = read_all(path / "logs" / "metrics.jsonl")
+        lines = self._metric_lines(run_id, path / "logs" / "metrics.jsonl")
         losses = [line["loss"] for line in lines if isinstance(line.get("loss"), (int, float))]
         mtimes = [s for s in (_mtime(path / rel) for rel in _WATCHED) if s]
         parts = run_id.split("/")
@@ -152,6 +157,14 @@ class RunIndex:
             "has_model": (path / "model").is_dir(),
             "has_report": (path / "report.html").is_file(),
         }
+
+    def _metric_lines(self, run_id: str, path: Path) -> list[dict[str, Any]]:
+        """All lines so far, reading only what was appended since the last refresh (a running run's file grows)."""
+        cursor, lines = self._metrics.get(run_id, (0, []))
+        chunk = read_from(path, cursor)
+        lines = chunk.lines if chunk.reset else lines + chunk.lines
+        self._metrics[run_id] = (chunk.cursor, lines)
+        return lines
 
     def summaries(self) -> list[dict[str, Any]]:
         return [self.summary(run_id) for run_id in run_ids(self.root)]
