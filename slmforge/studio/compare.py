@@ -90,18 +90,17 @@ def compare(runs: dict[str, Path]) -> dict[str, Any]:
     paths = list(runs.values())
     task = _task(paths)
     base_rows: dict[str, dict[str, Any]] = {}
-    for path in paths:  # the base model's answers: from the first run that has them (same prompts, same model)
-        base_rows = {r.get("prompt", ""): r for r in read_jsonl(path / "eval" / "base_samples.jsonl")}
-        if base_rows:
-            break
+    for path in paths:  # the base model's answer to each prompt, from the first run that asked it
+        for row in read_jsonl(path / "eval" / "base_samples.jsonl"):
+            base_rows.setdefault(row.get("prompt", ""), row)
     outputs = {rid: {r.get("prompt", ""): r for r in read_jsonl(p / "eval" / "samples.jsonl")} for rid, p in runs.items()}
     prompts = list(dict.fromkeys(p for rows in [base_rows, *outputs.values()] for p in rows))[:EXAMPLES_SHOWN]
     basis = "base" if base_rows else (next(iter(runs)) if runs else None)
     examples = []
     for prompt in prompts:
         reference = next((rows[prompt].get("reference") for rows in [base_rows, *outputs.values()] if prompt in rows), None)
-        base_out = base_rows.get(prompt, {}).get("output") if base_rows else None
-        base_score = example_score(base_out, reference, task) if base_rows else None
+        base_out = base_rows.get(prompt, {}).get("output")
+        base_score = example_score(base_out, reference, task) if prompt in base_rows else None
         cells = []
         for rid in runs:
             out = outputs[rid].get(prompt, {}).get("output")

@@ -119,7 +119,7 @@ def memory_table(recipe: Recipe) -> dict[str, Any]:
                  f"{length} · {'CUDA' if cuda else 'CPU'} {have / GIB:.0f} GiB",
         "columns": list(plans),
         "method": recipe.train.method,
-        "rows": [{"part": part, "gib": [round(getattr(m, part) / GIB, 2) for m in plans.values()]} for part in (*parts, "total")],
+        "rows": [{"part": part, "gib": [round(getattr(m, part) / GIB, 4) for m in plans.values()]} for part in (*parts, "total")],
         "fits": [fits_here(col, m, have, cuda) for col, m in plans.items()],
     }
 

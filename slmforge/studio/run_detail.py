@@ -52,6 +52,19 @@ def samples(run: Path, limit: int = SAMPLES_SHOWN) -> list[dict[str, Any]]:
              "final": r.get("output") if final else None, "base": base.get(r.get("id"), {}).get("output")} for r in rows]
 
 
+def planned_stages(run: Path) -> list[str]:
+    """The stages `slmforge run` will go through for this recipe (the page shows the ones not started yet as pending)."""
+    from slmforge.errors import SlmforgeError
+    from slmforge.pipeline import STAGES
+    from slmforge.recipe import load
+
+    try:
+        recipe = load(run / "recipe.yaml")
+    except SlmforgeError:
+        return []
+    return [stage.name for stage in STAGES if stage.wanted(recipe)]
+
+
 def detail(run: Path) -> dict[str, Any]:
     manifest = read_json(run / "manifest.json") or {}
     recipe_file = run / "recipe.yaml"
@@ -60,6 +73,7 @@ def detail(run: Path) -> dict[str, Any]:
         "versions": manifest.get("versions"),
         "git_rev": manifest.get("git_rev"),
         "platform": manifest.get("platform"),
+        "planned_stages": planned_stages(run),
         "checkpoints": checkpoints(run),
         "results": read_json(run / "eval" / "results.json"),
         "parity": read_json(run / "export" / "parity.json"),

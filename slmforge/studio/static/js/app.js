@@ -75,13 +75,14 @@ export async function postStream(path, body, onEvent, signal) {
 
 export const q = (params) => new URLSearchParams(params).toString();
 
+// `digits` significant digits (3.759, 42.92, 0.005), exponents for the very small and very large.
 export function fmt(value, digits = 4) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   if (typeof value !== "number") return String(value);
   if (Number.isInteger(value)) return value.toLocaleString();
   const abs = Math.abs(value);
   if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(2);
-  return value.toFixed(abs >= 100 ? 1 : digits);
+  return String(Number(value.toPrecision(digits)));
 }
 
 export function duration(seconds) {

@@ -35,7 +35,8 @@ export async function comparePage(main, arg) {
   const keys = [...new Set([...Object.keys(data.base_metrics), ...data.runs.flatMap((r) => Object.keys(r.metrics))])];
   const best = (k) => {
     const vals = data.runs.map((r) => r.metrics[k]).filter((v) => typeof v === "number");
-    return vals.length > 1 ? (LOWER_BETTER.test(k) ? Math.min(...vals) : Math.max(...vals)) : null;
+    if (vals.length < 2 || vals.every((v) => v === vals[0])) return null; // a tie has no best
+    return LOWER_BETTER.test(k) ? Math.min(...vals) : Math.max(...vals);
   };
   add(main, h("div", { class: "panel flush" }, h("table", { class: "compact", id: "compare-metrics" },
     h("thead", {}, h("tr", {}, h("th", {}, "metric"), h("th", { class: "num" }, "base model"), data.runs.map((r) => h("th", { class: "num" }, r.id, h("div", { class: "muted small" }, r.method || ""))))),

@@ -8,7 +8,7 @@ function planTable(plan) {
   return h("div", {}, h("div", { class: "small muted", style: "margin-bottom:6px" }, plan.title),
     h("table", { class: "compact plan", id: "plan-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "GiB"), plan.columns.map((c) => h("th", { class: "num" }, c)))),
-      h("tbody", {}, plan.rows.map((r) => h("tr", { class: r.part === "total" ? "total" : "", dataset: { part: r.part } }, h("td", {}, r.part), r.gib.map((g) => h("td", { class: "num" }, g.toFixed(2))))),
+      h("tbody", {}, plan.rows.map((r) => h("tr", { class: r.part === "total" ? "total" : "", dataset: { part: r.part } }, h("td", {}, r.part), r.gib.map((g) => h("td", { class: "num" }, g > 0 && g < 0.01 ? "<0.01" : g.toFixed(2))))),
         h("tr", {}, h("td", {}, "fits here"), plan.fits.map((f) => h("td", { class: "num" }, h("span", { class: `badge ${f.split(" ")[0]}` }, f)))))));
 }
 
@@ -53,7 +53,12 @@ export async function newRunPage(main) {
       mount(out.resolved);
     } catch (err) { uploadNote.textContent = err.message; toast(err.message, true); }
   }
-  function scheduleCheck() { clearTimeout(checkTimer); checkTimer = setTimeout(check, 250); }
+  function scheduleCheck() {
+    // Say at once that the verdict is stale: a quick click must not start a recipe the last check did not see.
+    startBtn.disabled = downloadBtn.disabled = true;
+    fill(status, h("span", { class: "muted" }, "checking…"));
+    clearTimeout(checkTimer); checkTimer = setTimeout(check, 250);
+  }
   async function check() {
     const mine = ++seq;
     fill(status, h("span", { class: "muted" }, "checking…"));

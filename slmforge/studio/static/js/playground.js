@@ -64,7 +64,7 @@ function sideBySide(models, chosen) {
   const clear = () => { ca.clear(); cb.clear(); };
   a.addEventListener("change", clear); b.addEventListener("change", clear);
   return h("div", { class: "panel" }, h("div", { class: "row", style: "margin-bottom:10px" }, opts.el, h("button", { onclick: clear }, "New chat")),
-    h("div", { class: "answers" }, h("div", {}, a, ca.log), h("div", {}, b, cb.log)),
+    h("div", { class: "answers" }, h("div", { class: "side" }, a, ca.log), h("div", { class: "side" }, b, cb.log)),
     composer((t) => { ca.send(t); cb.send(t); }));
 }
 
@@ -94,17 +94,18 @@ function blind(models, chosen, runs) {
       const out = await api("/api/ab/vote", { method: "POST", body: { pair: pair.pair, vote } });
       if (vote === "first") cards[0].classList.add("won");
       if (vote === "second") cards[1].classList.add("won");
-      cards[0].querySelector("h4").textContent = `Answer 1 · ${out.first}`;
-      cards[1].querySelector("h4").textContent = `Answer 2 · ${out.second}`;
+      cards[0].querySelector("h4").append(" · ", h("span", { class: "model-name" }, out.first));
+      cards[1].querySelector("h4").append(" · ", h("span", { class: "model-name" }, out.second));
       for (const btn of stage.querySelectorAll("button.vote")) btn.disabled = true;
-      add(stage, h("div", { class: "note", id: "ab-result" }, out.wrote.length ? ["written: ", out.wrote.map((w) => h("code", {}, w)).flatMap((c, i) => (i ? [", ", c] : [c]))] : "no pair written (a tie or equal answers)"),
+      add(stage, h("div", { class: "note", id: "ab-result" }, out.wrote.length ? ["written: ", out.wrote.map((w) => h("code", {}, w)).flatMap((c, i) => (i ? [", ", c] : [c]))] : "nothing written",
+        out.skipped ? h("div", { class: "small" }, out.skipped) : vote === "tie" || vote === "both_bad" ? h("div", { class: "small" }, "no preference row: a tie or both bad picks no winner") : null),
         h("div", { class: "row", style: "margin-top:10px" }, h("button", { class: "primary", onclick: next }, "Next pair")));
       showTally(out.tally);
     } catch (err) { toast(err.message, true); }
   }
   function showTally(t) {
     fill(tally, h("h3", {}, "Votes so far"),
-      t.pairs.length ? h("table", { class: "compact" }, h("thead", {}, h("tr", {}, ["model A", "wins", "model B", "wins", "ties", "both bad"].map((c) => h("th", {}, c)))),
+      t.pairs.length ? h("table", { class: "compact" }, h("thead", {}, h("tr", {}, ["model A", "wins", "model B", "wins", "ties", "both bad"].map((c, i) => h("th", { class: i % 2 || i > 3 ? "num" : "" }, c)))),
         h("tbody", {}, t.pairs.map((p) => h("tr", {}, h("td", {}, p.a), h("td", { class: "num" }, p.a_wins), h("td", {}, p.b), h("td", { class: "num" }, p.b_wins), h("td", { class: "num" }, p.ties), h("td", { class: "num" }, p.both_bad)))))
         : h("p", { class: "muted" }, "none yet"),
       h("p", { class: "note" }, "The picked answer becomes chosen, the other rejected, in ", h("code", {}, t.preferences), " — train on it with ",

@@ -43,7 +43,7 @@ function judgeView(judge, ratings) {
   const parts = [];
   if (judge?.summary) {
     const s = judge.summary;
-    parts.push(h("h3", {}, "Judge scores"), h("p", {}, s.mean ? `mean ${fmt(s.mean.value, 2)} (95 % CI ${fmt(s.mean.low, 2)}–${fmt(s.mean.high, 2)})` : "no scores",
+    parts.push(h("h3", {}, "Judge scores"), h("p", {}, s.mean ? `mean ${fmt(s.mean.value, 3)} (95 % CI ${fmt(s.mean.low, 3)}–${fmt(s.mean.high, 3)})` : "no scores",
       s.low_share ? ` · scored 1–2: ${(s.low_share.value * 100).toFixed(1)} %` : "", s.pass ? ` · ${s.pass.all ? "passes" : "below target"}` : ""),
     table(["score", "answers"], Object.entries(s.distribution || {}).map(([k, v]) => [k, h("td", { class: "num" }, v)])));
   }

@@ -40,8 +40,8 @@ function runRow(run, selected, onSelect) {
     h("td", {}, sparkline(run.spark), " ", h("span", { class: "small" }, fmt(run.progress?.loss, 3))),
     h("td", { class: "num" }, fmt(run.progress?.eval_loss, 3)),
     h("td", { class: "num" }, pair(hl.loss, true)),
-    h("td", { class: "num" }, hl.rouge_l ? pair(hl.rouge_l, false) : hl.mae ? pair(hl.mae, true, 2) : "–"),
-    h("td", { class: "num" }, fmt(hl.judge_mean, 2)),
+    h("td", { class: "num" }, hl.rouge_l ? pair(hl.rouge_l, false) : hl.mae ? pair(hl.mae, true, 3) : "–"),
+    h("td", { class: "num" }, fmt(hl.judge_mean, 3)),
     h("td", { class: "num small muted" }, run.age_s !== null ? `${duration(run.age_s)} ago` : "–"));
 }
 
@@ -57,7 +57,7 @@ export async function runsPage(main) {
       h("a", { class: "btn", href: "#/new" }, "+ New run")),
     h("div", { class: "panel flush" }, h("table", { id: "runs-table" },
       h("thead", {}, h("tr", {}, ["", "run", "status", "stages", "method · model", "progress", "train loss", "val loss", "test loss base → tuned",
-        "ROUGE-L / MAE base → tuned", "judge", "age"].map((c, i) => h("th", { class: i >= 7 ? "num" : "" }, c)))), tbody)));
+        "ROUGE-L | MAE base → tuned", "judge", "age"].map((c, i) => h("th", { class: i >= 7 ? "num" : "", style: i >= 8 && i <= 9 ? "max-width:110px;white-space:normal" : null }, c)))), tbody)));
 
   const onSelect = (id, on) => { on ? selected.add(id) : selected.delete(id); compareBtn.disabled = selected.size < 2; compareBtn.textContent = `Compare selected${selected.size ? ` (${selected.size})` : ""}`; };
   function render() {
@@ -117,7 +117,7 @@ export async function runPage(main, runId) {
       run.trials?.length ? h("a", { class: "btn", href: `#/compare/${encodeURIComponent(run.trials.join(","))}` }, `Compare ${run.trials.length} trials`) : null,
       status.has_model || run.has_model ? h("a", { class: "btn", href: `#/play/${encodeURIComponent("run:" + run.id)}` }, "Chat") : null,
       run.recipe_yaml ? h("a", { class: "btn", href: `/api/run/file?${q({ run: run.id, path: "recipe.yaml", download: 1 })}` }, "Download recipe") : null);
-    const stages = status.stages || {};
+    const stages = { ...Object.fromEntries((run.planned_stages || []).map((s) => [s, { status: "pending" }])), ...(status.stages || {}) };
     fill(strip, ...(Object.keys(stages).length ? STAGE_ORDER.filter((s) => stages[s]).map((s) =>
       h("div", { class: `stage ${stages[s].status}`, title: stages[s].error || "" }, h("b", {}, s),
         h("span", { class: "small muted" }, stages[s].status, stages[s].seconds ? ` · ${duration(stages[s].seconds)}` : ""),
@@ -129,7 +129,7 @@ export async function runPage(main, runId) {
       stat("step", p.step ? `${p.step}${p.total_steps ? ` / ${p.total_steps}` : ""}` : "–", "stat-step"),
       stat("train loss", fmt(p.loss, 4), "stat-loss"), stat("val loss", fmt(p.eval_loss, 4)),
       stat("learning rate", fmt(p.lr, 3)), stat("grad norm", fmt(p.grad_norm, 3)),
-      stat("useful tokens/s", fmt(p.useful_tokens_per_s, 0)),
+      stat("useful tokens/s", typeof p.useful_tokens_per_s === "number" ? Math.round(p.useful_tokens_per_s).toLocaleString() : "–"),
       stat("ETA", running && p.eta_s !== null ? duration(p.eta_s) : "–", "stat-eta"));
   }
   function redraw() {
