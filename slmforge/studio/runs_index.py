@@ -82,6 +82,8 @@ def overall_status(stages: dict[str, Any], job: Job | None, updated: float) -> s
         error = str(failed[-1].get("error") or "")
         return "stopped" if error.startswith(("SIGTERM", "SIGINT")) else "failed"
     if any(s.get("status") == "running" for s in stages.values()):
+        if job is not None:
+            return "interrupted"  # the studio's child ended mid-stage (e.g. stopped before training began)
         # Started from a terminal (no studio child): running while its files still change.
         return "running" if time.time() - updated < STALE_S else "interrupted"
     if stages and all(s.get("status") == "complete" for s in stages.values()) and "report" in stages:

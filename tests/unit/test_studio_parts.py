@@ -143,3 +143,20 @@ def test_runs_index_finds_sweep_trials_and_reads_status_from_the_manifest(tmp_pa
     assert by_id["sweep1"]["is_sweep"] and by_id["sweep1/trials/trial-000"]["sweep"] == "sweep1"
     assert by_id["done"]["headline"]["loss"] == {"final": 2.2, "base": 3.1}
     assert by_id["done"]["progress"]["step"] == 40 and len(by_id["done"]["spark"]) <= 48
+
+
+def test_a_run_whose_studio_child_died_mid_stage_is_interrupted_not_running(tmp_path):
+    import time
+
+    root = tmp_path / "runs"
+    run = synthetic_run(root, "killed", status="running")
+    jobs = JobManager(root, tmp_path)
+    job = jobs.start("killed", run / "recipe.yaml", root)
+    jobs.stop("killed")  # SIGTERM during imports: the child dies before any stage can record it
+    for _ in range(200):
+        if not jobs.get("killed").alive:
+            break
+        time.sleep(0.05)
+    index = RunIndex(root, jobs)
+    assert jobs.get("killed").returncode == -15 and job.pid
+    assert index.summary("killed")["status"] == "interrupted"

@@ -110,7 +110,8 @@ export async function runPage(main, runId) {
     const done = status.status === "complete";
     fill(head, 
       h("h1", {}, run.id), badge(status.status), h("div", { class: "spacer" }),
-      running ? h("button", { class: "danger", id: "stop", disabled: status.status === "stopping", onclick: stop }, status.status === "stopping" ? "Stopping…" : "Stop (save checkpoint)") : null,
+      running && status.job?.alive ? h("button", { class: "danger", id: "stop", disabled: status.status === "stopping", onclick: stop }, status.status === "stopping" ? "Stopping…" : "Stop (save checkpoint)") : null,
+      running && !status.job?.alive ? h("span", { class: "small muted", title: "the studio can stop only the runs it started" }, "started outside the studio: Ctrl-C where it runs saves a checkpoint") : null,
       !running && !done && run.recipe_yaml && !run.is_sweep ? h("button", { class: "primary", id: "resume", onclick: resume }, "Resume") : null,
       done && run.recipe_yaml && !run.is_sweep ? h("button", { id: "rerun", onclick: resume, title: "slmforge run again: complete stages are skipped" }, "Run again") : null,
       h("a", { class: "btn", href: `#/data/${encodeURIComponent(run.id)}` }, "Data"),
