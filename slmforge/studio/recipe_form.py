@@ -7,7 +7,6 @@ would print, and `train/plan.py`'s memory table for the same recipe.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

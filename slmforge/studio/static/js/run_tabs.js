@@ -65,7 +65,7 @@ async function samplesView(runId) {
   return table(["prompt", "base", "fine-tuned", "reference"], samples.map((s) => [s.prompt, reply(s.base), reply(s.final), h("td", { class: "muted" }, s.reference ?? "")]));
 }
 
-export function runTabs(run, _ckpts) {
+export function runTabs(run) {
   const names = [["log", "Log"], ["checkpoints", "Checkpoints"], ["samples", "Samples"], ["eval", "Eval"], ["parity", "Parity"],
     ["judge", "Judge"], ["report", "Report"], ["recipe", "Recipe"]];
   const bar = h("div", { class: "tabs" });

@@ -93,7 +93,6 @@ export async function runPage(main, runId) {
   const head = h("div", { class: "page-head" });
   const strip = h("div", { class: "stage-strip" });
   const stats = h("div", { class: "stats" });
-  const ckpts = h("div", {});
   const grid = h("div", { class: "charts", id: "charts" });
   add(main, head, h("div", { class: "panel" }, strip), stats, h("div", { style: "height:16px" }), grid);
   const charts = CHARTS.map(([title, series]) => {
@@ -101,7 +100,7 @@ export async function runPage(main, runId) {
     add(grid, panel);
     return { series, chart: lineChart(panel, title, series) };
   });
-  const tabs = runTabs(run, ckpts);
+  const tabs = runTabs(run);
   add(main, tabs.element);
 
   let status = run;
