@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 
 from slmforge.errors import SlmforgeError
+from slmforge.studio.assets import Assets
 from slmforge.studio.jobs import JobManager
 from slmforge.studio.playground import ModelPool
 from slmforge.studio.runs_index import RunIndex
-from slmforge.studio.safety import Guard, StudioError, security_headers
+from slmforge.studio.safety import Guard, StudioError
 from slmforge.studio.votes import VoteBook
 
 STATIC = Path(__file__).parent / "static"
@@ -82,28 +82,22 @@ def build_app(root: Path, token: str | None = None, loopback: bool = True, max_m
         lines = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": lines[0] if lines else "bad request", "lines": lines}, status_code=422)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        page = not request.url.path.startswith(("/api/", "/static/"))
-        for key, value in security_headers(page).items():
-            response.headers.setdefault(key, value)
-        if request.url.path.startswith("/static/"):
-            response.headers["cache-control"] = "no-cache"  # revalidate: a new version of the studio shows at once
-        return response
-
     app.include_router(api_runs.router)
     app.include_router(api_new.router)
     app.include_router(api_play.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    assets = Assets(STATIC)
+
+    @app.get("/static/{name:path}", include_in_schema=False)
+    async def static(request: Request, name: str) -> Response:
+        return assets.response(name, request.headers.get("if-none-match"))
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    async def index(request: Request) -> Response:
+        return assets.response("index.html", request.headers.get("if-none-match"))
 
     @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon() -> FileResponse:
-        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+    async def favicon(request: Request) -> Response:
+        return assets.response("favicon.svg", request.headers.get("if-none-match"))
 
     guarded = Guard(app, token, loopback)
     guarded.state = app.state  # type: ignore[attr-defined]  (tests reach the studio through the wrapper)

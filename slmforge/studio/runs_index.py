@@ -8,6 +8,7 @@ read, so the table of 50 runs costs 50 stat() calls per refresh once they are ca
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from slmforge.studio.jobs import Job, JobManager
 from slmforge.studio.metrics_feed import downsample, progress, read_from
-from slmforge.studio.safety import STATE_DIR, NotFound, inside
+from slmforge.studio.safety import STATE_DIR, NotFound, StudioError, inside
 
 # A stage the manifest calls running with no studio child and no write for this long is not running.
 STALE_S = 300.0
@@ -33,16 +34,20 @@ def run_ids(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     ids = []
+    base = root.resolve()
     for child in sorted(root.iterdir()):
         if child.name.startswith((".", STATE_DIR)) or not child.is_dir():
             continue
+        if not child.resolve().is_relative_to(base):
+            continue  # a symlink out of the runs root: the studio neither serves nor lists it
         if is_run(child):
             ids.append(child.name)
         trials = child / "trials"
         if trials.is_dir():
             if not is_run(child):
                 ids.append(child.name)  # a sweep whose root has no manifest yet still groups its trials
-            ids.extend(f"{child.name}/trials/{t.name}" for t in sorted(trials.iterdir()) if is_run(t))
+            ids.extend(f"{child.name}/trials/{t.name}" for t in sorted(trials.iterdir())
+                       if is_run(t) and t.resolve().is_relative_to(base))
     return ids
 
 
@@ -112,6 +117,9 @@ class RunIndex:
     jobs: JobManager
     _cache: dict[str, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
     _metrics: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)  # run id → (cursor, lines read so far)
+    # One reader at a time: a request arriving while the startup warm-up reads every run waits for its cache
+    # instead of reading them all a second time beside it.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _key(self, path: Path) -> tuple:
         stamp = []
@@ -124,7 +132,11 @@ class RunIndex:
         return tuple(stamp)
 
     def summary(self, run_id: str) -> dict[str, Any]:
-        path = run_root(self.root, run_id)
+        path = run_root(self.root, run_id)  # a run id from a request: checked against the runs root
+        with self._lock:
+            return self._summary(run_id, path)
+
+    def _summary(self, run_id: str, path: Path) -> dict[str, Any]:
         key = self._key(path)
         cached = self._cache.get(run_id)
         base = cached[1] if cached and cached[0] == key else self._read(run_id, path)
@@ -169,7 +181,18 @@ class RunIndex:
         return lines
 
     def summaries(self) -> list[dict[str, Any]]:
-        return [self.summary(run_id) for run_id in run_ids(self.root)]
+        with self._lock:
+            return self._summaries()
+
+    def _summaries(self) -> list[dict[str, Any]]:
+        out = []
+        for run_id in run_ids(self.root):  # listed by run_ids, so already under the runs root
+            try:
+                out.append(self._summary(run_id, self.root / run_id))
+            except (StudioError, OSError) as exc:  # one unreadable run must not take the table down
+                out.append({"id": run_id, "name": run_id.split("/")[-1], "status": "unreadable", "error": str(exc), "stages": {},
+                            "headline": {}, "progress": {}, "spark": [], "age_s": None, "sweep": None, "is_sweep": False})
+        return out
 
 
 def _mtime(path: Path) -> float | None:

@@ -90,7 +90,7 @@ class Guard:
             origin = headers.get("origin")
             if headers.get(WRITE_HEADER) != "1" or (origin and origin.split("://", 1)[-1] != headers.get("host")):
                 return await _refuse(send, 403, "writes must come from the studio's own page (X-Studio header, same origin)", True)
-        return await self.app(scope, receive, send)
+        return await self.app(scope, receive, _with_headers(send, path))
 
     def _authorized(self, headers: dict[str, str], query: dict[str, str]) -> bool:
         assert self.token is not None
@@ -130,6 +130,20 @@ async def _redirect_with_cookie(send: Callable, location: str, token: str) -> No
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _with_headers(send: Callable, path: str) -> Callable:
+    """`send` that adds the security headers (and, for static files, revalidation) to the response start."""
+    extra = security_headers(not path.startswith(("/api/", "/static/")))
+
+    async def sending(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            added = [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present]
+            message = {**message, "headers": [*message.get("headers", []), *added]}
+        await send(message)
+
+    return sending
 
 
 def security_headers(page: bool) -> dict[str, str]:

@@ -57,6 +57,7 @@ def test_no_file_outside_the_runs_root_is_served_through_dots_encoded_dots_or_a_
         raw = httpx.get(f"{url}/api/run/file?run=r1&path=%2e%2e%2f%2e%2e%2fsecret.txt")
         assert raw.status_code == 403 and "outside the runs root" in raw.json()["error"]
         assert httpx.get(f"{url}/api/run", params={"run": "../"}).status_code == 403
+        assert [r["id"] for r in httpx.get(f"{url}/api/runs").json()["runs"]] == ["r1"]  # the symlinked run is not listed
 
 
 def test_an_upload_named_with_dots_lands_in_the_studio_uploads_folder(tmp_path):
@@ -104,5 +105,7 @@ def test_with_a_token_every_page_and_api_call_needs_it(tmp_path):
         assert "HttpOnly" in link.headers["set-cookie"] and "SameSite=Strict" in link.headers["set-cookie"]
         with httpx.Client(base_url=url, cookies={"slmforge_studio": "s3cret-token"}) as client:
             assert client.get("/api/runs").json()["runs"][0]["id"] == "r1"
-            assert client.get("/").status_code == 200
+            page = client.get("/")
+            assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+            assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"] == "no-referrer"
         assert httpx.get(f"{url}/api/runs", cookies={"slmforge_studio": "s3cret-tokex"}).status_code == 401

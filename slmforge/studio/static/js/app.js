@@ -1,9 +1,9 @@
 // The studio's shell: DOM helper, API helper, formatting, hash router. Pages live in their own modules.
 import { runsPage, runPage } from "./runs.js";
-import { newRunPage } from "./newrun.js";
-import { dataPage } from "./data.js";
-import { comparePage } from "./compare.js";
-import { playPage } from "./playground.js";
+// Pages other than the runs table load when first opened: the table is what a visit starts with.
+const lazy = (module, name) => async (...args) => (await import(module))[name](...args);
+const newRunPage = lazy("./newrun.js", "newRunPage"), dataPage = lazy("./data.js", "dataPage");
+const comparePage = lazy("./compare.js", "comparePage"), playPage = lazy("./playground.js", "playPage");
 
 // h("div", {class: "x", onclick: f}, child, "text") — text is always set as text, never parsed as HTML.
 export function h(tag, attrs, ...children) {
@@ -37,7 +37,8 @@ export class ApiError extends Error {
 
 // Every write carries X-Studio: the server refuses writes without it (a cross-site form cannot send it).
 export async function api(path, { method = "GET", body, raw } = {}) {
-  const opts = { method, headers: { "X-Studio": "1" } };
+  // GETs send no extra header, so the page's <link rel=preload> of /api/runs serves the runs table's fetch.
+  const opts = { method, headers: method === "GET" ? {} : { "X-Studio": "1" } };
   if (raw !== undefined) { opts.body = raw; opts.headers["Content-Type"] = "application/octet-stream"; }
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const response = await fetch(path, opts);

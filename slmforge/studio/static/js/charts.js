@@ -1,6 +1,18 @@
 // Charts: uPlot (vendored, static/vendor/uplot) for line charts; small SVGs drawn here for sparklines and histograms.
 import { h, svg, fmt } from "./app.js";
 
+// uPlot is loaded on the first chart (the runs table, where a visit starts, draws none).
+let uplotLoading = null;
+export function loadUplot() {
+  if (window.uPlot) return Promise.resolve();
+  uplotLoading ??= new Promise((resolve, reject) => {
+    document.head.append(h("link", { rel: "stylesheet", href: "/static/vendor/uplot/uPlot.min.css" }));
+    document.head.append(h("script", { src: "/static/vendor/uplot/uPlot.iife.min.js", onload: resolve,
+      onerror: () => reject(new Error("could not load /static/vendor/uplot/uPlot.iife.min.js")) }));
+  });
+  return uplotLoading;
+}
+
 export const COLORS = ["#4354d6", "#d9534f", "#2a9d5c", "#e08a00", "#8e44ad", "#0f8b8d", "#c2185b", "#6d4c41", "#546e7a", "#7cb342"];
 
 // A line chart that can gain points: chart.set(xs, [ys...]) redraws without rebuilding.
@@ -10,7 +22,7 @@ export function lineChart(parent, title, series, { height = 210, logY = false } 
   const empty = h("div", { class: "empty" }, "no points yet");
   box.append(holder, empty);
   parent.append(box);
-  let plot = null;
+  let plot = null, latest = null;
   const opts = () => ({
     width: Math.max(280, holder.clientWidth || box.clientWidth || 420), height,
     scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
@@ -31,6 +43,8 @@ export function lineChart(parent, title, series, { height = 210, logY = false } 
       empty.style.display = xs.length ? "none" : "";
       holder.style.display = xs.length ? "" : "none";
       if (!xs.length) return;
+      if (!window.uPlot) { latest = [xs, ys]; loadUplot().then(() => latest && chart.set(...latest)); return; }
+      latest = null;
       const data = [xs, ...ys];
       if (!plot) plot = new uPlot(opts(), data, holder);
       else plot.setData(data);

@@ -1,6 +1,6 @@
 // Runs: the table of every run (polled), and one run's page (live over Server-Sent Events).
 import { h, api, q, fmt, duration, badge, toast, go, add, fill } from "./app.js";
-import { lineChart, sparkline } from "./charts.js";
+import { lineChart, loadUplot, sparkline } from "./charts.js";
 import { runTabs } from "./run_tabs.js";
 
 const STAGE_ORDER = ["prepare", "train", "prefs", "align", "eval", "export", "verify", "judge", "report"];
@@ -88,6 +88,7 @@ const CHARTS = [
 ];
 
 export async function runPage(main, runId) {
+  loadUplot().catch(() => {}); // fetched while the run's details load; a chart that cannot draw keeps its "no points" box
   const run = await api(`/api/run?${q({ run: runId })}`);
   const lines = [];
   const head = h("div", { class: "page-head" });
