@@ -8,6 +8,7 @@ read, so the table of 50 runs costs 50 stat() calls per refresh once they are ca
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,8 +26,13 @@ STALE_S = 300.0
 _WATCHED = ("manifest.json", "logs/metrics.jsonl", "eval/results.json", "judge/summary.json", "recipe.yaml")
 
 
-def is_run(path: Path) -> bool:
-    return path.is_dir() and ((path / "manifest.json").is_file() or (path / "recipe.yaml").is_file())
+def is_run(path: Path | str) -> bool:
+    return os.path.isfile(os.path.join(path, "manifest.json")) or os.path.isfile(os.path.join(path, "recipe.yaml"))
+
+
+def _inside(entry: os.DirEntry, base: Path) -> bool:
+    """Plain directories are inside by construction; only a symlink needs resolving (the table lists 50+ runs)."""
+    return entry.is_dir() and (not entry.is_symlink() or Path(entry.path).resolve().is_relative_to(base))
 
 
 def run_ids(root: Path) -> list[str]:
@@ -35,19 +41,17 @@ def run_ids(root: Path) -> list[str]:
         return []
     ids = []
     base = root.resolve()
-    for child in sorted(root.iterdir()):
-        if child.name.startswith((".", STATE_DIR)) or not child.is_dir():
-            continue
-        if not child.resolve().is_relative_to(base):
-            continue  # a symlink out of the runs root: the studio neither serves nor lists it
-        if is_run(child):
+    for child in sorted(os.scandir(root), key=lambda e: e.name):
+        if child.name.startswith((".", STATE_DIR)) or not _inside(child, base):
+            continue  # hidden, the studio's own, not a directory, or a symlink out of the runs root (never listed or served)
+        if is_run(child.path):
             ids.append(child.name)
-        trials = child / "trials"
-        if trials.is_dir():
-            if not is_run(child):
+        trials = os.path.join(child.path, "trials")
+        if os.path.isdir(trials):
+            if not is_run(child.path):
                 ids.append(child.name)  # a sweep whose root has no manifest yet still groups its trials
-            ids.extend(f"{child.name}/trials/{t.name}" for t in sorted(trials.iterdir())
-                       if is_run(t) and t.resolve().is_relative_to(base))
+            ids.extend(f"{child.name}/trials/{t.name}" for t in sorted(os.scandir(trials), key=lambda e: e.name)
+                       if _inside(t, base) and is_run(t.path))
     return ids
 
 
@@ -123,9 +127,10 @@ class RunIndex:
 
     def _key(self, path: Path) -> tuple:
         stamp = []
+        folder = str(path)
         for rel in _WATCHED:
             try:
-                st = (path / rel).stat()
+                st = os.stat(f"{folder}/{rel}")
                 stamp.append((st.st_mtime_ns, st.st_size))
             except OSError:
                 stamp.append(None)

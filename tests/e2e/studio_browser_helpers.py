@@ -114,9 +114,13 @@ def stratified_pairs_with_bad_lines(path: Path, n: int = 60) -> Path:
     return path
 
 
-def shot(page: Any, name: str) -> Path:
+def shot(page: Any, name: str, element: str | None = None) -> Path:
+    """The whole page, or one element (a full-page shot leaves a sandboxed iframe, an out-of-process frame, blank)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    if element:
+        page.locator(element).screenshot(path=str(path))
+        return path
     page.evaluate("window.scrollTo(0, 0)")  # a full-page shot draws the sticky header where the page was scrolled to
     page.screenshot(path=str(path), full_page=True)
     return path

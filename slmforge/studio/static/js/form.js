@@ -3,6 +3,8 @@
 import { h, fill } from "./app.js";
 
 const OPEN = new Set(["", "model", "data", "train"]);
+// Fields that hold paths, commands or prompts get two columns: a path cut off at 20 characters says nothing.
+const LONG_TEXT = new Set(["id", "path", "command", "storage", "reward", "model", "chat_template", "system_prompt", "base_url", "system"]);
 
 function deref(schema, root) {
   if (schema?.$ref) return { ...root.$defs[schema.$ref.split("/").pop()], ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== "$ref")) };
@@ -90,7 +92,8 @@ function field(key, path, prop, root, obj, onChange) {
       inputmode: kind.kind === "number" ? "decimal" : null, autocomplete: "off", spellcheck: "false", oninput: (e) => set(parseValue(e.target.value, kind)) });
   }
   const wide = ["map"].includes(kind.kind) || (p.description || "").length > 160;
-  return h("div", { class: `field${wide ? " wide" : ""}`, dataset: { path: dotted } },
+  const wide2 = !wide && ["text", "union"].includes(kind.kind) && LONG_TEXT.has(key);
+  return h("div", { class: `field${wide ? " wide" : wide2 ? " wide2" : ""}`, dataset: { path: dotted } },
     h("label", { for: id }, key, h("code", {}, dotted)), input,
     p.description ? h("div", { class: "help" }, p.description) : null, h("div", { class: "err" }));
 }

@@ -1,7 +1,6 @@
 // Runs: the table of every run (polled), and one run's page (live over Server-Sent Events).
 import { h, api, q, fmt, duration, badge, toast, go, add, fill } from "./app.js";
 import { lineChart, loadUplot, sparkline } from "./charts.js";
-import { runTabs } from "./run_tabs.js";
 
 const STAGE_ORDER = ["prepare", "train", "prefs", "align", "eval", "export", "verify", "judge", "report"];
 
@@ -101,6 +100,7 @@ export async function runPage(main, runId) {
     add(grid, panel);
     return { series, chart: lineChart(panel, title, series) };
   });
+  const { runTabs } = await import("./run_tabs.js"); // the run page's tabs: not on the runs table's critical path
   const tabs = runTabs(run);
   add(main, tabs.element);
 
