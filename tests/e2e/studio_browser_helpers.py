@@ -115,11 +115,14 @@ def stratified_pairs_with_bad_lines(path: Path, n: int = 60) -> Path:
 
 
 def shot(page: Any, name: str, element: str | None = None) -> Path:
-    """The whole page, or one element (a full-page shot leaves a sandboxed iframe, an out-of-process frame, blank)."""
+    """The whole page, or the viewport scrolled to one element: full-page and element shots leave a sandboxed
+    iframe (an out-of-process frame, as report.html is shown) blank; a viewport shot after it painted does not."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if element:
-        page.locator(element).screenshot(path=str(path))
+        page.locator(element).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path))
         return path
     page.evaluate("window.scrollTo(0, 0)")  # a full-page shot draws the sticky header where the page was scrolled to
     page.screenshot(path=str(path), full_page=True)
