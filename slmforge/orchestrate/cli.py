@@ -320,6 +320,21 @@ def report_cmd(run: RunArg) -> None:
     typer.echo(done.report)
 
 
+@app.command("studio")
+@user_errors
+def studio_cmd(
+    runs: RunsOpt = Path("runs"),
+    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 7860,
+    token: Annotated[Optional[str], typer.Option(envvar="SLMFORGE_STUDIO_TOKEN", help="Secret every page and API call must carry (cookie, Bearer or ?token=); required off loopback.")] = None,
+    max_models: Annotated[int, typer.Option(min=1, help="Playground models kept loaded at once (least recently used one is unloaded).")] = 3,
+) -> None:
+    """The whole job in a browser: runs (live), a new-run form, data, compare, a playground with blind A/B votes."""
+    from slmforge.orchestrate.studio.app import serve_studio
+
+    serve_studio(runs, host=host, port=port, token=token, max_models=max_models)
+
+
 # The corpus generators are pure Python (no torch): cheap to import with the CLI.
 from slmforge.corpora.cli import app as corpus_app  # noqa: E402
 
