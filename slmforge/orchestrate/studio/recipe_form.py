@@ -98,8 +98,7 @@ def memory_table(recipe: Recipe) -> dict[str, Any]:
     """`slmforge plan`'s memory table as data: GiB per part and column, and whether it fits here."""
     import torch
 
-    from slmforge.runtime.memory import SFT_COLUMNS, arch_for, available_memory, fits_here, job_length, memory_plans, micro_budget
-    from slmforge.train.data import micro_batches
+    from slmforge.runtime.memory import SFT_COLUMNS, arch_for, available_memory, fits_here, job_length, memory_plans, micro_batches, micro_budget
 
     cuda = torch.cuda.is_available()
     try:
