@@ -160,6 +160,9 @@ class TrainSection(Section):
                             "(CPU throughput barely depends on it); on CUDA the whole batch; 0: never split.")
     packing: bool = Field(True, description="Pack short examples (no attention across examples).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 where the hardware has it.")
+    liger_kernel: Literal["auto", "on", "off"] = Field(
+        "auto", description="Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + cross-entropy without the logits). "
+                            "auto: on CUDA when liger-kernel is installed; on: require them (CUDA + pip install liger-kernel); off: never.")
     seed: int = Field(42, description="Training seed.")
     eval_steps: int = Field(100, gt=0, description="Evaluate on val every N steps.")
     save_steps: int = Field(500, gt=0, description="Checkpoint every M steps.")
