@@ -2,7 +2,7 @@
 
 Screenshots of every page go to tests/e2e/screenshots/ (printed at the end of the module).
 Training is the real `slmforge run` child on a tiny random Qwen2; the run the test stops is slowed
-by tests/e2e/studio_slow_steps (a sleep per training step), so it is still training when Stop is pressed.
+by tests/helpers/studio_slow_steps (a sleep per training step), so it is still training when Stop is pressed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.e2e.studio_browser_helpers import (
+from tests.helpers.studio_browser import (
     CHROMIUM_ARGS,
     SCREENSHOTS,
     StudioProcess,
