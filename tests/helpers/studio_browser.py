@@ -19,7 +19,7 @@ from tests.unit.studio_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_STEPS = Path(__file__).parent / "studio_slow_steps"
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"  # ignored by git: look at them after a run
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
