@@ -179,7 +179,7 @@ def serve_cmd(
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another model too: NAME=PATH (repeatable).")] = None,
     split: Annotated[Optional[str], typer.Option(help="A/B: route the alias across models by weight, e.g. a=0.9,b=0.1.")] = None,
     split_alias: Annotated[str, typer.Option(help="Model name that --split routes.")] = "ab",
-    engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (CUDA).")] = "transformers",
+    engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (its own environment: make vllm; CUDA or CPU).")] = "transformers",
     dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: bf16 on GPU, fp32 on CPU).")] = "auto",
     max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
     batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from slmforge.runtime.serve.engine import AdapterView, BatchingEngine, Engine
@@ -19,6 +20,12 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
     if len(set(names)) != len(names):
         raise ServeError(f"--model: each served model needs its own name, got {', '.join(names)}")
     engines: dict[str, Engine] = {}
+    if engine == "vllm":
+        import tempfile
+
+        from slmforge.runtime.serve.vllm_engine import build_vllm_engines
+
+        return dict(build_vllm_engines(specs, options, metrics, dtype, Path(tempfile.mkdtemp(prefix="slmforge-vllm-")), announce))
     if engine == "transformers":
         for group in shared_base_groups(specs):
             model, tokenizer = load_shared_base(group, dtype, announce)
@@ -61,11 +68,6 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     from slmforge.runtime.serve.server import check_port_free
 
     check_port_free(options.host, options.port)
-    if engine == "vllm":
-        from slmforge.runtime.serve.external import run_vllm
-
-        run_vllm(specs, options)
-        return
     from slmforge.runtime.serve.app import build_app
     from slmforge.runtime.serve.server import run_foreground
 
