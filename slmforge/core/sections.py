@@ -197,6 +197,9 @@ class SpotcheckTargets(Section):
 
 class EvalSection(Section):
     enabled: bool = Field(True, description="Run evaluation in `slmforge run`.")
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers", description="What generates the answers: transformers (in process), or vllm (make vllm; the same prompts, "
+                                    "stop rule and sampling; loss is computed by transformers either way).")
     samples: int = Field(200, gt=0, description="Test prompts to generate answers for.")
     max_new_tokens: int = Field(64, gt=0, description="Generation length cap.")
     temperature: float = Field(0.0, ge=0, description="0 = greedy.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +68,46 @@ def load_side(spec: str, recipe: Recipe, run: RunDir, console: Console) -> tuple
     return load_trained(path, recipe.model, placement=placement)
 
 
+def vllm_generator(spec: str, recipe: Recipe, run: RunDir, model: Any, tokenizer: Any) -> Callable[..., Generations]:
+    """eval.engine vllm: the side's answers from vLLM (the same prompts, stop rule and sampling); loss stays ours."""
+    from slmforge.runtime import vllm
+    from slmforge.runtime.generation import stop_ids
+    from slmforge.runtime.placement import place
+    from slmforge.runtime.prompts import prompt_ids
+    from slmforge.runtime.trained import is_qlora
+
+    if spec == "base":
+        model_dir, adapter = vllm.plain_dir(recipe.model.id), None
+    else:
+        path, base = run.final_model(recipe) if spec == "final" else (run.model if spec == "sft" else Path(spec), recipe.model)
+        model_dir, adapter = vllm.trained_files(path, base.id, is_qlora(recipe, run, path), run.export / "merged")
+    stops, placement = stop_ids(model, tokenizer), place(recipe.model)
+
+    def answer(conversations: list[Any], sampling: Sampling, progress: Any = None) -> Generations:
+        ids = [prompt_ids(tokenizer, c) for c in conversations]
+        with vllm.VllmGenerator(model_dir, tokenizer, placement, stops, adapter, run.eval / f"vllm-{spec}.log") as engine:
+            gens = engine.generate(ids, sampling)
+        if progress is not None:
+            progress(len(conversations))
+        return gens
+
+    return answer
+
+
 def score_side(
     label: str, model: Any, tokenizer: Any, records: list[EvalRecord], tokenized: tuple[list, list],
     training: list[EvalRecord], recipe: Recipe, number_task: bool, console: Console,
+    generator: Callable[..., Generations] | None = None,
 ) -> tuple[dict[str, Any], Generations]:
-    """Loss, generation and every metric for one model."""
+    """Loss, generation (ours, or `generator`: vLLM) and every metric for one model."""
     cfg = recipe.eval
     sampling = Sampling(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed, cfg.batch_size)
     with _progress(console) as bar:
         task = bar.add_task(f"{label}: loss", total=len(tokenized[0]))
         loss = token_loss(model, *tokenized, batch_size=cfg.batch_size, progress=lambda n: bar.advance(task, n))
         task = bar.add_task(f"{label}: generate", total=len(records))
-        gens = generate(model, tokenizer, [r.prompt for r in records], sampling, progress=lambda n: bar.advance(task, n))
+        answer = generator or (lambda conversations, s, progress: generate(model, tokenizer, conversations, s, progress=progress))
+        gens = answer([r.prompt for r in records], sampling, progress=lambda n: bar.advance(task, n))
     gens.texts = [t.strip() for t in gens.texts]
     console.print(f"{label}: {sum(gens.new_tokens):,} tokens in {gens.seconds:.1f}s = "
                   f"[bold]{gens.tokens_per_s:.1f} tokens/s[/bold] (batch {cfg.batch_size})")
@@ -170,7 +199,8 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
     for side in sides:
         label = side if side in ("base", "final", "sft") else Path(side).name
         loaded, tokenizer = load_side(side, recipe, run, console)
-        scores, gens = score_side(label, loaded, tokenizer, records, (ids, labels), training, recipe, number_task, console)
+        generator = vllm_generator(side, recipe, run, loaded, tokenizer) if cfg.engine == "vllm" else None
+        scores, gens = score_side(label, loaded, tokenizer, records, (ids, labels), training, recipe, number_task, console, generator)
         if aligned and side == "final":
             from slmforge.evaluate.preference_view import preference_view
 

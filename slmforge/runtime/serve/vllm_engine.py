@@ -18,9 +18,9 @@ from typing import Any
 
 from slmforge.core.sections import ModelSection
 from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest, RequestError, answer
-from slmforge.runtime.serve.loading import ModelSpec, adapter_run, is_run_dir
+from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
 from slmforge.runtime.serve.options import ServeError, ServeOptions
-from slmforge.runtime.vllm import VllmServer, completion_body, vllm_python
+from slmforge.runtime.vllm import VllmServer, completion_body, plain_dir, trained_files, vllm_python
 
 
 class VllmBackend:
@@ -128,46 +128,22 @@ class VllmTarget:
 
 def vllm_target(spec: ModelSpec) -> VllmTarget:
     """Resolve a served name to files vLLM can load, or one line saying why not."""
-    from slmforge.runtime.models import local_dir, resolve_source
-
-    run = adapter_run(spec)
-    if run is not None:
-        return VllmTarget(spec.name, _plain(run.base), run.adapter_dir, run.base, run.adapter_dir)
     path = Path(spec.source).expanduser()
     if is_run_dir(path):
         from slmforge.core.recipe import load
         from slmforge.core.rundir import RunDir
         from slmforge.runtime.trained import is_qlora
 
-        recipe = load(path / "recipe.yaml")
-        model_dir, base = RunDir(path).final_model(recipe)
-        if is_qlora(recipe, RunDir(path), model_dir):
-            merged = path / "export" / "merged"
-            if not (merged / "config.json").is_file():
-                raise ServeError(f"{spec.source}: a QLoRA run is served by vLLM from its merged export (the adapter merged into its "
-                                 f"dequantized 4-bit base); run `slmforge export {path / 'recipe.yaml'} --format merged` first")
-            return VllmTarget(spec.name, merged, merged, base)
-        return VllmTarget(spec.name, model_dir, model_dir, base)
+        recipe, run = load(path / "recipe.yaml"), RunDir(path)
+        model_dir, base = run.final_model(recipe)
+        plain, adapter = trained_files(model_dir, base.id, is_qlora(recipe, run, model_dir), run.export / "merged")
+        return VllmTarget(spec.name, plain, model_dir if adapter is not None else plain, base, adapter)
     if spec.source.endswith(".gguf"):
         raise ServeError(f"--engine vllm serves model directories, not GGUF files ({spec.source}); use --engine llamacpp for it")
     if (path / "adapter_config.json").is_file():
         base_id = json.loads((path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
-        section = ModelSection(id=base_id)
-        return VllmTarget(spec.name, _plain(section), path, section, path)
-    section = ModelSection(id=spec.source)
-    directory = local_dir(resolve_source(spec.source))
-    if directory is None:
-        raise ServeError(f"--engine vllm: {spec.source} is a hub id; without a network give a local model directory")
-    return VllmTarget(spec.name, directory, directory, section)
-
-
-def _plain(section: ModelSection) -> Path:
-    from slmforge.runtime.models import local_dir, resolve_source
-
-    directory = local_dir(resolve_source(section.id))
-    if directory is None:
-        raise ServeError(f"--engine vllm: {section.id} is a hub id; without a network give a local model directory")
-    return directory
+        return VllmTarget(spec.name, plain_dir(base_id), path, ModelSection(id=base_id), path)
+    return VllmTarget(spec.name, plain_dir(spec.source), plain_dir(spec.source), ModelSection(id=spec.source))
 
 
 def build_vllm_engines(specs: list[ModelSpec], options: ServeOptions, metrics: EngineObserver, dtype: str, log_dir: Path,
