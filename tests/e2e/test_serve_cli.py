@@ -41,17 +41,19 @@ def test_llamacpp_missing_names_the_pip_install(tiny_qwen2):
         import llama_cpp  # noqa: F401
     except ImportError:
         line = one_error_line(serve(str(tiny_qwen2), "--engine", "llamacpp"))
-        assert "pip install llama-cpp-python" in line
+        assert "make llamacpp (or pip install llama-cpp-python)" in line
     else:
         line = one_error_line(serve(str(tiny_qwen2), "--engine", "llamacpp"))
         assert "serves .gguf files" in line
 
 
-def test_a_short_api_key_gets_a_warning_before_the_server_starts(tiny_qwen2, tmp_path):
+def test_a_short_api_key_gets_a_warning_before_the_server_starts(tiny_qwen2, tmp_path, monkeypatch):
     keys = tmp_path / "keys.txt"
     keys.write_text("sk-short\n", encoding="utf-8")
-    # vllm fails right after the start checks here (no CUDA): enough to see what start printed.
-    result = serve(str(tiny_qwen2), "--api-keys", str(keys), "--engine", "vllm")
+    # A vLLM that cannot start fails right after the start checks, installed or not: enough to see what start printed.
+    monkeypatch.setenv("SLMFORGE_VLLM_PYTHON", "/nowhere/bin/python")
+    result = serve(str(tiny_qwen2), "--api-keys", str(keys), "--engine", "vllm", "--port", "0")
+    assert result.exit_code == 2, result.output
     assert "warning: 1 API key is shorter than 16 characters" in result.output
 
 

@@ -134,3 +134,17 @@ def test_a_lone_surrogate_is_found_by_its_path_however_deep_the_body():
     for _ in range(20_000):
         deep = [deep]
     assert lone_surrogate({"prompt": deep}) is None
+
+
+def test_a_dead_engine_ends_the_foreground_server_with_its_reason_as_one_error():
+    """What `slmforge serve --engine vllm` does when vLLM dies under it: exit non-zero (2) with the reason, not serve 500s."""
+    import threading
+
+    from fastapi import FastAPI
+
+    from slmforge.runtime.serve.server import Stopper, free_port, run_foreground
+
+    stopper = Stopper()
+    threading.Timer(1.0, stopper.stop, ["vLLM exited with code -9 while serving tiny"]).start()
+    with pytest.raises(ServeError, match="vLLM exited with code -9 while serving tiny"):
+        run_foreground(FastAPI(), ServeOptions(port=free_port()), stopper)

@@ -13,7 +13,14 @@ from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenR
 from slmforge.runtime.serve.loading import is_run_dir
 from slmforge.runtime.serve.options import ServeError
 
-LLAMACPP_INSTALL = "pip install llama-cpp-python"
+# A plain pip install compiles for the build machine's CPU (-march=native), which crashes on VMs that advertise AMX
+# without enabling it; `make llamacpp` builds a portable one (see the Makefile).
+LLAMACPP_INSTALL = "make llamacpp (or pip install llama-cpp-python)"
+
+
+def require_llamacpp() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ServeError(f"--engine llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL} (or use --engine transformers)")
 
 
 class LlamaCppEngine:
@@ -21,8 +28,7 @@ class LlamaCppEngine:
     sequence, not across our requests). Same submit/callback contract as BatchingEngine."""
 
     def __init__(self, name: str, source: str, observer: EngineObserver | None = None, n_ctx: int = 4096):
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise ServeError(f"--engine llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL} (or use --engine transformers)")
+        require_llamacpp()
         path = _gguf_path(source)
         from llama_cpp import Llama
 

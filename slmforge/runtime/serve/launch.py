@@ -15,7 +15,8 @@ ENGINES = ("transformers", "llamacpp", "vllm")
 
 
 def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeMetrics, dtype: str = "auto",
-                  engine: str = "transformers", announce: Any = None) -> dict[str, Engine]:
+                  engine: str = "transformers", announce: Any = None, on_death: Any = None) -> dict[str, Engine]:
+    """One engine per served name; `on_death(reason)` is called if an engine's own process (vLLM) dies under it."""
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ServeError(f"--model: each served model needs its own name, got {', '.join(names)}")
@@ -25,7 +26,8 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
 
         from slmforge.runtime.serve.vllm_engine import build_vllm_engines
 
-        return dict(build_vllm_engines(specs, options, metrics, dtype, Path(tempfile.mkdtemp(prefix="slmforge-vllm-")), announce))
+        return dict(build_vllm_engines(specs, options, metrics, dtype, Path(tempfile.mkdtemp(prefix="slmforge-vllm-")), announce,
+                                       on_death))
     if engine == "transformers":
         for group in shared_base_groups(specs):
             model, tokenizer = load_shared_base(group, dtype, announce)
@@ -59,6 +61,15 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
         # On a CPU shared with other jobs, fewer intra-op threads than cores avoids OpenMP
         # threads spinning against each other (measured here: 1 thread 53 ms/step, 2 threads 471).
         torch.set_num_threads(threads)
+    # Flags that cannot work are refused before the port is even looked at (one line, whatever else runs).
+    from slmforge.runtime.serve.loading import DTYPES
+
+    if dtype not in DTYPES:
+        raise ServeError(f"--dtype {dtype}: must be one of {', '.join(DTYPES)}")
+    if engine == "llamacpp":
+        from slmforge.runtime.serve.external import require_llamacpp
+
+        require_llamacpp()
     weak = short_keys(options.api_keys)
     if weak:
         echo(f"warning: {weak} API key{' is' if weak == 1 else 's are'} shorter than {MIN_KEY_CHARS} characters and "
@@ -69,15 +80,15 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
 
     check_port_free(options.host, options.port)
     from slmforge.runtime.serve.app import build_app
-    from slmforge.runtime.serve.server import run_foreground
+    from slmforge.runtime.serve.server import Stopper, run_foreground
 
-    metrics = ServeMetrics()
-    engines = build_engines(specs, options, metrics, dtype, engine, announce=echo)
+    metrics, stopper = ServeMetrics(), Stopper()
+    engines = build_engines(specs, options, metrics, dtype, engine, announce=echo, on_death=stopper.stop)
     app = build_app(engines, options, metrics)
     names = ", ".join(engines) + (f"; A/B alias {options.split_alias!r} → {options.split}" if options.split else "")
     echo(f"serving {names} on http://{options.host}:{options.port}/v1 "
          f"(batch ≤ {options.max_batch}, wait {options.batch_wait_ms:g} ms, keys: {len(options.api_keys) or 'none'})")
-    run_foreground(app, options)
+    run_foreground(app, options, stopper)
 
 
 def serve_command(model_or_run: str | list[str], *, name: str | None = None, models: list[str] | None = None,

@@ -26,8 +26,24 @@ def uvicorn_config(app: Any, options: ServeOptions, log_level: str = "warning") 
     )
 
 
-def run_foreground(app: Any, options: ServeOptions) -> None:
+class Stopper:
+    """Lets something the server depends on (a vLLM child) end it: a server whose engine died must exit non-zero
+    with the reason, so a supervisor restarts it, rather than answer 500s forever."""
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        self.reason = reason
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+def run_foreground(app: Any, options: ServeOptions, stopper: Stopper | None = None) -> None:
     server = uvicorn.Server(uvicorn_config(app, options, log_level="info"))
+    if stopper is not None:
+        stopper.server = server
     # Uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to whatever
     # handler was there before. A drained shutdown is the normal end of a server, so make that
     # re-raise a no-op for SIGTERM and swallow the KeyboardInterrupt of SIGINT: exit code 0.
@@ -40,6 +56,8 @@ def run_foreground(app: Any, options: ServeOptions) -> None:
         raise ServeError(f"--host {options.host} --port {options.port}: cannot listen ({exc.strerror or exc})") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if stopper is not None and stopper.reason:
+        raise ServeError(stopper.reason)
 
 
 def check_port_free(host: str, port: int) -> None:
