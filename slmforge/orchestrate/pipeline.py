@@ -197,11 +197,13 @@ def run_stages(
         if not force and run.is_complete(stage.name, fp):
             console.print(f"[dim]{stage.name}: skipped (inputs unchanged, outputs complete)[/dim]")
             continue
-        _run_one(stage, ctx, fp, inputs, (replace or {}).get(stage.name, stage.run))
+        # An optional stage may fail without ending a whole run; asked for by name (its verb), its failure is the command's.
+        _run_one(stage, ctx, fp, inputs, (replace or {}).get(stage.name, stage.run), may_skip=stage.optional and only is None)
     return run
 
 
-def _run_one(stage: Stage, ctx: StageContext, fp: str, inputs: dict[str, str], fn: Callable[[StageContext], list[Path]]) -> None:
+def _run_one(stage: Stage, ctx: StageContext, fp: str, inputs: dict[str, str], fn: Callable[[StageContext], list[Path]],
+             may_skip: bool = False) -> None:
     """One stage with its manifest record: running → complete, or failed with the first line of the error."""
     run = ctx.run
     console.rule(f"[bold]{stage.name}")
@@ -214,7 +216,7 @@ def _run_one(stage: Stage, ctx: StageContext, fp: str, inputs: dict[str, str], f
             run.fail_stage(stage.name, record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except OSError:  # a disk still full: the error itself says so, and the next run redoes the stage
             pass
-        if stage.optional and isinstance(exc, SlmforgeError):
+        if may_skip and isinstance(exc, SlmforgeError):
             for line in str(exc).splitlines():
                 console.print(f"[red]{stage.name} failed:[/red] {line}", highlight=False)
             console.print(f"[yellow]{stage.name}: skipped; the rest of the run goes on (re-run to retry)[/yellow]")
