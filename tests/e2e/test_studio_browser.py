@@ -132,8 +132,10 @@ def test_start_a_run_from_the_form_watch_it_train_stop_at_a_checkpoint_and_resum
     page.wait_for_selector("#runs-table tr[data-run='compare-a']")
     shot(page, "01-runs")
     page.click("a[href='#/new']")
+    page.wait_for_selector("#recipe-form[data-mounts='1']")  # the default recipe's form is in (it may be tiny-studio itself)
     page.select_option("#recipe-pick", "tiny-studio")
-    page.wait_for_function("() => document.querySelector('#f-name')?.value === 'tiny-studio'")
+    page.wait_for_selector("#recipe-form[data-mounts='2']")  # the pick's own form: an edit made before it would be replaced
+    assert page.input_value("#f-name") == "tiny-studio"
     page.fill("#f-name", "browser-run")
     page.wait_for_selector("#check-status .ok", timeout=60_000)
     page.wait_for_selector("#plan-table")

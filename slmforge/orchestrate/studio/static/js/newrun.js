@@ -15,7 +15,7 @@ function planTable(plan) {
 export async function newRunPage(main) {
   const [schema, { recipes }] = await Promise.all([api("/api/schema"), api("/api/recipes")]);
   let recipe = null, checkTimer = null, lastYaml = null, seq = 0;
-  const formHolder = h("div", {});
+  const formHolder = h("div", { id: "recipe-form", dataset: { mounts: "0" } });
   const status = h("div", { id: "check-status" }, h("span", { class: "muted" }, "pick a recipe or a data file"));
   const planBox = h("div", { id: "plan" });
   const yamlPre = h("pre", { class: "yaml", id: "yaml" });
@@ -37,11 +37,14 @@ export async function newRunPage(main) {
   function mount(resolved) {
     recipe = resolved;
     fill(formHolder, recipeForm(schema, recipe, scheduleCheck));
+    formHolder.dataset.mounts = String(Number(formHolder.dataset.mounts) + 1); // each pick's form is a new one
     check();
   }
+  let loads = 0;
   async function loadShipped(name) {
+    const mine = ++loads;
     const { resolved } = await api(`/api/recipe?${q({ name })}`);
-    mount(resolved);
+    if (mine === loads) mount(resolved); // a later pick (or the default's slow answer) must not overwrite the newer one
   }
   async function upload(f) {
     uploadNote.textContent = `uploading ${f.name} (${(f.size / 1e6).toFixed(1)} MB)…`;
