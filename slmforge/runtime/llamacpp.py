@@ -24,7 +24,7 @@ from typing import Any
 from slmforge.core.errors import SlmforgeError
 from slmforge.runtime.generation import Generations
 
-INSTALL = "pip install llama-cpp-python"
+INSTALL = "make llamacpp (or pip install llama-cpp-python)"  # make: a portable build (no AMX), see the Makefile
 REBUILD = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF '
            '-DGGML_AMX_BF16=OFF" pip install --force-reinstall --no-cache-dir --no-binary llama-cpp-python llama-cpp-python')
 CHILD_TIMEOUT_S = 900
@@ -82,7 +82,7 @@ def _in_child(mode: str, path: Path, request: dict[str, Any]) -> dict[str, Any]:
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
         hint = (f"its build uses CPU instructions this machine does not run (common on VMs that advertise AMX without "
-                f"enabling it); rebuild llama-cpp-python without them: {REBUILD}") if name == "SIGILL" else "see llama.cpp's own log"
+                f"enabling it); rebuild llama-cpp-python without them: make llamacpp, or {REBUILD}") if name == "SIGILL" else "see llama.cpp's own log"
         raise LlamaCppCrashed(f"llama.cpp crashed ({name}) on {path.name}; {hint}")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]

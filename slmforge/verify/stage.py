@@ -179,7 +179,7 @@ def prompt_rows(s: Subject, run: RunDir) -> list[Row]:
     if s.gguf is None:
         rows.append(Row("llama.cpp", "prompt", "skipped", "no F16/BF16 GGUF exported (export.quant)"))
     elif not s.llamacpp:
-        rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (pip install llama-cpp-python)"))
+        rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", "llama-cpp-python is not installed (make llamacpp, or pip install llama-cpp-python)"))
     else:
         rows.append(crash_safe(f"llama.cpp ({s.gguf.name})", "prompt", lambda: compare_prompts(
             f"llama.cpp ({s.gguf.name})", s.cases, llamacpp.template_ids(s.gguf, [c.messages for c in s.cases]), s.decode,
