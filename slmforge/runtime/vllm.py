@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -110,7 +111,8 @@ class VllmServer:
             cmd += ["--enable-lora", "--max-lora-rank", str(next(r for r in LORA_RANKS if r >= rank)),
                     "--max-loras", str(len(self.adapters) + 1),  # one slot left empty: see the module docstring
                     "--lora-modules", *(f"{n}={p}" for n, p in self.adapters.items())]
-        return cmd
+        # Any other vLLM flag a user needs (e.g. --no-enable-prefix-caching, --max-num-seqs 64): passed through as written.
+        return cmd + shlex.split(os.environ.get("SLMFORGE_VLLM_EXTRA_ARGS", ""))
 
     def start(self) -> None:
         python = vllm_python()

@@ -44,7 +44,7 @@ def write_run(tmp, base, name: str):
     word = WORDS[name]
     rows = [{"input": f"Question {i} for you.", "output": f"The {word} {word} sleeps by the {word}."} for i in range(32)]
     (tmp / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    raw = {"name": name, "model": {"id": str(base)}, "data": {"path": str(tmp / f"{name}.jsonl"), "max_length": 48},
+    raw = {"name": name, "model": {"id": str(base)}, "data": {"path": str(tmp / f"{name}.jsonl"), "max_length": 48, "split": {"group_by": None, "train": 0.7, "val": 0.1, "test": 0.2}},
            "train": {"method": "lora", "max_steps": 6, "batch_size": 8, "lr": 2e-2, "precision": "fp32", "save_steps": 100,
                      "logging_steps": 3, "seed": len(name) + ord(name)},
            "eval": {"samples": 4, "max_new_tokens": 8, "batch_size": 4, "spotcheck": 0, "compare_base": False}}
@@ -74,11 +74,12 @@ def world(tmp_path_factory):
     opts = ServeOptions(port=0, cache_size=0, api_keys=[KEY], rate_limit=0.5, rate_burst=40, max_body_bytes=20_000)
     metrics = ServeMetrics()
     specs = [ModelSpec("tiny", str(base)), ModelSpec("a", str(tmp / "runs" / "a")), ModelSpec("b", str(tmp / "runs" / "b"))]
-    engines = build_engines(specs, opts, metrics, engine="vllm")
+    deaths: list[str] = []
+    engines = build_engines(specs, opts, metrics, engine="vllm", on_death=deaths.append)
     assert len({id(e.backend) for e in engines.values()}) == 1  # one vLLM server: the base and both adapters
     server = ServerThread(build_app(engines, opts, metrics), opts)
     server.start()
-    yield {"url": server.url, "want": want, "tmp": tmp, "recipes": recipes}
+    yield {"url": server.url, "want": want, "tmp": tmp, "recipes": recipes, "engines": engines, "deaths": deaths}
     server.stop()
 
 
@@ -135,3 +136,18 @@ def test_eval_through_vllm_gives_the_answers_of_our_greedy_path(world):
     ours = outputs(recipe)
     theirs = outputs(load(tmp / "a.yaml", ["eval.engine=vllm"]))
     assert ours == theirs and len(ours) == 4 and any(ours)
+
+
+def test_a_vllm_that_dies_under_the_server_is_reported_so_the_server_can_stop(world):
+    """Last in the module: it kills the shared vLLM. `slmforge serve` turns the report into exit code 2 with this line."""
+    import os
+    import signal
+    import time
+
+    backend = next(iter(world["engines"].values())).backend
+    os.killpg(backend.server.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not world["deaths"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(world["deaths"]) == 1 and world["deaths"][0].startswith("vLLM exited with code -9 while serving"), world["deaths"]
+    assert "the server stops so that it can be restarted" in world["deaths"][0]

@@ -26,8 +26,10 @@ from slmforge.runtime.vllm import VllmServer, completion_body, plain_dir, traine
 class VllmBackend:
     """One vLLM server and the event loop (on its own thread) that talks to it for every name it serves."""
 
-    def __init__(self, server: VllmServer) -> None:
+    def __init__(self, server: VllmServer, on_death: Any = None) -> None:
         self.server = server
+        self.on_death = on_death  # called with one line if vLLM exits while we still serve with it
+        self._released = False
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="vllm-client", daemon=True)
         self._client: Any = None
@@ -40,21 +42,31 @@ class VllmBackend:
         self.server.start()
         self._thread.start()
         self._client = httpx.AsyncClient(timeout=None)
+        threading.Thread(target=self._watch, name="vllm-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        code = self.server.process.wait()
+        if not self._released and self.on_death is not None:
+            self.on_death(f"vLLM exited with code {code} while serving {self.server.model_dir}: {self.server.last_log_line()} "
+                          f"(log {self.server.log_path}); the server stops so that it can be restarted")
 
     def release(self) -> None:
         self.users -= 1
         if self.users == 0:
+            self._released = True
             asyncio.run_coroutine_threadsafe(self._client.aclose(), self.loop).result(30)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.server.stop()
 
-    def submit(self, name: str, request: GenRequest, stop_ids: set[int], observer: EngineObserver | None) -> None:
-        asyncio.run_coroutine_threadsafe(self._generate(name, request, stop_ids, observer), self.loop)
+    def submit(self, name: str, request: GenRequest, stop_ids: set[int], observer: EngineObserver | None, tokenizer: Any = None) -> None:
+        asyncio.run_coroutine_threadsafe(self._generate(name, request, stop_ids, observer, tokenizer), self.loop)
 
-    async def _generate(self, name: str, request: GenRequest, stop_ids: set[int], observer: EngineObserver | None) -> None:
+    async def _generate(self, name: str, request: GenRequest, stop_ids: set[int], observer: EngineObserver | None,
+                        tokenizer: Any = None) -> None:
         p = request.params
         body = completion_body(name, request.prompt_ids, p.max_tokens, p.temperature, p.top_p, p.seed, p.stop, stop_ids, stream=True)
-        text, reason, tokens = "", "length", 0
+        body["return_token_ids"] = True
+        text, reason, tokens, ids = "", "length", 0, []
         try:
             async with self._client.stream("POST", f"{self.server.url}/v1/completions", json=body, headers=self.server.headers()) as reply:
                 if reply.status_code != 200:
@@ -71,6 +83,7 @@ class VllmBackend:
                     if chunk.get("usage"):
                         tokens = int(chunk["usage"].get("completion_tokens") or tokens)
                     for choice in chunk.get("choices") or []:
+                        ids += choice.get("token_ids") or []
                         if choice.get("text"):
                             text += choice["text"]
                             if request.on_delta is not None:
@@ -79,9 +92,25 @@ class VllmBackend:
         except Exception as exc:  # this request alone fails; the server and every other request go on
             answer(request, exc)
             return
+        if tokenizer is not None and not p.stop:
+            text = _settle(text, ids, stop_ids, tokenizer, request.on_delta)
         if observer is not None:
             observer.tokens_generated(name, tokens)
         answer(request, GenerationResult(text, "stop" if reason == "stop" else "length", len(request.prompt_ids), tokens))
+
+
+def _settle(text: str, ids: list[int], stop_ids: set[int], tokenizer: Any, on_delta: Any) -> str:
+    """The answer as our engine gives it: our tokenizer's decode of the generated ids. vLLM's streaming detokenizer
+    never emits a trailing incomplete UTF-8 sequence (a byte token cut off by max_tokens), which our decode shows as
+    U+FFFD; the difference is sent as a last delta when what was streamed is its prefix."""
+    while ids and ids[-1] in stop_ids:
+        ids = ids[:-1]
+    full = tokenizer.decode(ids, skip_special_tokens=True)
+    if full == text or (on_delta is not None and not full.startswith(text)):
+        return text
+    if on_delta is not None:
+        on_delta(full[len(text):])
+    return full
 
 
 def _event(line: str) -> dict[str, Any] | None:
@@ -108,7 +137,7 @@ class VllmEngine:
         pass  # the backend started when it was built
 
     def submit(self, request: GenRequest) -> None:
-        self.backend.submit(self.vllm_name, request, self.stop_ids, self.observer)
+        self.backend.submit(self.vllm_name, request, self.stop_ids, self.observer, self.tokenizer)
 
     def stop(self) -> None:
         self.backend.release()
@@ -147,7 +176,7 @@ def vllm_target(spec: ModelSpec) -> VllmTarget:
 
 
 def build_vllm_engines(specs: list[ModelSpec], options: ServeOptions, metrics: EngineObserver, dtype: str, log_dir: Path,
-                       announce: Any = None) -> dict[str, VllmEngine]:
+                       announce: Any = None, on_death: Any = None) -> dict[str, VllmEngine]:
     """One vLLM server per distinct base directory (with every adapter on it), one VllmEngine per served name."""
     from transformers import AutoConfig, AutoTokenizer
 
@@ -168,7 +197,7 @@ def build_vllm_engines(specs: list[ModelSpec], options: ServeOptions, metrics: E
                             cpu=not placement.cuda, log_path=log_dir / f"vllm-{plain}.log")
         if announce is not None:
             announce(f"vLLM: {model_dir} for {', '.join(t.name for t in group)} · {placement.describe()} · log {server.log_path}")
-        backend = VllmBackend(server)
+        backend = VllmBackend(server, on_death)
         backend.start()
         for t in group:
             tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(t.tokenizer_dir), t.section)
