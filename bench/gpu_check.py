@@ -92,7 +92,7 @@ def attempt(fn: Callable[[], Step]) -> Step:
     started = time.perf_counter()
     try:
         step = fn()
-    except (Exception, SystemExit) as exc:  # serve_load's start_server exits with its reason
+    except (Exception, SystemExit) as exc:  # serve_load.start raises with its reason
         step = Step("failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
     step.seconds = time.perf_counter() - started
     return step
@@ -278,32 +278,33 @@ def export_verify_step(recipe_path: Path, work: Path) -> Step:
 
 def start_serving(recipe_path: Path, work: Path) -> tuple[Any, str, str]:
     """`slmforge serve` on the full run in its own process (its event loop shares no GIL with the clients'):
-    (process, url, model name) once /health answers."""
-    from serve_load import start_server
+    (process, url, model name) once /v1/models answers."""
+    from serve_load import start
 
     _, run = run_recipe(recipe_path, work, "full")
-    return (*start_server(str(run.root), 32, None), run.root.name)
+    return start("ours-transformers", str(run.root), None, None, work / "serve.log")
 
 
 def serve_step(server: Future, size: Size) -> Step:
     import asyncio
 
     import httpx
-    from serve_load import pct, run_load
+    from serve_load import drive
 
     proc, url, name = server.result()
     clients, seconds, max_tokens = size.serve
     try:
-        asyncio.run(run_load(url, name, 2, 1, 4))  # warm-up: first-call allocations, tokenizer caches
-        load = asyncio.run(run_load(url, name, clients, seconds, max_tokens))
+        asyncio.run(drive(url, name, 2, 1, 4, "warm"))  # warm-up: first-call allocations, tokenizer caches
+        load = asyncio.run(drive(url, name, clients, seconds, max_tokens, "load"))
         metrics = httpx.get(url + "/metrics").text
     finally:
         proc.terminate()
         proc.wait(60)
     biggest = [line.split()[-1] for line in metrics.splitlines() if line.startswith("slmforge_batch_size_max")]
-    return Step("ran", data={"clients": clients, "seconds_asked": seconds, "max_tokens": max_tokens, "ok": len(load.latencies),
-                             "errors": len(load.errors), "lost": load.sent - len(load.latencies) - len(load.errors),
-                             "tokens_per_s": load.tokens / load.seconds, "p50_s": pct(load.latencies, 50), "p95_s": pct(load.latencies, 95),
+    row = load.row()
+    return Step("ran", data={"clients": clients, "seconds_asked": seconds, "max_tokens": max_tokens, "ok": row["requests"],
+                             "errors": row["errors"], "lost": row["lost"], "tokens_per_s": row["tokens_per_s"], "p50_s": row["p50_s"],
+                             "p95_s": row["p95_s"], "ttft_p50_s": row["ttft_p50_s"],
                              "largest_batch": float(biggest[0]) if biggest else None, "first_errors": load.errors[:3]})
 
 

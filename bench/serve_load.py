@@ -1,24 +1,31 @@
-"""Load test: N concurrent clients for T seconds against `slmforge serve` on loopback, with batching
-on and then off (max_batch 1) in the same run; prints both and the ratio.
+"""Serving under load, in one run, same model, same prompts, every cache off: our server with the transformers
+engine, our server with the vllm engine, bare vLLM, and llama-cpp-python's server on the model's GGUF.
 
-    python bench/serve_load.py                          # 16 clients, 20 s each, embedded model
-    python bench/serve_load.py --clients 32 --seconds 30 --max-tokens 64 --threads 1
+    python bench/serve_load.py --model runs/folksy-quick/export/merged --gguf runs/folksy-quick/export/folksy-quick-f16.gguf
+    python bench/serve_load.py --systems ours-transformers,llamacpp --clients 1,16 --seconds 20
 
-Floor (issue 7): batching gives >= 4x generated tokens/s at 16 clients, and no request is lost.
-The server runs in its own process (the real CLI) so the client's event loop does not share a GIL
-with the engine.
+Each system is started as its own process (so the load generator shares no GIL with it), warmed with one
+request, then driven by N concurrent clients for T seconds at each client count: chat requests, greedy,
+--max-tokens new tokens each, streamed (to time the first token), every prompt different (no response or
+prefix cache can help: ours has its cache at 0 for them, vLLM runs with --no-enable-prefix-caching).
+Printed per system and client count: generated tokens/s, p50/p95 latency, p50 time to first token, requests,
+errors; then the ratios the floors speak of (issue 18): ours-vllm / bare-vllm >= 0.9, and
+ours-transformers / llamacpp >= 4 at 16 clients. Needs `make vllm` for the vLLM rows and llama-cpp-python
+(with its [server] extra) for the llama.cpp row; a system that cannot start is reported and skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import openai
@@ -26,110 +33,143 @@ import openai
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from slmforge.runtime.serve.server import free_port  # noqa: E402
 
+SYSTEMS = ("ours-transformers", "ours-vllm", "bare-vllm", "llamacpp")
+# Not run by default: our transformers engine without batching (max_batch 1), the baseline of batching's own floor.
+OPTIONAL = ("ours-nobatch",)
+
 
 @dataclass
 class Load:
     latencies: list[float] = field(default_factory=list)
+    first_token: list[float] = field(default_factory=list)
     tokens: int = 0
     errors: list[str] = field(default_factory=list)
-    sent: int = 0
     seconds: float = 0.0
+    sent: int = 0  # requests started: sent = answered + errors, or a request was lost
+
+    def row(self) -> dict[str, float | int | str]:
+        q = statistics.quantiles(self.latencies, n=20) if len(self.latencies) >= 2 else [float("nan")] * 19
+        return {"tokens_per_s": round(self.tokens / self.seconds, 1) if self.seconds else 0.0,
+                "p50_s": round(statistics.median(self.latencies), 2) if self.latencies else float("nan"),
+                "p95_s": round(q[18], 2), "ttft_p50_s": round(statistics.median(self.first_token), 2) if self.first_token else float("nan"),
+                "requests": len(self.latencies), "errors": len(self.errors), "lost": self.sent - len(self.latencies) - len(self.errors),
+                "first_error": (self.errors or [""])[0][:120]}
 
 
-def start_server(model: str, max_batch: int, threads: int | None) -> tuple[subprocess.Popen, str]:
+def command(system: str, model: str, gguf: str | None, port: int, threads: int | None) -> tuple[list[str], dict[str, str], str]:
+    """(argv, extra env, the model name clients send)."""
+    env = {"HF_HUB_OFFLINE": "1", "SLMFORGE_VLLM_EXTRA_ARGS": "--no-enable-prefix-caching"}
+    if system in ("ours-transformers", "ours-vllm", "ours-nobatch"):
+        engine = "vllm" if system == "ours-vllm" else "transformers"
+        argv = [sys.executable, "-m", "slmforge", "serve", model, "--port", str(port), "--engine", engine, "--name", "m",
+                *(["--threads", str(threads)] if threads and engine == "transformers" else []),
+                *(["--max-batch", "1"] if system == "ours-nobatch" else [])]
+        return argv, env, "m"
+    if system == "bare-vllm":
+        from slmforge.runtime.vllm import VllmServer, vllm_python
+
+        server = VllmServer(Path(model), "m", "fp32", port=port)
+        return server.command(vllm_python()) + ["--no-enable-prefix-caching"], {"VLLM_CPU_KVCACHE_SPACE": "1"}, "m"
+    if not gguf:
+        raise RuntimeError("llamacpp needs --gguf")
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port), "--n_ctx", "4096",
+            "--model_alias", "m", *(["--n_threads", str(threads)] if threads else [])]
+    return argv, {}, "m"
+
+
+def start(system: str, model: str, gguf: str | None, threads: int | None, log: Path) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "slmforge", "serve", model, "--port", str(port), "--max-batch", str(max_batch),
-         "--batch-wait-ms", "5", *(["--threads", str(threads)] if threads else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    argv, env, name = command(system, model, gguf, port, threads)
+    proc = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 900
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read()[-2000:]}")
+            raise RuntimeError(f"{system} exited: {log.read_text(errors='replace')[-400:]}")
         try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
+            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
+                return proc, url, name
         except httpx.HTTPError:
-            time.sleep(0.3)
+            pass
+        time.sleep(1)
     proc.kill()
-    raise SystemExit("server did not start in 180 s")
+    raise RuntimeError(f"{system} did not start in 900 s")
 
 
-async def run_load(url: str, model: str, clients: int, seconds: float, max_tokens: int) -> Load:
-    load = Load()
-    stop_at = time.monotonic() + seconds
+async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: int, tag: str) -> Load:
+    load, stop_at = Load(), time.monotonic() + seconds
 
     async def client(i: int, api: openai.AsyncOpenAI) -> None:
         k = 0
-        while time.monotonic() < stop_at:  # each client stops by itself after T seconds
+        while time.monotonic() < stop_at:
             k += 1
             load.sent += 1
-            start = time.perf_counter()
+            started, first = time.perf_counter(), None
             try:
-                reply = await api.chat.completions.create(
-                    model=model, max_tokens=max_tokens, temperature=0.8, seed=i * 100_000 + k,
-                    messages=[{"role": "user", "content": f"Tell me a short story about a farmer, number {i}-{k}."}])
-                load.latencies.append(time.perf_counter() - start)
-                load.tokens += reply.usage.completion_tokens
+                stream = await api.chat.completions.create(
+                    model=name, max_tokens=max_tokens, temperature=0, stream=True, stream_options={"include_usage": True},
+                    messages=[{"role": "user", "content": f"Tell me a saying about the weather, number {tag}-{i}-{k}."}])
+                async for chunk in stream:
+                    if first is None and chunk.choices and chunk.choices[0].delta.content:
+                        first = time.perf_counter() - started
+                    if chunk.usage:
+                        load.tokens += chunk.usage.completion_tokens
+                load.latencies.append(time.perf_counter() - started)
+                load.first_token.append(first if first is not None else time.perf_counter() - started)
             except openai.APIError as exc:
                 load.errors.append(f"{type(exc).__name__}: {exc}")
 
     began = time.monotonic()
-    async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600) as api:
+    async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=900) as api:
         await asyncio.gather(*(client(i, api) for i in range(clients)))
-    load.seconds = time.monotonic() - began  # includes the requests still finishing after T
-    return load
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
-def measure(model: str, name: str, max_batch: int, args: argparse.Namespace) -> Load:
-    proc, url = start_server(model, max_batch, args.threads)
-    try:
-        asyncio.run(run_load(url, name, 2, 2, 4))  # warm-up: first-call allocations, tokenizer caches
-        load = asyncio.run(run_load(url, name, args.clients, args.seconds, args.max_tokens))
-        metrics = httpx.get(url + "/metrics").text
-        biggest = [line for line in metrics.splitlines() if line.startswith("slmforge_batch_size_max")]
-    finally:
-        proc.terminate()
-        proc.wait(60)
-    lost = load.sent - len(load.latencies) - len(load.errors)
-    print(f"{'batching' if max_batch > 1 else 'no batching':>12}: {len(load.latencies) / load.seconds:6.2f} req/s  "
-          f"{load.tokens / load.seconds:7.1f} tok/s  p50 {pct(load.latencies, 50):5.2f} s  p95 {pct(load.latencies, 95):5.2f} s  "
-          f"p99 {pct(load.latencies, 99):5.2f} s  ok {len(load.latencies)}  errors {len(load.errors)}  lost {lost}  "
-          f"({biggest[0].split()[-1] if biggest else '?'} largest batch)")
-    for error in load.errors[:3]:
-        print("   ", error)
+    load.seconds = time.monotonic() - began
     return load
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="embedded:smollm2-135m")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--max-batch", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads of the server (1 on a busy shared CPU)")
-    args = parser.parse_args()
-    from slmforge.runtime.serve.loading import served_name
-
-    name = served_name(args.model)
-    print(f"# {args.clients} clients x {args.seconds:g} s, max_tokens {args.max_tokens}, model {args.model}, "
-          f"{os.cpu_count()} CPUs")
-    on = measure(args.model, name, args.max_batch, args)
-    off = measure(args.model, name, 1, args)
-    ratio = (on.tokens / on.seconds) / max(off.tokens / off.seconds, 1e-9)
-    lost = sum(x.sent - len(x.latencies) for x in (on, off))
-    print(f"tokens/s ratio batching/no batching: {ratio:.2f}x (floor 4x)  requests lost or failed: {lost}")
-    print(f"reproduce: python bench/serve_load.py --clients {args.clients} --seconds {args.seconds:g} "
-          f"--max-tokens {args.max_tokens} --model {args.model}" + (f" --threads {args.threads}" if args.threads else ""))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="A plain model directory (e.g. runs/NAME/export/merged).")
+    ap.add_argument("--gguf", help="The same model as GGUF, for llama.cpp's server.")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--clients", default="1,16,64")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for our transformers engine and llama.cpp.")
+    ap.add_argument("--out", default="bench/serve_load.json")
+    args = ap.parse_args()
+    results: dict[str, dict[str, dict]] = {}
+    logs = Path(args.out).with_suffix("")
+    logs.mkdir(parents=True, exist_ok=True)
+    for system in args.systems.split(","):
+        try:
+            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log")
+        except Exception as exc:  # a system this machine cannot run: said, and the others go on
+            print(f"{system}: not run ({exc})", flush=True)
+            results[system] = {"error": str(exc)[:300]}
+            continue
+        try:
+            asyncio.run(drive(url, name, 1, 1, 4, "warm"))
+            results[system] = {}
+            for clients in map(int, args.clients.split(",")):
+                row = asyncio.run(drive(url, name, clients, args.seconds, args.max_tokens, f"{system}{clients}")).row()
+                results[system][str(clients)] = row
+                print(f"{system:18s} {clients:3d} clients: {json.dumps(row)}", flush=True)
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(60)
+    ratios = {}
+    for clients in args.clients.split(","):
+        def tps(s: str) -> float:
+            return float(results.get(s, {}).get(clients, {}).get("tokens_per_s") or 0)
+        if tps("bare-vllm"):
+            ratios[f"ours-vllm/bare-vllm@{clients}"] = round(tps("ours-vllm") / tps("bare-vllm"), 2)
+        if tps("llamacpp"):
+            ratios[f"ours-transformers/llamacpp@{clients}"] = round(tps("ours-transformers") / tps("llamacpp"), 2)
+        if tps("ours-vllm"):
+            ratios[f"ours-transformers/ours-vllm@{clients}"] = round(tps("ours-transformers") / tps("ours-vllm"), 2)
+        if tps("ours-nobatch"):
+            ratios[f"ours-transformers/ours-nobatch@{clients}"] = round(tps("ours-transformers") / tps("ours-nobatch"), 2)
+    print(json.dumps(ratios, indent=1))
+    Path(args.out).write_text(json.dumps({"args": vars(args), "results": results, "ratios": ratios}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
