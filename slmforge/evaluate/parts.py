@@ -9,7 +9,11 @@ PARTS = ("seen", "unseen")
 
 
 def parts_of(records: list[EvalRecord]) -> dict[str, list[int]]:
-    """part -> indices of its records; {} when prepare wrote no parts (no data.split.unseen)."""
+    """part -> indices of its records; {} when prepare wrote no parts (no data.split.unseen).
+
+    A part none of the evaluated rows fall in is left out rather than scored as zeros (a floor on it then fails as unmeasured).
+    """
     if not any(SPLIT_PART in r.meta for r in records):
         return {}
-    return {part: [i for i, r in enumerate(records) if r.meta.get(SPLIT_PART, "seen") == part] for part in PARTS}
+    parts = {part: [i for i, r in enumerate(records) if r.meta.get(SPLIT_PART, "seen") == part] for part in PARTS}
+    return {part: rows for part, rows in parts.items() if rows}

@@ -131,38 +131,34 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
         tokens = tokenize_splits(recipe, run, split_records, tokenizer, console)
         outputs += [run.tokenized_file(split) for split in tokens]
 
-    kept = sum(len(v) for v in result.splits.values())
-    assert kept + len(result.dropped) == len(validated.examples), "split lost rows"
-    by_reason = dict(validated.dropped_by_reason)
-    if result.dropped:
-        by_reason[HELD_OUT_DROP] = len(result.dropped)
-    report = {
-        "source": str(source),
-        "format": data.format,
-        "counts": {
-            "read": validated.read,
-            "kept": kept,
-            "dropped": len(validated.problems) + len(result.dropped),
-            "dropped_by_reason": by_reason,
-        },
-        "splits": {
-            s: {
-                "rows": len(result.splits[s]),
-                "groups": result.groups[s],
-                "by_stratum": _strata(result.splits[s], data.split.stratify),
-            }
-            for s in SPLITS
-        },
-        "tokens": tokens,
-        **({"unseen": unseen_report(result)} if data.split.unseen else {}),
-        "max_length": data.max_length,
-        "problems": [p.__dict__ for p in validated.problems[:200]],
-    }
+    report = data_report(recipe, str(source), validated, result, tokens)
     report_path = run.data / "data_report.json"
     write_json_atomic(report_path, report)
     outputs.append(report_path)
     print_report(report, data.split.stratify, console)
     return outputs
+
+
+def data_report(recipe: Recipe, source: str, validated: Validated, result: SplitResult, tokens: dict[str, Any]) -> dict[str, Any]:
+    """data_report.json: read = kept + dropped (by reason), rows per split and stratum, tokens, the unseen split."""
+    data = recipe.data
+    kept = sum(len(v) for v in result.splits.values())
+    assert kept + len(result.dropped) == len(validated.examples), "split lost rows"
+    by_reason = dict(validated.dropped_by_reason)
+    if result.dropped:
+        by_reason[HELD_OUT_DROP] = len(result.dropped)
+    return {
+        "source": source,
+        "format": data.format,
+        "counts": {"read": validated.read, "kept": kept, "dropped": len(validated.problems) + len(result.dropped),
+                   "dropped_by_reason": by_reason},
+        "splits": {s: {"rows": len(result.splits[s]), "groups": result.groups[s], "by_stratum": _strata(result.splits[s], data.split.stratify)}
+                   for s in SPLITS},
+        "tokens": tokens,
+        **({"unseen": unseen_report(result)} if data.split.unseen else {}),
+        "max_length": data.max_length,
+        "problems": [p.__dict__ for p in validated.problems[:200]],
+    }
 
 
 def unseen_report(result: SplitResult) -> dict[str, Any]:

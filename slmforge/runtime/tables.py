@@ -42,7 +42,8 @@ METRICS: list[tuple[str, str, bool | None, str]] = [
     ("parse_failures", "parse failures", False, "{:.0f}"),
     ("tokens_per_s", "generation tokens/s", True, "{:.1f}"),
 ]
-LABELS = {k: label for k, label, *_ in METRICS}
+# Labels of what results.json holds beyond the table's rows, for the floors table.
+LABELS = {k: label for k, label, *_ in METRICS} | {"coverage_missing": "labels no answer landed on", "sample_identical": "identical sampled answers"}
 # Metrics that mean something for the held-out references themselves (the data's own level).
 REFERENCE_KEYS = {"distinct_1", "distinct_2", "novelty", "exact_copies", "near_copies", "coverage_labels", "coverage_tv",
                   "degenerate", "top_frame_share", "mean_words"}

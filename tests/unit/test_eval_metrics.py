@@ -153,3 +153,15 @@ def test_a_floor_is_failed_by_a_metric_nobody_measured():
     assert checked["prompts"] == 9 and checked["pass"] is False
     assert [(r["metric"], r["value"], r["pass"]) for r in checked["rows"]] == [("degenerate", 0.2, False), ("mean_words", None, False)]
     assert check_floors(FloorsSection(), results, "final") is None
+
+
+def test_a_part_of_the_test_split_with_no_evaluated_rows_is_left_out_not_scored_as_zeros():
+    from slmforge.evaluate.parts import parts_of
+    from slmforge.evaluate.records import EvalRecord
+
+    def record(part: str | None) -> EvalRecord:
+        return EvalRecord([{"role": "user", "content": "q"}], "a", {} if part is None else {"split_part": part})
+
+    assert parts_of([record(None), record(None)]) == {}  # no data.split.unseen
+    assert parts_of([record("seen"), record("unseen"), record("seen")]) == {"seen": [0, 2], "unseen": [1]}
+    assert parts_of([record("seen"), record("seen")]) == {"seen": [0, 1]}
