@@ -31,7 +31,7 @@ FRAME_N = 3  # words in a "frame": "is just a", "and you'll find"
 # Shorter repeats are often a name said twice on purpose ("Once you've seen Frog Ridge, you've seen Frog Ridge.");
 # a loop of any period repeats a 5-word run soon enough.
 REPEAT_N = 5
-DEFAULT_FRAME_SHARE = 0.20  # the folksy corpus's most common frame ("is just a") is in ~4 % of its sayings
+DEFAULT_FRAME_SHARE = 0.20  # the folksy corpus's most common frame ("'s just a") is in ~7 % of its sayings
 MIN_FRAME_ANSWERS = 3  # in a handful of answers two sharing a frame is chance, not a habit
 EXAMPLES_KEPT = 5
 
