@@ -4,15 +4,19 @@
     python bench/train_throughput.py --models tiny --repeats 3
     python bench/train_throughput.py --models embedded --variants ours,ours-full,baseline
 
-Every variant trains in its own process on the same prepared data for the same number of epochs,
-so every variant sees exactly the same training examples (packing changes how many optimizer
-steps that takes: both step counts are printed). Variants run interleaved, `--repeats` times.
+Every variant trains in its own process (bench/train_variant.py: the prepare and train stages for ours, plain
+TRL for the baselines) on the same prepared data for the same number of epochs, so every variant sees exactly
+the same training examples (packing changes how many optimizer steps that takes: both step counts are printed).
+Variants run interleaved, `--repeats` times.
   ours            slmforge train as the recipe says (bfd packing, reply-only loss, precision auto,
                   fused AdamW, the CPU lean loss, micro-batches of ≤256 tokens per forward on CPU,
                   LoRA dropout 0); tiny: full fine-tune, embedded: LoRA (folksy-quick)
   ours-full/-lora the same with train.method overridden (same-method comparison)
   ours-nopack     packing off: the same optimizer steps as the baseline (isolates packing)
   ours-nomicro    the whole step's batch in one forward (isolates micro-batching)
+  ours-qlora      train.method qlora: our LoRA recipe on a 4-bit NF4 base (bitsandbytes, CUDA or CPU)
+  ours-bf16       train.precision bf16 and model.dtype bf16: bf16 autocast over fp32 master weights (a
+                  full fine-tune and, on a CPU, an adapter's base keep fp32 weights; QLoRA computes in bf16)
   baseline        the original plan's SFTConfig on plain TRL: full fine-tune, no packing, loss on
                   the whole sequence, fp32 (CPU), lr 2e-5, batch 32, warmup 0.05, weight decay 0.01,
                   cosine; TRL 1.x defaults otherwise, which include gradient checkpointing
@@ -21,17 +25,21 @@ steps that takes: both step counts are printed). Variants run interleaved, `--re
   baseline-samelr the baseline with our lr, batch, warmup and weight decay, so only the method differs
                   (the stricter comparison for val loss)
 Printed per variant (median, and min–max over repeats):
-  reply tok/s     assistant-reply tokens of the examples trained on per second of trainer.train()
+  reply tok/s     assistant-reply tokens of the examples trained on per second of the training loop
+                  (trainer.train() up to the end of its last optimizer step: the eval and checkpoint our
+                  train stage adds after it are left out; rows before 2026-12-01 timed all of train())
                   (the same numerator for every variant: what the user wants learned); also per
-                  CPU-second of the process, which a noisy neighbour on a shared CPU inflates less
+                  CPU-second of trainer.train(), which a noisy neighbour on a shared CPU inflates less
   loss tok/s      tokens that carried loss, counted from each batch's labels (the baseline's
                   loss covers prompt tokens too, so its figure is larger for the same examples)
   peak RSS        the process's high-water mark (VmHWM) after training (imports and model load
                   included; val after), and "in training": that mark minus the RSS when training started
+  peak CUDA       torch.cuda.max_memory_allocated during trainer.train() (printed when on a GPU)
   val loss        mean cross entropy per reply token on the val split (evaluate.loss, same code)
-  FLOP share      model FLOPs (6·N·T full, 4·N·T LoRA: no weight gradients; T = non-pad tokens,
-                  recomputation not counted) per second, as a share of the measured fp32 and bf16
+  FLOP share      model FLOPs (6·N·T full, 4·N·T LoRA: no weight gradients; T = the examples' tokens, no
+                  padding; recomputation not counted) per second, as a share of the measured fp32 and bf16
                   matmul peaks of this CPU
+The same variants on one GPU, with MFU against the GPU's bf16 peak: bench/gpu_check.py.
 """
 
 from __future__ import annotations
@@ -41,84 +49,9 @@ import json
 import statistics
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-CHILD = textwrap.dedent(
-    """
-    import json, resource, sys, time
-    from pathlib import Path
-    import torch
-    from rich.console import Console
-    from trl import SFTTrainer
-    from slmforge.core.recipe import load
-    from slmforge.core.rundir import RunDir
-    from slmforge.train.data import load_split, token_stats
-    from slmforge.runtime.loss import read_tokenized, token_loss
-    spec = json.loads(sys.argv[1])
-    PLAN = {"lr": 2e-5, "batch": 32, "warmup": 0.05, "wd": 0.01}
-    torch.set_num_threads(spec["threads"])
-    recipe = load(spec["recipe"], spec["overrides"])
-    run = RunDir(Path(spec["runs"]) / recipe.name)
-    train_set = load_split(run, "train")
-    stats = token_stats(train_set)
-    seen = {"tokens": 0, "loss_tokens": 0, "steps": 0}
-    inner = SFTTrainer.training_step
-    def counted(self, model, inputs, *a, **k):
-        mask = inputs.get("attention_mask")
-        seen["tokens"] += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
-        seen["loss_tokens"] += int((inputs["labels"] != -100).sum())
-        return inner(self, model, inputs, *a, **k)
-    SFTTrainer.training_step = counted
-    timing = {}
-    original_train = SFTTrainer.train
-    def timed(self, *a, **k):
-        timing["trainer"] = self
-        cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-        timing["start_kb"] = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmRSS:"))
-        c, t = cpu(), time.perf_counter(); out = original_train(self, *a, **k)
-        timing["seconds"], timing["cpu_seconds"] = time.perf_counter() - t, cpu() - c
-        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
-        timing["peak_kb"] = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
-        return out
-    SFTTrainer.train = timed
-    if spec["mode"] == "ours":
-        from slmforge.train import sft
-        sft.train(recipe, run, Console(stderr=True, quiet=True))
-        full = recipe.train.method == "full"
-    else:
-        from datasets import Dataset
-        from trl import SFTConfig
-        from slmforge.runtime.models import load_model
-        t = recipe.train
-        model, tok = load_model(recipe.model, dtype=torch.float32)
-        plain = Dataset.from_dict({"input_ids": train_set["input_ids"]})  # no labels: loss on the whole sequence
-        extra = {} if spec["gc"] is None else {"gradient_checkpointing": spec["gc"]}
-        # The plan's SFTConfig (lr 2e-5, batch 32, warmup 0.05, weight decay 0.01, cosine), or ours for "samelr".
-        hp = PLAN if spec["hp"] == "plan" else {"lr": t.lr, "batch": t.batch_size, "warmup": t.warmup_ratio, "wd": t.weight_decay}
-        cfg = SFTConfig(output_dir=str(Path(spec["runs"]) / "baseline"), max_length=recipe.data.max_length, packing=False,
-                        bf16=False, per_device_train_batch_size=hp["batch"], num_train_epochs=t.epochs, max_steps=t.max_steps,
-                        learning_rate=hp["lr"], lr_scheduler_type="cosine", warmup_steps=hp["warmup"], weight_decay=hp["wd"],
-                        report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=t.seed, data_seed=t.seed, **extra)
-        trainer = SFTTrainer(model=model, args=cfg, train_dataset=plain, processing_class=tok)
-        trainer.train()
-        full = True
-    trainer = timing["trainer"]
-    model = trainer.model
-    n_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
-    epochs = trainer.state.epoch
-    flops = (6 if full else 4) * n_params * seen["tokens"]
-    val = token_loss(model, *read_tokenized(run.tokenized_file("val"))).loss
-    seconds = timing["seconds"]
-    print("RESULT " + json.dumps({
-        "reply_tok_s": stats.loss_tokens * epochs / seconds, "loss_tok_s": seen["loss_tokens"] / seconds,
-        "reply_tok_cpu_s": stats.loss_tokens * epochs / timing["cpu_seconds"], "cpu_seconds": timing["cpu_seconds"],
-        "seconds": seconds, "flop_s": flops / seconds, "steps": trainer.state.global_step, "epochs": epochs,
-        "loss_tokens": seen["loss_tokens"], "reply_tokens": stats.loss_tokens * epochs, "tokens": seen["tokens"],
-        "gc": bool(trainer.args.gradient_checkpointing), "peak_rss_gb": timing["peak_kb"] / 1024**2,
-        "train_peak_gb": (timing["peak_kb"] - timing["start_kb"]) / 1024**2, "val_loss": val}))
-    """
-)
+CHILD = Path(__file__).with_name("train_variant.py")  # trains and measures one variant (ours or the plain TRL baseline)
 
 VARIANTS = {  # name: (mode, recipe overrides for ours, gradient checkpointing for the baseline, baseline hyperparameters)
     "ours": ("ours", [], None, None),
@@ -126,6 +59,8 @@ VARIANTS = {  # name: (mode, recipe overrides for ours, gradient checkpointing f
     "ours-lora": ("ours", ["train.method=lora"], None, None),
     "ours-nopack": ("ours", ["train.packing=false"], None, None),
     "ours-nomicro": ("ours", ["train.micro_batch_tokens=0"], None, None),
+    "ours-qlora": ("ours", ["train.method=qlora"], None, None),
+    "ours-bf16": ("ours", ["train.precision=bf16", "model.dtype=bf16"], None, None),
     "baseline": ("baseline", [], None, "plan"),
     "baseline-nogc": ("baseline", [], False, "plan"),
     "baseline-samelr": ("baseline", [], None, "ours"),
@@ -181,7 +116,6 @@ def main() -> None:
     import torch
 
     from slmforge.core.recipe import load
-    from slmforge.orchestrate.pipeline import run_stages
     from slmforge.runtime.placement import matmul_flops
 
     torch.set_num_threads(args.threads)
@@ -192,14 +126,13 @@ def main() -> None:
         recipe_path = out / f"{name}.yaml"
         recipe_path.write_text(yaml.safe_dump(raw))
         recipe = load(recipe_path)
-        run_stages(recipe, out / "runs", ["prepare"])
         results: dict[str, list[dict]] = {v: [] for v in variants}
         for _ in range(args.repeats):
             for variant in variants:  # interleaved: a noisy neighbour hits every variant alike
                 mode, overrides, gc, hp = VARIANTS[variant]
-                spec = {"mode": mode, "recipe": str(recipe_path), "runs": str(out / "runs"), "threads": args.threads,
-                        "overrides": overrides + (args.set if mode == "ours" else []), "gc": gc, "hp": hp}
-                proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+                spec = {"name": f"{raw['name']}-{variant}", "mode": mode, "recipe": str(recipe_path), "runs": str(out / "runs"),
+                        "threads": args.threads, "overrides": overrides + (args.set if mode == "ours" else []), "gc": gc, "hp": hp}
+                proc = subprocess.run([sys.executable, str(CHILD), json.dumps([spec])], capture_output=True, text=True)
                 if proc.returncode != 0:
                     sys.exit(f"{name} {variant}:\n{proc.stderr[-3000:]}")
                 results[variant].append(json.loads(proc.stdout.split("RESULT ")[-1]))
@@ -214,7 +147,9 @@ def main() -> None:
                   f"({spread([x['reply_tok_cpu_s'] for x in runs], '.0f')} per CPU-s)  "
                   f"loss-bearing {spread([x['loss_tok_s'] for x in runs], '.0f')} tok/s  "
                   f"peak RSS {spread([x['peak_rss_gb'] for x in runs], '.2f')} GB "
-                  f"(+{spread([x['train_peak_gb'] for x in runs], '.2f')} in training)  val {spread([x['val_loss'] for x in runs], '.4f')}  "
+                  f"(+{spread([x['train_peak_gb'] for x in runs], '.2f')} in training)  "
+                  + (f"peak CUDA {spread([x['cuda_peak_gb'] for x in runs], '.2f')} GB  " if r["cuda_peak_gb"] is not None else "")
+                  + f"val {spread([x['val_loss'] for x in runs], '.4f')}  "
                   f"FLOP share fp32 {statistics.median(x['flop_s'] for x in runs) / peaks['fp32']:.1%} / bf16 "
                   f"{statistics.median(x['flop_s'] for x in runs) / peaks['bf16']:.1%}  "
                   f"({r['steps']} steps, {spread([x['seconds'] for x in runs], '.1f')} s, gc {r['gc']})")

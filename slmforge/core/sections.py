@@ -175,6 +175,9 @@ class TrainSection(Section):
                             "(CPU throughput barely depends on it); on CUDA the whole batch; 0: never split.")
     packing: bool = Field(True, description="Pack short examples (no attention across examples).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 where the hardware has it.")
+    liger_kernel: Literal["auto", "on", "off"] = Field(
+        "auto", description="Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + cross-entropy without the logits). "
+                            "auto: on CUDA when liger-kernel is installed; on: require them (CUDA + pip install liger-kernel); off: never.")
     seed: int = Field(42, description="Training seed.")
     eval_steps: int = Field(100, gt=0, description="Evaluate on val every N steps.")
     save_steps: int = Field(500, gt=0, description="Checkpoint every M steps.")
@@ -234,6 +237,9 @@ class FloorsSection(Section):
 
 class EvalSection(Section):
     enabled: bool = Field(True, description="Run evaluation in `slmforge run`.")
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers", description="What generates the answers: transformers (in process), or vllm (make vllm; the same prompts, "
+                                    "stop rule and sampling; loss is computed by transformers either way).")
     samples: int = Field(200, gt=0, description="Test prompts to generate answers for.")
     max_new_tokens: int = Field(64, gt=0, description="Generation length cap.")
     temperature: float = Field(0.0, ge=0, description="0 = greedy.")

@@ -169,15 +169,17 @@ ModelOrRunArg = Annotated[str, typer.Argument(help="Run directory (runs/NAME), m
 @app.command("serve")
 @user_errors
 def serve_cmd(
-    model_or_run: ModelOrRunArg,
+    model_or_run: Annotated[list[str], typer.Argument(help="Run directory (runs/NAME), model directory, .gguf file or "
+                                                           "embedded:smollm2-135m; several runs sharing a base: one base, "
+                                                           "each run's adapter under its name.")],
     host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1; others need --api-keys).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
     api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File with one API key per line (Bearer auth).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Model name clients send for MODEL_OR_RUN (default: its name).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name clients send for the first MODEL_OR_RUN (default: its name).")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another model too: NAME=PATH (repeatable).")] = None,
     split: Annotated[Optional[str], typer.Option(help="A/B: route the alias across models by weight, e.g. a=0.9,b=0.1.")] = None,
     split_alias: Annotated[str, typer.Option(help="Model name that --split routes.")] = "ab",
-    engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (CUDA).")] = "transformers",
+    engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (its own environment: make vllm; CUDA or CPU).")] = "transformers",
     dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: bf16 on GPU, fp32 on CPU).")] = "auto",
     max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
     batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,
@@ -185,7 +187,7 @@ def serve_cmd(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model (default: torch's choice).")] = None,
     public_metrics: Annotated[Optional[bool], typer.Option("--public-metrics", help="With --api-keys: /metrics and /openapi.json need no key.")] = None,
 ) -> None:
-    """Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
+    """Serve models over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)."""
     from slmforge.runtime.serve.launch import serve_command
 
     serve_command(model_or_run, name=name, models=model, api_keys_file=str(api_keys) if api_keys else None,
@@ -316,6 +318,21 @@ def report_cmd(run: RunArg) -> None:
 
     done = run_stages(_run_dir_recipe(run), run.resolve().parent, ["report"], force=True)
     typer.echo(done.report)
+
+
+@app.command("studio")
+@user_errors
+def studio_cmd(
+    runs: RunsOpt = Path("runs"),
+    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 7860,
+    token: Annotated[Optional[str], typer.Option(envvar="SLMFORGE_STUDIO_TOKEN", help="Secret every page and API call must carry (cookie, Bearer or ?token=); required off loopback.")] = None,
+    max_models: Annotated[int, typer.Option(min=1, help="Playground models kept loaded at once (least recently used one is unloaded).")] = 3,
+) -> None:
+    """The whole job in a browser: runs (live), a new-run form, data, compare, a playground with blind A/B votes."""
+    from slmforge.orchestrate.studio.app import serve_studio
+
+    serve_studio(runs, host=host, port=port, token=token, max_models=max_models)
 
 
 # The corpus generators are pure Python (no torch): cheap to import with the CLI.

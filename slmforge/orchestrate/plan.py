@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmforge.core.recipe import Recipe
-from slmforge.runtime.memory import FIT_SHARE, GB, SFT_COLUMNS, Memory, arch_for, available_memory, job_length, micro_batches, micro_budget, recipe_estimate
+from slmforge.runtime.memory import GB, SFT_COLUMNS, Memory, arch_for, available_memory, fits_here, job_length, memory_plans, micro_batches, micro_budget
 
 
 def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_memory: str | None = None) -> dict[str, Memory]:
@@ -24,10 +24,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     a = arch_for(recipe.model.id)
     t = recipe.train
     length, batch = job_length(recipe), t.batch_size
-    if t.method in SFT_COLUMNS:
-        plans = {m: recipe_estimate(recipe, a, m, batch, cuda) for m in SFT_COLUMNS}
-    else:  # the adapter choices of the preference method
-        plans = {f"{t.method} · {m}": recipe_estimate(recipe, a, m, batch, cuda) for m in ("lora", "full")}
+    plans = memory_plans(recipe, a, cuda)
     have = available_memory(cuda)
     micro = micro_batches(batch, length, micro_budget(recipe, a, cuda)) if t.method in SFT_COLUMNS else None
     per_forward = f" (micro-batches of {micro.rows} × {micro.splits})" if micro and micro.splits > 1 else ""
@@ -40,9 +37,7 @@ def print_plan(recipe: Recipe, runs: Path, console: Console | None = None, gpu_m
     parts += [p for p in ("reference", "generation") if any(getattr(m, p) for m in plans.values())]
     for part in (*parts, "total"):
         table.add_row(part, *(f"{getattr(p, part) / GB:.2f}" for p in plans.values()), style="bold" if part == "total" else None)
-    fits = ["yes" if p.total < FIT_SHARE * have and (cuda or "qlora" not in m) else ("needs CUDA" if "qlora" in m else "no")
-            for m, p in plans.items()]
-    table.add_row("fits here", *fits)
+    table.add_row("fits here", *(fits_here(m, p, have, cuda) for m, p in plans.items()))
     console.print(table)
     print_scale_out(recipe, a, gpu_memory, console)
     tokens = _dataset_tokens(recipe, runs)

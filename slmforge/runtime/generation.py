@@ -59,8 +59,13 @@ def stop_ids(model: Any, tokenizer: Any) -> set[int]:
     """Every id that ends a turn: the tokenizer's eos, the generation config's (often a list) and the chat
     template's end-of-turn token (what training taught the model to stop on, even where a base model's
     eos is another token)."""
+    return stop_ids_of(tokenizer, getattr(getattr(model, "generation_config", None), "eos_token_id", None))
+
+
+def stop_ids_of(tokenizer: Any, config_eos: Any = None) -> set[int]:
+    """stop_ids without a loaded model: `config_eos` is a generation config's eos_token_id (an id or a list)."""
     ids: set[int] = set()
-    for value in (getattr(tokenizer, "eos_token_id", None), getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+    for value in (getattr(tokenizer, "eos_token_id", None), config_eos):
         if isinstance(value, int):
             ids.add(value)
         elif isinstance(value, (list, tuple)):

@@ -326,3 +326,16 @@ def recipe_estimate(recipe: Recipe, a: Arch, method: str, batch: int, cuda: bool
 def recipe_method(recipe: Recipe) -> str:
     """How the recipe trains its weights: train.method for SFT, train.pref.adapter for preference methods."""
     return recipe.train.method if recipe.train.method in SFT_COLUMNS else recipe.train.pref.adapter
+
+
+def memory_plans(recipe: Recipe, a: Arch, cuda: bool) -> dict[str, Memory]:
+    """The table's columns: full / lora / qlora for SFT, the adapter choices (lora, full) of a preference method."""
+    t = recipe.train
+    if t.method in SFT_COLUMNS:
+        return {m: recipe_estimate(recipe, a, m, t.batch_size, cuda) for m in SFT_COLUMNS}
+    return {f"{t.method} · {m}": recipe_estimate(recipe, a, m, t.batch_size, cuda) for m in ("lora", "full")}
+
+
+def fits_here(column: str, memory: Memory, have: float, cuda: bool) -> str:
+    """The table's "fits here" cell: yes or no (bitsandbytes runs QLoRA's 4-bit base on CUDA and on the CPU alike)."""
+    return "yes" if memory.total < FIT_SHARE * have else "no"

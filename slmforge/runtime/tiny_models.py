@@ -54,8 +54,16 @@ def build_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def build_tiny_model(out_dir: Path, arch: str = "qwen2", hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
-    """Write a tiny random model + tokenizer to out_dir (a plain transformers directory)."""
+# Qwen2.5-0.5B's shape (its config.json): the GPU check trains a random model of this size, no hub needed.
+QWEN25_05B_SHAPE = dict(hidden_size=896, intermediate_size=4864, layers=24, num_attention_heads=14, num_key_value_heads=2,
+                        vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6)
+
+
+def build_tiny_model(out_dir: Path, arch: str = "qwen2", hidden_size: int = 64, layers: int = 2, seed: int = 0, **config: object) -> Path:
+    """Write a tiny random model + tokenizer to out_dir (a plain transformers directory).
+
+    `config` overrides any config field, e.g. `**QWEN25_05B_SHAPE` for a 0.5B model: its vocab_size may exceed the
+    tokenizer's (every tokenizer id fits in the embedding; the rows beyond are never a prompt token)."""
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig, LlamaConfig, Qwen2Config
 
@@ -73,6 +81,7 @@ def build_tiny_model(out_dir: Path, arch: str = "qwen2", hidden_size: int = 64, 
         bos_token_id=None,
         tie_word_embeddings=True,
     )
+    common.update(config)
     if arch == "qwen2":
         config = Qwen2Config(**common)
     elif arch == "llama":

@@ -92,7 +92,8 @@ class MetricsJsonl(TrainerCallback):
         if not logs or "train_runtime" in logs:
             return
         tokens_s, useful_s = self.counter.rates()
-        line: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        # time: wall clock (Unix seconds), so a reader can tell seconds per step and an ETA from the file alone.
+        line: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "time": round(time.time(), 3)}
         for key in ("loss", "eval_loss", "grad_norm"):
             if key in logs:
                 line[key] = logs[key]

@@ -158,7 +158,7 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: M
     from trl import SFTConfig
 
     t = recipe.train
-    liger = cuda and _has("liger_kernel")
+    liger = use_liger(t.liger_kernel, cuda)
     shared = shared_trainer_args(recipe, run, precision, has_eval, cuda)
     shared["gradient_accumulation_steps"] = t.grad_accum * micro.splits
     return SFTConfig(
@@ -176,6 +176,15 @@ def sft_config(recipe: Recipe, run: RunDir, precision: str, packs: int, micro: M
         use_liger_kernel=liger,
         completion_only_loss=None,  # labels come precomputed from prepare and are used as is
     )
+
+
+def use_liger(setting: str, cuda: bool) -> bool:
+    """train.liger_kernel (auto | on | off): Liger's kernels are Triton, so CUDA only."""
+    available = cuda and _has("liger_kernel")
+    if setting == "on" and not available:
+        need = "the liger-kernel package (pip install liger-kernel)" if cuda else "CUDA (Liger's kernels are Triton); this machine has none"
+        raise SlmforgeError(f"train.liger_kernel: on needs {need}; use --set train.liger_kernel=auto")
+    return available and setting != "off"
 
 
 def _has(module: str) -> bool:
@@ -228,6 +237,7 @@ def train(recipe: Recipe, run: RunDir, console: Console, extra_callbacks: tuple[
     check_method(recipe)
     placement = announce(place(recipe.model, four_bit=recipe.train.method == "qlora"), console, run, "train")
     cuda = placement.cuda
+    use_liger(recipe.train.liger_kernel, cuda)  # an impossible `on` fails here, before a model loads
     train_set, val_set = load_split(run, "train"), _optional_split(run, "val")
     stats = token_stats(train_set)
     precision = choose_precision(recipe.train.precision, placement)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -23,8 +24,16 @@ def one_error_line(result) -> str:
     return lines[0]
 
 
-def test_vllm_without_cuda_is_one_clear_line(tiny_qwen2):
-    assert "--engine vllm needs a CUDA GPU" in one_error_line(serve(str(tiny_qwen2), "--engine", "vllm"))
+def test_vllm_not_installed_is_one_clear_line_saying_how_to_get_it(tiny_qwen2, monkeypatch):
+    monkeypatch.setenv("SLMFORGE_VLLM_PYTHON", "/nowhere/bin/python")
+    line = one_error_line(serve(str(tiny_qwen2), "--engine", "vllm", "--port", "0"))
+    assert "SLMFORGE_VLLM_PYTHON: /nowhere/bin/python is not a python executable; make vllm" in line
+    # a python without vllm: the child's own complaint, in one line, before anything listens
+    monkeypatch.setenv("SLMFORGE_VLLM_PYTHON", sys.executable)
+    result = serve(str(tiny_qwen2), "--engine", "vllm", "--port", "0")
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and "Traceback" not in result.output and len(errors) == 1, result.output
+    assert "vLLM exited with code 1 while starting" in errors[0] and "No module named" in errors[0]
 
 
 def test_llamacpp_missing_names_the_pip_install(tiny_qwen2):

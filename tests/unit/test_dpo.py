@@ -24,6 +24,7 @@ def train_pref(tmp_path, model, method, **train) -> dict:
     return summary
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_dpo_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwen2):
     from peft import PeftConfig
 
@@ -41,6 +42,7 @@ def test_dpo_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwen
     assert lines[-1]["rewards_accuracies"] > lines[0]["rewards_accuracies"]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_orpo_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwen2):
     summary = train_pref(tmp_path, tiny_qwen2, "orpo", pref={"beta": 1.0})
     before, after = summary["before"], summary["after"]

@@ -60,6 +60,7 @@ def test_batched_generation_matches_one_at_a_time(tiny):
     assert seeded[0] == seeded[1]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_eval_scores_base_and_fine_tuned_side_by_side_and_writes_its_files(tmp_path, tiny_qwen2):
     recipe, run = prepared_run(tmp_path, tiny_qwen2, folksy_rows())
     save_adapter(tiny_qwen2, run.model)
@@ -156,6 +157,7 @@ def test_price_task_is_detected_and_scored_against_classic_baselines(tmp_path, t
     assert not (run.eval / "base_samples.jsonl").exists()
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_custom_metric_named_in_the_recipe_joins_the_results(tmp_path, tiny_qwen2, monkeypatch):
     (tmp_path / "my_metrics.py").write_text(
         "def lengths(outputs, references, metas):\n    return {'mean_chars': sum(map(len, outputs)) / len(outputs)}\n")

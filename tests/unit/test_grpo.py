@@ -31,6 +31,7 @@ def grpo_recipe(tmp_path, model, monkeypatch, **grpo):
                              pref={"adapter": "full"}, grpo=keys)
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_grpo_with_a_rule_reward_raises_the_mean_reward(tmp_path, tiny_qwen2, monkeypatch):
     recipe = load(grpo_recipe(tmp_path, tiny_qwen2, monkeypatch))
     run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
@@ -62,6 +63,7 @@ def test_grpo_without_a_reward_or_with_a_bad_group_is_one_line(tmp_path, tiny_qw
         reward_function(load(path, ["train.grpo.reward=grpo_rules:nope"]))
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_rloo_with_the_same_rule_reward_raises_it_too(tmp_path, tiny_qwen2, monkeypatch):
     recipe = load(grpo_recipe(tmp_path, tiny_qwen2, monkeypatch, algorithm="rloo"))
     run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
@@ -72,6 +74,7 @@ def test_rloo_with_the_same_rule_reward_raises_it_too(tmp_path, tiny_qwen2, monk
     assert summary["held_out"]["after"]["mean_reward"] > summary["held_out"]["before"]["mean_reward"] + 0.1
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_a_reward_model_directory_is_the_reward(tmp_path, tiny_qwen2, monkeypatch):
     # A full sequence-classification model (what train.method: reward with adapter full saves).
     import torch
@@ -97,6 +100,7 @@ def test_a_reward_model_directory_is_the_reward(tmp_path, tiny_qwen2, monkeypatc
         reward_function(load(path, [f"train.grpo.reward={tmp_path}"]))
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_the_judge_is_the_reward_through_the_pipeline(tmp_path, tiny_qwen2, monkeypatch):
     # A real HTTP judge on loopback; its score depends on the answer it is shown, so rewards vary.
     from slmforge.runtime.judge.client import JudgeError

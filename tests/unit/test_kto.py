@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rich.console import Console
 
 from slmforge.core.recipe import load
@@ -13,6 +14,7 @@ from tests.helpers.prefs import write_pref_recipe
 QUIET = Console(stderr=True, quiet=True)
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_kto_makes_the_model_prefer_chosen_on_held_out_pairs(tmp_path, tiny_qwen2):
     recipe = load(write_pref_recipe(tmp_path, tiny_qwen2, "kto"))
     run_stages(recipe, tmp_path / "runs", ["prepare", "train"])
@@ -51,6 +53,7 @@ def unpaired_recipe(tmp_path, model):
     return path
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_kto_on_unpaired_good_bad_rows_learns_the_rule(tmp_path, tiny_qwen2):
     recipe = load(unpaired_recipe(tmp_path, tiny_qwen2))
     run_stages(recipe, tmp_path / "runs", ["prepare", "train"])

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 import torch.nn.functional as F
 import yaml
@@ -76,6 +77,7 @@ PEAK = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_large_vocabulary_loss_needs_a_fraction_of_the_memory_of_full_logits():
     runs = {}
     for mode in ("plain", "lean"):
@@ -89,6 +91,7 @@ def test_large_vocabulary_loss_needs_a_fraction_of_the_memory_of_full_logits():
     assert runs["lean"]["grown_mb"] < 0.4 * runs["plain"]["grown_mb"], runs
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_trainer_lean_loss_equals_trls_loss_and_gradients_on_packed_batches(tmp_path, tiny_qwen2):
     from datasets import Dataset
     from trl import SFTConfig

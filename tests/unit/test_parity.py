@@ -99,6 +99,7 @@ def _row(rows: list[dict], runtime_start: str, check: str) -> dict:
     return next(r for r in rows if r["runtime"].startswith(runtime_start) and r["check"] == check)
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_every_runtime_matches_training_on_a_base_model_whose_eos_is_not_the_end_of_turn(qwen_base_run):
     run, output = qwen_base_run
     # prepare says, in one line, that the template's end of turn is trained and saved as eos
@@ -121,6 +122,7 @@ def test_every_runtime_matches_training_on_a_base_model_whose_eos_is_not_the_end
     assert "Parity: training → every runtime" in (run / "report.html").read_text()
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_lora_on_a_model_without_a_template_merges_and_serves_identically(llama_lora_run):
     run, _ = llama_lora_run
     rows = _assert_all_rows_pass(run)
@@ -139,6 +141,7 @@ def _copy_run(run: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_a_generation_config_that_lost_the_end_of_turn_is_caught(qwen_base_run, tmp_path):
     run = _copy_run(qwen_base_run[0], tmp_path)
     gen = json.loads((run / "model" / "generation_config.json").read_text())
@@ -152,6 +155,7 @@ def test_a_generation_config_that_lost_the_end_of_turn_is_caught(qwen_base_run, 
     assert row["status"] == "failed" and row["fix"]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_a_modelfile_template_that_drops_the_system_prompt_is_caught(llama_lora_run, tmp_path):
     if shutil.which("go") is None:
         pytest.skip("Go is not installed (apt-get install golang-go): the Modelfile TEMPLATE cannot be rendered")

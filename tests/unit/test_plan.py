@@ -105,6 +105,7 @@ def measured_run_memory(tmp_path: Path, model: str, method: str) -> tuple[float,
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs to reset the peak RSS")
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_planner_is_within_30_percent_of_measured_memory_tiny_model_full_fine_tune(tmp_path):
     # "Tiny" architecture (random Qwen2, 512 wide, 8 layers, 19M parameters) big enough that the model's
     # own memory (305 MB of weights, gradients and AdamW states, ~150 MB of activations) dominates the

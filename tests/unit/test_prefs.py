@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from rich.console import Console
 from typer.testing import CliRunner
@@ -29,6 +30,7 @@ def test_best_and_worst_become_a_pair_only_beyond_the_margin():
     assert pick_pair(["a b", "a"], [2.0, None], 0.0) == (None, "fewer_than_2_scored")
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_prefs_counts_every_prompt_and_resumes_where_it_stopped(tmp_path, tiny_qwen2, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "rule_scorer.py").write_text(RULE_SCORER)
@@ -82,6 +84,7 @@ def test_unknown_scorer_is_one_line_naming_the_key(tmp_path, tiny_qwen2):
     assert result.exit_code == 2 and "prefs.scorer: cannot import no_such_module_xyz" in result.output
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_a_reward_model_directory_scores_the_answers(tmp_path, tiny_qwen2):
     """prefs.scorer: a reward model (what train.method: reward with full weights saves) ranks the k answers."""
     import torch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -36,6 +37,7 @@ def write_align_recipe(tmp_path, model, **align) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_run_trains_sft_then_dpo_from_it_and_shows_before_and_after(tmp_path, tiny_qwen2, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     recipe = write_align_recipe(tmp_path, tiny_qwen2)
@@ -101,6 +103,7 @@ def longer_answer_wins(content: str, seen: int):
     return 200, f"Score: {min(5, 1 + len(answer.split()))}", 0.0
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_with_a_judge_the_view_adds_judge_means_and_the_ab_of_aligned_against_sft(tmp_path, tiny_qwen2, monkeypatch):
     from tests.helpers.judge_fake import FakeJudge
 

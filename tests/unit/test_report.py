@@ -44,6 +44,7 @@ def images(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_report_embeds_plots_and_shows_the_table_samples_and_data(evaluated_run):
     page = write_report(evaluated_run.root).read_text()
     pngs = images(page)
@@ -71,6 +72,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_report_renders_in_headless_chromium_with_plots_and_table(evaluated_run, tmp_path):
     browser = _chromium()
     if browser is None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from slmforge.core.recipe import load
 from slmforge.orchestrate.pipeline import run_stages
 from tests.helpers.prefs import write_pref_recipe
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_reward_model_ranks_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_qwen2):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -37,6 +37,7 @@ def train_run(tmp_path: Path, model: Path, **train) -> Path:
     return tmp_path / "runs" / "tiny"
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path, tiny_llama):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -64,6 +65,7 @@ def test_lora_writes_an_adapter_that_plain_peft_loads_and_that_learned(tmp_path,
     assert "model/adapter_model.safetensors" in manifest["stages"]["train"]["outputs"]
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed(tmp_path, tiny_qwen2):
     from transformers import AutoModelForCausalLM
 
@@ -79,6 +81,7 @@ def test_full_fine_tune_writes_weights_plain_transformers_loads_and_they_changed
     assert not hasattr(model, "peft_config")
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_resuming_with_a_changed_recipe_is_refused_with_what_to_do(tmp_path, tiny_qwen2):
     from slmforge.core.errors import RunDirError
 
@@ -132,6 +135,39 @@ def test_report_to_reaches_training_arguments_and_unknown_loggers_are_refused(tm
         sft_config(load(write_recipe(tmp_path, tiny_qwen2, report_to=["wandbb"])), run, "fp32", 2, MicroBatches(2, 1), has_eval=False, cuda=False)
 
 
+def test_liger_kernel_is_taken_on_cuda_when_installed_refused_clearly_when_on_is_impossible_and_off_wins(tmp_path, tiny_qwen2, monkeypatch):
+    # No CUDA and no liger-kernel here: the package's presence is faked (find_spec); only the config is built.
+    from slmforge.core.errors import SlmforgeError
+    from slmforge.core.rundir import RunDir
+    from slmforge.train import sft
+
+    run = RunDir(tmp_path / "runs" / "tiny")
+    config = lambda setting, cuda: sft.sft_config(load(write_recipe(tmp_path, tiny_qwen2, liger_kernel=setting)), run, "fp32", 2,  # noqa: E731
+                                                  MicroBatches(2, 1), has_eval=False, cuda=cuda)
+    monkeypatch.setattr(sft, "_has", lambda module: module == "liger_kernel")
+    assert config("auto", cuda=True).use_liger_kernel is True
+    assert config("off", cuda=True).use_liger_kernel is False
+    assert config("auto", cuda=False).use_liger_kernel is False  # Triton kernels: never on a CPU
+    with pytest.raises(SlmforgeError, match="train.liger_kernel: on needs CUDA"):
+        config("on", cuda=False)
+    monkeypatch.setattr(sft, "_has", lambda module: False)
+    assert config("auto", cuda=True).use_liger_kernel is False
+    with pytest.raises(SlmforgeError, match=r"train.liger_kernel: on needs the liger-kernel package \(pip install liger-kernel\)"):
+        config("on", cuda=True)
+
+
+def test_liger_on_without_cuda_stops_train_before_the_model_loads(tmp_path, tiny_qwen2):
+    from slmforge.orchestrate.cli import app
+
+    recipe = write_recipe(tmp_path, tiny_qwen2, liger_kernel="on")
+    run_stages(load(recipe), tmp_path / "runs", ["prepare"])
+    result = CliRunner().invoke(app, ["train", str(recipe), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "train.liger_kernel: on needs CUDA" in errors[0]
+    assert not (tmp_path / "runs" / "tiny" / "model").exists()
+
+
 def test_micro_batches_split_a_step_into_equal_parts_that_fit_the_token_budget():
 
     assert micro_batches(8, 128, 256) == MicroBatches(2, 4)
@@ -142,6 +178,7 @@ def test_micro_batches_split_a_step_into_equal_parts_that_fit_the_token_budget()
     assert micro_batches(8, 128, None) == MicroBatches(8, 1)  # 0 / CUDA auto: never split
 
 
+@pytest.mark.slow  # trains, or generates with a model for many seconds
 def test_micro_batches_train_the_same_steps_as_the_whole_batch_at_once(tmp_path, tiny_qwen2):
     """Splitting a step into forward passes of ≤ 64 tokens (one packed row) changes memory, not training.
 

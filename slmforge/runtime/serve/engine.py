@@ -13,172 +13,19 @@ request that fails there is answered with its own error, and its batch goes on w
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicLayer
 
 from slmforge.runtime.generation import stop_ids
 
-log = logging.getLogger(__name__)
-
-# Below this temperature logits / temperature overflows float32 to inf (NaN after softmax) long
-# before sampling stops being argmax: such a request means greedy, and gets greedy.
-GREEDY_BELOW = 1e-5
-
-
-class RequestError(ValueError):
-    """A request whose own parameters cannot be run: its row fails, the rest of its batch goes on."""
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    max_tokens: int
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.temperature < GREEDY_BELOW:
-            object.__setattr__(self, "temperature", 0.0)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    text: str
-    finish_reason: str  # "stop" (end of turn or stop string) | "length" (max_tokens)
-    prompt_tokens: int
-    completion_tokens: int
-
-
-@dataclass(eq=False)
-class GenRequest:
-    """One sequence to generate. Callbacks run on the engine thread: keep them cheap and thread-safe."""
-
-    prompt_ids: list[int]
-    params: SamplingParams
-    on_done: Callable[[GenerationResult | BaseException], None]
-    on_delta: Callable[[str], None] | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    answered: bool = False  # set once on_done has been called
-
-
-class EngineObserver(Protocol):
-    def batch_started(self, model: str, size: int) -> None: ...
-    def tokens_generated(self, model: str, count: int) -> None: ...
-    def queue_depth(self, model: str, depth: int) -> None: ...
-    def batch_joined(self, model: str, joined: int, size: int) -> None: ...
-    def sequence_cancelled(self, model: str) -> None: ...
-
-
-class Engine(Protocol):
-    """What the HTTP layer needs from an engine (transformers batching, llama.cpp, ...)."""
-
-    name: str
-    tokenizer: Any
-    max_context: int
-
-    def start(self) -> None: ...
-    def submit(self, request: GenRequest) -> None: ...
-    def stop(self) -> None: ...
-
-
-def longest_partial_stop(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest suffix of `text` that could still grow into a stop string.
-
-    A stream must hold that suffix back: sending "Hel" and then discovering the stop "Hello"
-    would leak text the client asked never to see.
-    """
-    best = 0
-    for stop in stops:
-        for k in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:k]):
-                best = k
-                break
-    return best
-
-
-class _Row:
-    """Decoding state of one request inside a batch."""
-
-    def __init__(self, request: GenRequest, eos_ids: set[int]):
-        self.request = request
-        self.eos_ids = eos_ids
-        self.ids: list[int] = []
-        self.emitted = ""
-        self.generator = None
-        if request.params.seed is not None:
-            try:
-                self.generator = torch.Generator().manual_seed(request.params.seed)
-            except (RuntimeError, ValueError, OverflowError) as exc:
-                raise RequestError(f"seed {request.params.seed} is out of range: use an integer in "
-                                   "[-2**63, 2**64)") from exc
-
-    def advance(self, token: int, tokenizer: Any) -> bool:
-        """Take one sampled token; answer the request and return True when it is finished."""
-        params = self.request.params
-        if token in self.eos_ids:
-            return self._finish(tokenizer.decode(self.ids, skip_special_tokens=True), "stop")
-        self.ids.append(token)
-        text = tokenizer.decode(self.ids, skip_special_tokens=True)
-        for stop in params.stop:
-            at = text.find(stop)
-            if at >= 0:
-                return self._finish(text[:at], "stop")
-        if len(self.ids) >= params.max_tokens:
-            return self._finish(text, "length")
-        if self.request.on_delta is not None:
-            # A trailing U+FFFD is half a multi-byte character: wait for the rest of it.
-            safe = text.rstrip("\ufffd")
-            safe = safe[: len(safe) - longest_partial_stop(safe, params.stop)]
-            if len(safe) > len(self.emitted) and safe.startswith(self.emitted):
-                self.request.on_delta(safe[len(self.emitted):])
-                self.emitted = safe
-        return False
-
-    def cancel_if_asked(self, tokenizer: Any) -> bool:
-        """The client went away (closed stream): answer with what there is and leave the batch."""
-        if not self.request.cancelled.is_set():
-            return False
-        return self._finish(tokenizer.decode(self.ids, skip_special_tokens=True), "stop")
-
-    def _finish(self, text: str, reason: str) -> bool:
-        if self.request.on_delta is not None and text.startswith(self.emitted) and len(text) > len(self.emitted):
-            self.request.on_delta(text[len(self.emitted):])
-        answer(self.request, GenerationResult(text, reason, len(self.request.prompt_ids), len(self.ids)))
-        return True
-
-
-def answer(request: GenRequest, result: GenerationResult | BaseException) -> None:
-    """Call `on_done` once. A callback that raises (its server's loop already closed) is logged:
-    it is that requester's problem and must not end the batch the others are in."""
-    if request.answered:
-        return
-    request.answered = True
-    try:
-        request.on_done(result)
-    except Exception:
-        log.exception("on_done of a generation request raised")
-
-
-def sample_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
-    """One token from one row's float32 logits with its own temperature (> 0) and top_p."""
-    scores = logits / params.temperature
-    if params.top_p < 1.0:
-        sorted_scores, order = scores.sort(descending=True)
-        probs = sorted_scores.softmax(-1)
-        # Keep the smallest prefix whose mass reaches top_p. The first token always stays: a top_p
-        # below float32's smallest number (1e-46) would otherwise drop every token.
-        drop = probs.cumsum(-1) - probs >= params.top_p
-        drop[0] = False
-        scores = scores.scatter(0, order[drop], float("-inf"))
-    return int(torch.multinomial(scores.softmax(-1), 1, generator=generator))
+# The engine's public types live in requests.py and rows.py; they are imported from here as well.
+from slmforge.runtime.serve.requests import GREEDY_BELOW, Engine, EngineObserver, GenerationResult, GenRequest, RequestError, SamplingParams, answer  # noqa: F401
+from slmforge.runtime.serve.rows import _Row, longest_partial_stop, sample_token  # noqa: F401
 
 
 class BatchingEngine:
@@ -202,12 +49,15 @@ class BatchingEngine:
         self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_ids = stop_ids(model, tokenizer)  # the one stop rule batch generation uses too
+        # A peft model holding several named adapters: each row of a batch runs with its own (peft's mixed batches).
+        self.mixed_adapters = len(getattr(model, "peft_config", {}) or {}) > 1
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        self._thread.start()
+        if not self._thread.is_alive() and self._thread.ident is None:  # once, however many served names share it
+            self._thread.start()
 
     def submit(self, request: GenRequest) -> None:
         self._queue.put(request)
@@ -264,7 +114,7 @@ class BatchingEngine:
             if request.cancelled.is_set():
                 answer(request, GenerationResult("", "stop", len(request.prompt_ids), 0))
                 if self.observer is not None:
-                    self.observer.sequence_cancelled(self.name)
+                    self.observer.sequence_cancelled(self._label(request))
                 continue
             try:
                 rows.append(_Row(request, self.eos_ids))
@@ -285,7 +135,8 @@ class BatchingEngine:
         # Left padding: positions count real tokens only, so a padded row sees the same
         # positions as it would alone.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                         **self._adapters_of(rows))
         return self._advance(rows, out.cache, mask, positions[:, -1], out.logits[:, -1, :])
 
     def _advance(self, rows: list[_Row], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor,
@@ -309,14 +160,23 @@ class BatchingEngine:
             if not finished:
                 keep.append(i)
             elif self.observer is not None:
-                self.observer.tokens_generated(self.name, len(row.ids))
+                self.observer.tokens_generated(self._label(row.request), len(row.ids))
                 if cancelled:
-                    self.observer.sequence_cancelled(self.name)
+                    self.observer.sequence_cancelled(self._label(row.request))
         if len(keep) < len(rows) and keep:
             index = torch.tensor(keep, dtype=torch.long, device=mask.device)
             cache.batch_select_indices(index)
             mask, last_pos = mask[index], last_pos[index]
         return [rows[i] for i in keep], cache, mask, last_pos, [tokens[i] for i in keep]
+
+    def _adapters_of(self, rows: list[_Row]) -> dict[str, Any]:
+        """peft's per-row adapter names for this batch ("__base__": the base model alone)."""
+        if not self.mixed_adapters:
+            return {}
+        return {"adapter_names": [r.request.adapter or "__base__" for r in rows]}
+
+    def _label(self, request: GenRequest) -> str:
+        return request.adapter or self.name
 
     def _can_join(self, cache: Any) -> bool:
         # Joining pads key/value tensors by hand, which only plain (non-sliding) dynamic layers allow.
@@ -350,8 +210,30 @@ class BatchingEngine:
                 position_ids=last_pos[:, None],
                 cache=cache,
                 use_cache=True,
+                **self._adapters_of(rows),
             )
             rows, cache, mask, last_pos, tokens = self._advance(rows, out.cache, mask, last_pos, out.logits[:, -1, :])
+
+
+class AdapterView:
+    """One served name of a multi-adapter engine: its requests run with its own LoRA, in batches shared with
+    the other names' requests (one base model in memory for all of them)."""
+
+    def __init__(self, name: str, shared: BatchingEngine) -> None:
+        self.name = name
+        self.shared = shared
+        self.tokenizer = shared.tokenizer
+        self.max_context = shared.max_context
+
+    def start(self) -> None:
+        self.shared.start()
+
+    def submit(self, request: GenRequest) -> None:
+        request.adapter = self.name
+        self.shared.submit(request)
+
+    def stop(self) -> None:
+        self.shared.stop()
 
 
 def _merge(a: tuple, b: tuple) -> tuple:

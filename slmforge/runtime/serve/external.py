@@ -4,18 +4,14 @@ when one is missing the user gets one line saying what to install, never a trace
 from __future__ import annotations
 
 import importlib.util
-import os
 import queue
-import shlex
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from slmforge.runtime.llamacpp import LlamaTokenizer
 from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest, answer
-from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
-from slmforge.runtime.serve.options import ServeError, ServeOptions
+from slmforge.runtime.serve.loading import is_run_dir
+from slmforge.runtime.serve.options import ServeError
 
 LLAMACPP_INSTALL = "pip install llama-cpp-python"
 
@@ -96,45 +92,3 @@ def _gguf_path(source: str) -> Path:
             return found[0]
         raise ServeError(f"{source}: no .gguf in {path / 'export'}; run `slmforge export` with formats: [gguf] first")
     raise ServeError(f"--engine llamacpp serves .gguf files; {source} is not one (use --engine transformers)")
-
-
-def vllm_command(specs: list[ModelSpec], options: ServeOptions) -> list[str]:
-    """vLLM's own OpenAI server for the first model; run directories with adapters become LoRA modules."""
-    first = specs[0]
-    base, adapters = first.source, []
-    for spec in specs:
-        model_dir = Path(spec.source) / "model" if is_run_dir(Path(spec.source)) else Path(spec.source)
-        if (model_dir / "adapter_config.json").is_file():
-            adapters.append(f"{spec.name}={model_dir}")
-            if spec is first:
-                from slmforge.core.recipe import load
-
-                base = load(Path(spec.source) / "recipe.yaml").model.id
-        elif spec is first and is_run_dir(Path(spec.source)):
-            base = str(model_dir)
-    if base.startswith("embedded:") or base.endswith(".gguf"):
-        raise ServeError(f"--engine vllm serves hub ids or model directories, not {base}; "
-                         "use --engine transformers or llamacpp for GGUF files")
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", base, "--served-model-name", first.name,
-           "--host", options.host, "--port", str(options.port)]
-    if adapters:
-        cmd += ["--enable-lora", "--lora-modules", *adapters]
-    return cmd
-
-
-def run_vllm(specs: list[ModelSpec], options: ServeOptions) -> None:
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ServeError("--engine vllm needs a CUDA GPU and none is visible here; use --engine transformers (or llamacpp for a .gguf)")
-    if importlib.util.find_spec("vllm") is None:
-        raise ServeError("--engine vllm needs vLLM: pip install vllm (CUDA only), or use --engine transformers")
-    cmd = vllm_command(specs, options)
-    env = dict(os.environ)
-    if options.api_keys:
-        if len(options.api_keys) > 1:
-            raise ServeError("--engine vllm takes a single API key; put one key in the --api-keys file")
-        env["VLLM_API_KEY"] = options.api_keys[0]  # through the environment: never visible in `ps`
-    # Our guards, cache, split and metrics are not in front of vLLM: it brings its own server.
-    print("starting:", shlex.join(cmd))
-    raise SystemExit(subprocess.call(cmd, env=env))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from slmforge.runtime.serve.engine import BatchingEngine, Engine
+from slmforge.runtime.serve.engine import AdapterView, BatchingEngine, Engine
 from slmforge.runtime.serve.guards import MIN_KEY_CHARS, check_bind, short_keys
-from slmforge.runtime.serve.loading import ModelSpec, load_for_serving
+from slmforge.runtime.serve.loading import ModelSpec, load_for_serving, load_shared_base, shared_base_groups
 from slmforge.runtime.serve.metrics import ServeMetrics
 from slmforge.runtime.serve.options import ServeError, ServeOptions
 
@@ -19,7 +20,21 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
     if len(set(names)) != len(names):
         raise ServeError(f"--model: each served model needs its own name, got {', '.join(names)}")
     engines: dict[str, Engine] = {}
+    if engine == "vllm":
+        import tempfile
+
+        from slmforge.runtime.serve.vllm_engine import build_vllm_engines
+
+        return dict(build_vllm_engines(specs, options, metrics, dtype, Path(tempfile.mkdtemp(prefix="slmforge-vllm-")), announce))
+    if engine == "transformers":
+        for group in shared_base_groups(specs):
+            model, tokenizer = load_shared_base(group, dtype, announce)
+            shared = BatchingEngine("+".join(r.spec.name for r in group), model, tokenizer, max_batch=options.max_batch,
+                                    batch_wait_ms=options.batch_wait_ms, observer=metrics)
+            engines.update({r.spec.name: AdapterView(r.spec.name, shared) for r in group})
     for spec in specs:
+        if spec.name in engines:
+            continue
         if engine == "llamacpp":
             from slmforge.runtime.serve.external import LlamaCppEngine
 
@@ -53,11 +68,6 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     from slmforge.runtime.serve.server import check_port_free
 
     check_port_free(options.host, options.port)
-    if engine == "vllm":
-        from slmforge.runtime.serve.external import run_vllm
-
-        run_vllm(specs, options)
-        return
     from slmforge.runtime.serve.app import build_app
     from slmforge.runtime.serve.server import run_foreground
 
@@ -70,7 +80,7 @@ def serve(specs: list[ModelSpec], options: ServeOptions, dtype: str = "auto", en
     run_foreground(app, options)
 
 
-def serve_command(model_or_run: str, *, name: str | None = None, models: list[str] | None = None,
+def serve_command(model_or_run: str | list[str], *, name: str | None = None, models: list[str] | None = None,
                   api_keys_file: str | None = None, split: str | None = None, split_alias: str = "ab",
                   engine: str = "transformers", dtype: str = "auto", threads: int | None = None,
                   **flags: Any) -> None:
@@ -80,9 +90,11 @@ def serve_command(model_or_run: str, *, name: str | None = None, models: list[st
     from slmforge.runtime.serve.loading import parse_model_flag, run_serve_section, served_name
     from slmforge.runtime.serve.options import parse_split
 
-    specs = [ModelSpec(name or served_name(model_or_run), model_or_run)]
+    sources = [model_or_run] if isinstance(model_or_run, str) else list(model_or_run)
+    # Several runs on one base: each served under its run's name, their adapters on one copy of the base.
+    specs = [ModelSpec(name if name and i == 0 else served_name(s), s) for i, s in enumerate(sources)]
     specs += [parse_model_flag(m) for m in models or []]
-    section = run_serve_section(model_or_run) or ServeSection()
+    section = run_serve_section(sources[0]) or ServeSection()
     options = ServeOptions.from_section(
         section, **flags,
         api_keys=read_api_keys(api_keys_file) if api_keys_file else None,

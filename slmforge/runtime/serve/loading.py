@@ -88,6 +88,77 @@ def load_for_serving(source: str, dtype: str = "auto", announce: Any = None) -> 
         raise ServeError(f"{source}: could not load the model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
+@dataclass(frozen=True)
+class AdapterRun:
+    """A served run whose final model is a LoRA adapter on a plain base: runs sharing the base are one engine."""
+
+    spec: ModelSpec
+    adapter_dir: Path
+    base: ModelSection
+
+
+def adapter_run(spec: ModelSpec) -> AdapterRun | None:
+    """The spec as an AdapterRun, or None when it cannot share a base (not a run, full weights, QLoRA: its
+    model is the adapter merged into its own dequantized 4-bit base)."""
+    path = Path(spec.source).expanduser()
+    if not is_run_dir(path):
+        return None
+    from slmforge.core.recipe import load
+    from slmforge.core.rundir import RunDir
+    from slmforge.runtime.trained import is_qlora
+
+    recipe = load(path / "recipe.yaml")
+    model_dir, base = RunDir(path).final_model(recipe)
+    if not (model_dir / "adapter_config.json").is_file() or is_qlora(recipe, RunDir(path), model_dir):
+        return None
+    return AdapterRun(spec, model_dir, base)
+
+
+def shared_base_groups(specs: list[ModelSpec]) -> list[list[AdapterRun]]:
+    """Adapter runs grouped by the base they sit on (the same model, revision and placement keys); groups of two or more."""
+    groups: dict[str, list[AdapterRun]] = {}
+    for spec in specs:
+        run = adapter_run(spec)
+        if run is not None:
+            key = json.dumps(run.base.model_dump(mode="json") | {"id": _resolved(run.base.id)}, sort_keys=True)
+            groups.setdefault(key, []).append(run)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _resolved(model_id: str) -> str:
+    path = Path(model_id).expanduser()
+    return str(path.resolve()) if path.exists() else model_id
+
+
+def load_shared_base(group: list[AdapterRun], dtype: str = "auto", announce: Any = None) -> tuple[Any, Any]:
+    """(peft model with one named adapter per run, tokenizer): the base loaded once for every run of the group.
+
+    Every run must end turns like the first (the same chat template and eos); otherwise they are served apart."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    from slmforge.runtime.models import check_no_pickle, ensure_chat_template
+    from slmforge.runtime.placement import place
+
+    section = group[0].base.model_copy(update={"dtype": dtype})
+    placement = place(section)
+    _tell(announce, f"{', '.join(r.spec.name for r in group)} (one base, {len(group)} adapters)", placement)
+    base, _ = load_model(section, placement)
+    tokenizers = [ensure_chat_template(AutoTokenizer.from_pretrained(r.adapter_dir), section) for r in group]
+    for run, tok in zip(group[1:], tokenizers[1:]):
+        if (tok.chat_template, tok.eos_token) != (tokenizers[0].chat_template, tokenizers[0].eos_token):
+            raise ServeError(f"{run.spec.source}: ends turns unlike {group[0].spec.source} (another chat template or eos); "
+                             "serve it on its own with a separate slmforge serve")
+    model = None
+    for run in group:
+        check_no_pickle(run.adapter_dir, section.allow_pickle, key=f"{run.spec.source}")
+        if model is None:
+            model = PeftModel.from_pretrained(base, str(run.adapter_dir), adapter_name=run.spec.name)
+        else:
+            model.load_adapter(str(run.adapter_dir), adapter_name=run.spec.name)
+    return model.eval(), tokenizers[0]
+
+
 def _tell(announce: Any, source: str, placement: Any) -> None:
     if announce is not None:
         announce(f"{source}: {placement.describe()}")

@@ -1,0 +1,137 @@
+"""--engine vllm and eval.engine vllm for real: vLLM's CPU build in its own environment (make vllm), behind our server.
+
+A tiny model vLLM's CPU attention runs (head_dim 32) and whose greedy answers vary (init std 0.1: the default init
+repeats one token, which would make every comparison pass trivially); two LoRA runs trained on different data.
+fp32 throughout: vLLM's greedy tokens equal transformers' there (bf16 kernels differ, measured 2026-12-01).
+Skipped, saying why, where vLLM is not installed (CI installs it: .ci/run runs make vllm).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from slmforge.core.errors import ModelError
+from slmforge.core.recipe import load
+from slmforge.orchestrate.pipeline import run_stages
+from slmforge.runtime.generation import Sampling, generate
+from slmforge.runtime.serve.app import build_app
+from slmforge.runtime.serve.launch import build_engines
+from slmforge.runtime.serve.loading import ModelSpec
+from slmforge.runtime.serve.metrics import ServeMetrics
+from slmforge.runtime.serve.options import ServeOptions
+from slmforge.runtime.serve.server import ServerThread
+from slmforge.runtime.tiny_models import build_tiny_model
+from slmforge.runtime.trained import load_trained
+from slmforge.runtime.vllm import vllm_python
+
+try:
+    vllm_python()
+except ModelError as exc:
+    pytestmark = pytest.mark.skip(reason=str(exc))
+
+KEY = "sk-vllm-test-key-0123456789"
+PROMPTS = ["Tell me about the goat.", "Say something about rain.", "What does the heron do?"]
+WORDS = {"a": "goat", "b": "heron"}
+
+
+def write_run(tmp, base, name: str):
+    word = WORDS[name]
+    rows = [{"input": f"Question {i} for you.", "output": f"The {word} {word} sleeps by the {word}."} for i in range(32)]
+    (tmp / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    raw = {"name": name, "model": {"id": str(base)}, "data": {"path": str(tmp / f"{name}.jsonl"), "max_length": 48},
+           "train": {"method": "lora", "max_steps": 6, "batch_size": 8, "lr": 2e-2, "precision": "fp32", "save_steps": 100,
+                     "logging_steps": 3, "seed": len(name) + ord(name)},
+           "eval": {"samples": 4, "max_new_tokens": 8, "batch_size": 4, "spotcheck": 0, "compare_base": False}}
+    (tmp / f"{name}.yaml").write_text(yaml.safe_dump(raw))
+    recipe = load(tmp / f"{name}.yaml")
+    run_stages(recipe, tmp / "runs", ["prepare", "train"])
+    return recipe
+
+
+def greedy(model, tokenizer) -> list[str]:
+    convs = [[{"role": "user", "content": p}] for p in PROMPTS]
+    return generate(model, tokenizer, convs, Sampling(max_new_tokens=8, batch_size=1)).texts
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("vllm")
+    base = build_tiny_model(tmp / "tiny", hidden_size=128, initializer_range=0.1)
+    recipes = {n: write_run(tmp, base, n) for n in WORDS}
+    from slmforge.core.sections import ModelSection
+    from slmforge.runtime.models import load_model
+
+    want = {"tiny": greedy(*load_model(ModelSection(id=str(base))))}
+    for name, recipe in recipes.items():
+        want[name] = greedy(*load_trained(tmp / "runs" / name / "model", recipe.model))
+    assert len({tuple(v) for v in want.values()}) == 3, want  # base and both adapters answer differently
+    opts = ServeOptions(port=0, cache_size=0, api_keys=[KEY], rate_limit=0.5, rate_burst=40, max_body_bytes=20_000)
+    metrics = ServeMetrics()
+    specs = [ModelSpec("tiny", str(base)), ModelSpec("a", str(tmp / "runs" / "a")), ModelSpec("b", str(tmp / "runs" / "b"))]
+    engines = build_engines(specs, opts, metrics, engine="vllm")
+    assert len({id(e.backend) for e in engines.values()}) == 1  # one vLLM server: the base and both adapters
+    server = ServerThread(build_app(engines, opts, metrics), opts)
+    server.start()
+    yield {"url": server.url, "want": want, "tmp": tmp, "recipes": recipes}
+    server.stop()
+
+
+def client(url: str, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=300)
+
+
+def ask(url: str, name: str, i: int) -> str:
+    reply = client(url).chat.completions.create(model=name, messages=[{"role": "user", "content": PROMPTS[i]}],
+                                                temperature=0, max_tokens=8)
+    return reply.choices[0].message.content
+
+
+def test_each_name_answers_like_transformers_alone_and_under_mixed_traffic(world):
+    url, want = world["url"], world["want"]
+    for name in want:
+        assert [ask(url, name, i) for i in range(len(PROMPTS))] == want[name], name
+    got: dict[tuple[str, int], str] = {}
+    jobs = [(n, i) for i in range(len(PROMPTS)) for n in want] * 2  # base rows mixed with both adapters' rows
+    threads = [threading.Thread(target=lambda n=n, i=i: got.__setitem__((n, i), ask(url, n, i))) for n, i in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert got == {(n, i): want[n][i] for n, i in jobs}
+
+
+def test_streaming_through_vllm_adds_up_to_the_answer(world):
+    chunks = client(world["url"]).chat.completions.create(model="a", messages=[{"role": "user", "content": PROMPTS[0]}],
+                                                          temperature=0, max_tokens=8, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == world["want"]["a"][0]
+
+
+def test_our_guards_stand_in_front_of_vllm(world):
+    url = world["url"]
+    with pytest.raises(openai.AuthenticationError):
+        client(url, key="wrong-key-wrong-key-wrong").chat.completions.create(model="a", messages=[{"role": "user", "content": "hi"}])
+    big = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                     json={"model": "a", "messages": [{"role": "user", "content": "x" * 30_000}]})
+    assert big.status_code == 413 and big.json()["error"]["type"]
+    statuses = [httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code for _ in range(60)]
+    assert 429 in statuses and set(statuses) <= {200, 429}
+
+
+def test_eval_through_vllm_gives_the_answers_of_our_greedy_path(world):
+    tmp, recipe = world["tmp"], world["recipes"]["a"]
+    samples = tmp / "runs" / "a" / "eval" / "samples.jsonl"
+
+    def outputs(r) -> list[str]:
+        run_stages(r, tmp / "runs", ["eval"], force=True)
+        return [json.loads(line)["output"] for line in samples.read_text().splitlines()]
+
+    ours = outputs(recipe)
+    theirs = outputs(load(tmp / "a.yaml", ["eval.engine=vllm"]))
+    assert ours == theirs and len(ours) == 4 and any(ours)
