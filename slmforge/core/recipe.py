@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from slmforge.core.errors import RecipeError
 from slmforge.core.sections import (
+    FLOOR_METRICS,
     AlignSection,
     DataSection,
     EvalSection,
@@ -116,6 +117,20 @@ def cross_section_problems(recipe: Recipe) -> list[str]:
         problem = objective_problem(recipe.sweep.objective, recipe)
         if problem:
             problems.append(problem)
+    return problems + floor_problems(recipe)
+
+
+def floor_problems(recipe: Recipe) -> list[str]:
+    """eval.floors must name metrics eval writes (custom metrics' names are known only when they run) and a part that exists."""
+    floors, problems = recipe.eval.floors, []
+    if floors.part != "all" and not recipe.data.split.unseen:
+        problems.append(f"eval.floors.part: {floors.part} needs data.split.unseen (e.g. [{{field: meta_phrasing, share: 0.2}}]); or use all")
+    if not recipe.eval.custom_metrics:
+        for name in floors.metrics:
+            if name not in FLOOR_METRICS:
+                close = difflib.get_close_matches(name, FLOOR_METRICS, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"one of {', '.join(FLOOR_METRICS)}"
+                problems.append(f"eval.floors.metrics: {name} is not a metric eval writes; {hint}")
     return problems
 
 

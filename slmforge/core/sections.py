@@ -58,6 +58,16 @@ class CorpusSource(Section):
     size: int | None = Field(None, gt=0, description="Sayings (folksy) or items (prices); empty = the generator's default.")
 
 
+# Meta keys prepare writes on every test row when data.split.unseen is set, and eval reads back.
+SPLIT_PART = "split_part"  # "seen" | "unseen"
+UNSEEN_FIELDS = "unseen_fields"  # the fields whose held-out value put the row in the unseen part
+
+
+class HoldOut(Section):
+    field: str = Field(..., min_length=1, description="Meta field whose values are held out (e.g. meta_phrasing); rows without it are never held out.")
+    share: float = Field(..., gt=0, lt=1, description="Share of the field's distinct values held out (at least one, never all).")
+
+
 class SplitSection(Section):
     train: float = Field(0.90, ge=0, le=1, description="Share of rows for training.")
     val: float = Field(0.05, ge=0, le=1, description="Share of rows for validation (eval during training).")
@@ -68,6 +78,11 @@ class SplitSection(Section):
         description="Rows sharing this value never land in two splits. 'reply' = the reply text; a field name; null = per row.",
     )
     seed: int = Field(0, description="Split seed: same seed, byte-identical split files.")
+    unseen: list[HoldOut] = Field(
+        default_factory=list,
+        description="Generalization split: a share of each field's values never reaches train/val; their rows are the test split's "
+                    "unseen part (the rest of test is its seen part, and eval scores both). A held-out row whose group trains is dropped.",
+    )
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitSection:
@@ -195,6 +210,31 @@ class SpotcheckTargets(Section):
     max_bad: float = Field(0.10, ge=0, le=1, description="Pass when less than this share of rated samples is Bad.")
 
 
+# What eval/results.json holds per model (slmforge/evaluate/scores.py), so a floor naming another fails at load.
+FLOOR_METRICS = ("loss", "perplexity", "bleu", "rouge_l", "exact_match", "distinct_1", "distinct_2", "novelty", "exact_copies",
+                 "near_copies", "empty_outputs", "coverage_labels", "coverage_missing", "coverage_tv", "degenerate", "top_frame_share",
+                 "mean_words", "stopped", "sample_distinctness", "sample_identical", "mae", "mae_all", "rmse", "within_10pct",
+                 "parse_failures")
+
+
+class Bound(Section):
+    min: float | None = Field(None, description="Pass when the metric is at least this.")
+    max: float | None = Field(None, description="Pass when the metric is at most this.")
+
+    @model_validator(mode="after")
+    def _one_side_at_least(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
+
+
+class FloorsSection(Section):
+    """Pass/fail bars on the fine-tuned model's metrics, shown in the results and the report."""
+
+    part: Literal["all", "seen", "unseen"] = Field("all", description="Which answers: the whole test split or its seen/unseen part (data.split.unseen).")
+    metrics: dict[str, Bound] = Field(default_factory=dict, description="metric: {min, max}, e.g. degenerate: {max: 0.15}, mean_words: {min: 8, max: 16}.")
+
+
 class EvalSection(Section):
     enabled: bool = Field(True, description="Run evaluation in `slmforge run`.")
     engine: Literal["transformers", "vllm"] = Field(
@@ -217,12 +257,20 @@ class EvalSection(Section):
     custom_metrics: list[str] = Field(default_factory=list, description="module:function(outputs, references, records) -> {name: value}.")
     spotcheck: int = Field(50, ge=0, description="Random samples written to eval/spotcheck.csv for human rating.")
     targets: SpotcheckTargets = Field(default_factory=SpotcheckTargets, description="Spot-check pass thresholds.")
+    stock_frame_share: float = Field(0.20, gt=0, le=1, description="A 3-word frame in more than this share of answers makes them degenerate (stock).")
+    diversity_prompts: int = Field(16, ge=0, description="Text task: the first N test prompts are also answered diversity_samples times by "
+                                                         "sampling (how different several answers to one prompt are); 0 = off.")
+    diversity_samples: int = Field(4, ge=2, description="Sampled answers per diversity prompt.")
+    diversity_temperature: float = Field(0.8, gt=0, description="Temperature of those samples (prefs' default; top_p is eval.top_p).")
+    floors: FloorsSection = Field(default_factory=FloorsSection, description="Bars the fine-tuned model must clear (pass/fail in results and report).")
 
 
 class JudgeTargets(Section):
     mean: float = Field(3.5, ge=1, le=5, description="Pass when the mean judge score is at least this.")
     max_low_share: float = Field(0.10, ge=0, le=1, description="Pass when fewer than this share of samples score 1-2.")
     min_win_rate: float = Field(0.80, ge=0, le=1, description="`compare` passes when the fine-tuned model wins more than this share.")
+    max_unjudged: float = Field(0.10, ge=0, le=1, description="Verdict 'not judged' (no pass/fail) when more than this share of "
+                                                              "samples got an unparsable reply, an error or no reply.")
 
 
 class JudgeServer(Section):

@@ -1,18 +1,22 @@
 """`slmforge eval RECIPE [--model final|base|PATH]`: every metric for the base and the fine-tuned model.
 
 Both models answer the same test prompts with the same sampling; the table shows them side by
-side with the difference. Outputs (under runs/<name>/eval/):
-  results.json          metrics per model, baselines, coverage, throughput
-  samples.jsonl         the fine-tuned model's answers (prompt, output, reference, meta)
-  base_samples.jsonl    the base model's answers to the same prompts
-  spotcheck.csv         N random fine-tuned answers with an empty rating column
+side with the difference, then by part of the test split (seen / unseen phrasings, data.split.unseen).
+Outputs (under runs/<name>/eval/):
+  results.json              metrics per model (and per part), baselines, floors, notes, the spot-check to do
+  samples.jsonl             the fine-tuned model's answers (prompt, output, reference, stopped, degenerate reason, meta)
+  base_samples.jsonl        the base model's answers to the same prompts
+  diversity_samples.jsonl   several sampled answers to each of the first eval.diversity_prompts prompts (base_… too)
+  spotcheck.csv             N random fine-tuned answers with an empty rating column
 """
 
 from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +26,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from slmforge.core.errors import RunDirError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, atomic_path, write_json_atomic
-from slmforge.evaluate import task_metrics as tm
-from slmforge.evaluate import text_metrics as txt
-from slmforge.evaluate.custom import run_custom_metrics
-from slmforge.evaluate.records import EvalRecord, labels_of, read_split
+from slmforge.evaluate.explain import distinct_notes
+from slmforge.evaluate.floors import check_floors
+from slmforge.evaluate.parts import parts_of
+from slmforge.evaluate.records import EvalRecord, read_split
+from slmforge.evaluate.scores import Answers, baseline_scores, is_number_task, side_scores
 from slmforge.evaluate.spotcheck import write_spotcheck
+from slmforge.evaluate.text_metrics import nearest
+from slmforge.runtime.emptiness import emptiness
 from slmforge.runtime.generation import Generations, Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
 from slmforge.runtime.progress import progress
 from slmforge.runtime.tables import print_results
-
-# Share of references that must parse as a number for task: auto to mean "number".
-_NUMBER_TASK_SHARE = 0.9
-
-
-def is_number_task(recipe: Recipe, references: list[str]) -> bool:
-    if recipe.eval.task != "auto":
-        return recipe.eval.task == "number"
-    parsed = sum(1 for r in references if tm.is_number_answer(r))
-    return bool(references) and parsed / len(references) >= _NUMBER_TASK_SHARE
 
 
 def _progress(console: Console) -> Any:
@@ -68,8 +65,10 @@ def load_side(spec: str, recipe: Recipe, run: RunDir, console: Console) -> tuple
     return load_trained(path, recipe.model, placement=placement)
 
 
-def vllm_generator(spec: str, recipe: Recipe, run: RunDir, model: Any, tokenizer: Any) -> Callable[..., Generations]:
-    """eval.engine vllm: the side's answers from vLLM (the same prompts, stop rule and sampling); loss stays ours."""
+@contextmanager
+def vllm_generator(spec: str, recipe: Recipe, run: RunDir, model: Any, tokenizer: Any) -> Iterator[Callable[..., Generations]]:
+    """eval.engine vllm: the side's answers from vLLM (the same prompts, stop rule and sampling; one server for the
+    greedy answers and the diversity samples); loss stays ours."""
     from slmforge.runtime import vllm
     from slmforge.runtime.generation import stop_ids
     from slmforge.runtime.placement import place
@@ -83,98 +82,100 @@ def vllm_generator(spec: str, recipe: Recipe, run: RunDir, model: Any, tokenizer
         model_dir, adapter = vllm.trained_files(path, base.id, is_qlora(recipe, run, path), run.export / "merged")
     stops, placement = stop_ids(model, tokenizer), place(recipe.model)
 
-    def answer(conversations: list[Any], sampling: Sampling, progress: Any = None) -> Generations:
-        ids = [prompt_ids(tokenizer, c) for c in conversations]
-        with vllm.VllmGenerator(model_dir, tokenizer, placement, stops, adapter, run.eval / f"vllm-{spec}.log") as engine:
-            gens = engine.generate(ids, sampling)
-        if progress is not None:
-            progress(len(conversations))
-        return gens
+    with vllm.VllmGenerator(model_dir, tokenizer, placement, stops, adapter, run.eval / f"vllm-{spec}.log") as engine:
+        def answer(conversations: list[Any], sampling: Sampling, progress: Any = None) -> Generations:
+            gens = engine.generate([prompt_ids(tokenizer, c) for c in conversations], sampling)
+            if progress is not None:
+                progress(len(conversations))
+            return gens
 
-    return answer
+        yield answer
 
 
-def score_side(
-    label: str, model: Any, tokenizer: Any, records: list[EvalRecord], tokenized: tuple[list, list],
-    training: list[EvalRecord], recipe: Recipe, number_task: bool, console: Console,
-    generator: Callable[..., Generations] | None = None,
-) -> tuple[dict[str, Any], Generations]:
-    """Loss, generation (ours, or `generator`: vLLM) and every metric for one model."""
+def diversity_rows(recipe: Recipe, records: list[EvalRecord], number_task: bool) -> list[int]:
+    """The test rows answered several times by sampling (none for a number task: one price has no wording to vary)."""
+    return [] if number_task else list(range(min(recipe.eval.diversity_prompts, len(records))))
+
+
+def answer(label: str, model: Any, tokenizer: Any, records: list[EvalRecord], tokenized: tuple[list, list], recipe: Recipe,
+           number_task: bool, console: Console, generator: Callable[..., Generations] | None = None) -> Answers:
+    """Loss on the references, the answers (eval's sampling, greedy by default) and the diversity samples of one model;
+    generated by ours, or by `generator` (vLLM)."""
     cfg = recipe.eval
     sampling = Sampling(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed, cfg.batch_size)
+    several = diversity_rows(recipe, records, number_task)
     with _progress(console) as bar:
         task = bar.add_task(f"{label}: loss", total=len(tokenized[0]))
         loss = token_loss(model, *tokenized, batch_size=cfg.batch_size, progress=lambda n: bar.advance(task, n))
         task = bar.add_task(f"{label}: generate", total=len(records))
-        answer = generator or (lambda conversations, s, progress: generate(model, tokenizer, conversations, s, progress=progress))
-        gens = answer([r.prompt for r in records], sampling, progress=lambda n: bar.advance(task, n))
-    gens.texts = [t.strip() for t in gens.texts]
+        generate_with = generator or (lambda conversations, s, progress: generate(model, tokenizer, conversations, s, progress=progress))
+        gens = generate_with([r.prompt for r in records], sampling, progress=lambda n: bar.advance(task, n))
+        sampled: dict[int, list[str]] = {}
+        if several:
+            k = cfg.diversity_samples
+            task = bar.add_task(f"{label}: {k} samples each (temperature {cfg.diversity_temperature:g})", total=len(several))
+            draws = generate_with([records[i].prompt for i in several],
+                                  replace(sampling, temperature=cfg.diversity_temperature, n=k), progress=lambda n: bar.advance(task, n))
+            sampled = {i: [t.strip() for t in texts] for i, texts in zip(several, draws.grouped(k))}
     console.print(f"{label}: {sum(gens.new_tokens):,} tokens in {gens.seconds:.1f}s = "
                   f"[bold]{gens.tokens_per_s:.1f} tokens/s[/bold] (batch {cfg.batch_size})")
-    scores = output_scores(gens.texts, records, training, recipe, number_task)
-    scores.update({"loss": loss.loss, "perplexity": loss.perplexity, "loss_tokens": loss.tokens,
-                   "tokens_per_s": gens.tokens_per_s, "mean_new_tokens": sum(gens.new_tokens) / max(1, len(records))})
-    return scores, gens
+    return Answers([t.strip() for t in gens.texts], list(gens.stopped), loss, sampled, gens.tokens_per_s, gens.new_tokens)
 
 
-def output_scores(outputs: list[str], records: list[EvalRecord], training: list[EvalRecord], recipe: Recipe,
-                  number_task: bool) -> dict[str, Any]:
-    """Metrics that need only the outputs (so references can be scored as a 'data' column too)."""
-    cfg = recipe.eval
-    references = [r.reference for r in records]
-    train_outputs = [r.reference for r in training]
-    novelty = txt.novelty(outputs, train_outputs, cfg.near_copy)
-    scores: dict[str, Any] = {
-        "bleu": txt.bleu(outputs, references),
-        "rouge_l": txt.rouge_l(outputs, references),
-        "exact_match": tm.exact_match(outputs, references),
-        "distinct_1": txt.distinct_n(outputs, 1),
-        "distinct_2": txt.distinct_n(outputs, 2),
-        "novelty": novelty.novel,
-        "exact_copies": novelty.exact_copies,
-        "near_copies": novelty.near_copies,
-        "empty_outputs": novelty.empty,
-        "copied_examples": novelty.copied_examples,
-    }
-    label_field = cfg.label_field or recipe.data.split.stratify
-    train_labels = labels_of(training, label_field) if label_field else None
-    if train_labels is not None:
-        cov = txt.coverage(outputs, train_outputs, train_labels)
-        scores.update({"coverage_labels": len(cov.generated), "coverage_tv": cov.total_variation,
-                       "coverage": {"field": label_field, "generated": cov.generated, "data": cov.data, "missing": cov.missing}})
-    if number_task:
-        truths = [tm.parse_number(r) for r in references]
-        train_values = [v for v in (tm.parse_number(r) for r in train_outputs) if v is not None]
-        fallback = sum(train_values) / len(train_values) if train_values else None
-        keep = [i for i, t in enumerate(truths) if t is not None]
-        numbers = tm.number_scores([tm.parse_number(outputs[i]) for i in keep], [truths[i] for i in keep], fallback)
-        scores.update(numbers.as_dict())
-    scores.update(run_custom_metrics(cfg.custom_metrics, outputs, references, [r.meta for r in records]))
-    return scores
+def score_answers(answers: Answers, rows: dict[str, list[int]], records: list[EvalRecord], training: list[EvalRecord],
+                  recipe: Recipe, number_task: bool) -> dict[str, dict[str, Any]]:
+    """Scores of one model over each set of rows ("all" and the parts); nearest training outputs looked up once."""
+    found = None if number_task else nearest(answers.texts, [r.reference for r in training])
+    return {name: side_scores(answers, idx, records, training, recipe, number_task, found) for name, idx in rows.items()}
 
 
-def baseline_scores(records: list[EvalRecord], training: list[EvalRecord], recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Mean, per-group median and TF-IDF ridge on the same test rows (number task)."""
-    train = [(r, tm.parse_number(r.reference)) for r in training]
-    train = [(r, v) for r, v in train if v is not None]
-    test = [(r, tm.parse_number(r.reference)) for r in records]
-    test = [(r, v) for r, v in test if v is not None]
-    if not train or not test:
-        return {}
-    group = recipe.eval.group_field
-    train_groups = labels_of([r for r, _ in train], group) if group else None
-    test_groups = labels_of([r for r, _ in test], group) if group else None
-    result = tm.baselines([r.prompt_text for r, _ in train], [v for _, v in train], train_groups,
-                          [r.prompt_text for r, _ in test], test_groups, [v for _, v in test])
-    return {name: s.as_dict() for name, s in result.items()}
+def _distinct(rows: list[int], records: list[EvalRecord]) -> list[int]:
+    """The first row of each distinct reference: a grouped split holds each reply several times, and the
+    reference column is the data's own level (its diversity, its frames), not a count of repeats."""
+    first: dict[str, int] = {}
+    for i in rows:
+        first.setdefault(records[i].reference.strip(), i)
+    return sorted(first.values())
 
 
-def _write_samples(path: Path, records: list[EvalRecord], gens: Generations) -> None:
+def _write_sampled(path: Path, records: list[EvalRecord], sampled: dict[int, list[str]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for i, (record, text, n) in enumerate(zip(records, gens.texts, gens.new_tokens)):
-            row = {"id": i, "prompt": record.prompt_text, "messages": record.prompt, "output": text,
-                   "reference": record.reference, "new_tokens": n, "meta": record.meta}
+        for i, outputs in sorted(sampled.items()):
+            f.write(json.dumps({"id": i, "prompt": records[i].prompt_text, "outputs": outputs}, ensure_ascii=False) + "\n")
+
+
+def _write_samples(path: Path, records: list[EvalRecord], answers: Answers, frame_share: float) -> None:
+    reasons = emptiness(answers.texts, frame_share).reasons
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for i, (record, text) in enumerate(zip(records, answers.texts)):
+            row = {"id": i, "prompt": record.prompt_text, "messages": record.prompt, "output": text, "reference": record.reference,
+                   "new_tokens": answers.new_tokens[i] if answers.new_tokens else None,
+                   "stopped": answers.stopped[i] if answers.stopped else None,
+                   "degenerate": str(reasons[i]) if reasons[i] is not None else None, "meta": record.meta}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _side_files(side: str) -> tuple[str, str]:
+    prefix = {"base": "base_", "sft": "sft_"}.get(side, "")
+    return f"{prefix}samples.jsonl", f"{prefix}diversity_samples.jsonl"
+
+
+def _sides(recipe: Recipe, model: str) -> list[str]:
+    sides = ["base"] if model == "base" else (["base", model] if recipe.eval.compare_base else [model])
+    if recipe.align.enabled and model == "final":  # the preference view: the SFT model answers too (last, so Δ stays final − base)
+        sides.append("sft")
+    return sides
+
+
+def _label(side: str) -> str:
+    return side if side in ("base", "final", "sft") else Path(side).name
+
+
+def _store(results: dict[str, Any], label: str, scored: dict[str, dict[str, Any]]) -> None:
+    results["models"][label] = scored["all"]
+    for part, scores in scored.items():
+        if part != "all":
+            results["parts"][part]["models"][label] = scores
 
 
 def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final") -> list[Path]:
@@ -186,44 +187,69 @@ def evaluate(recipe: Recipe, run: RunDir, console: Console, model: str = "final"
     training = read_split(run.split_file("train"))
     ids, labels = read_tokenized(run.tokenized_file("test"), limit=cfg.samples)
     number_task = is_number_task(recipe, [r.reference for r in records])
-    sides = ["base"] if model == "base" else (["base", model] if cfg.compare_base else [model])
-    aligned = recipe.align.enabled and model == "final"
-    if aligned:  # the preference view: the SFT model answers too (last, so the Δ column stays final − base)
-        sides.append("sft")
-    console.print(f"eval: {len(records)} test prompts · {len(training):,} training outputs · task "
-                  f"{'number' if number_task else 'text'} · models {', '.join(sides)} · max_new_tokens {cfg.max_new_tokens} "
-                  f"· temperature {cfg.temperature:g} · top_p {cfg.top_p:g} · batch {cfg.batch_size} · seed {cfg.seed}")
+    sides = _sides(recipe, model)
+    parts = parts_of(records)
+    rows = {"all": list(range(len(records))), **parts}
+    console.print(f"eval: {len(records)} test prompts" + "".join(f" ({len(v)} {k})" for k, v in parts.items()) +
+                  f" · {len(training):,} training outputs · task {'number' if number_task else 'text'} · models {', '.join(sides)} "
+                  f"· max_new_tokens {cfg.max_new_tokens} · temperature {cfg.temperature:g} · top_p {cfg.top_p:g} · batch {cfg.batch_size} "
+                  f"· seed {cfg.seed}" + (f" · {len(diversity_rows(recipe, records, number_task))} prompts x {cfg.diversity_samples} samples "
+                                          f"at temperature {cfg.diversity_temperature:g}" if diversity_rows(recipe, records, number_task) else ""))
     run.eval.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"task": "number" if number_task else "text", "prompts": len(records), "models": {}}
+    results: dict[str, Any] = {"task": "number" if number_task else "text", "prompts": len(records), "models": {},
+                               "parts": {p: {"prompts": len(v), "models": {}} for p, v in parts.items()}}
     outputs: list[Path] = []
     for side in sides:
-        label = side if side in ("base", "final", "sft") else Path(side).name
         loaded, tokenizer = load_side(side, recipe, run, console)
-        generator = vllm_generator(side, recipe, run, loaded, tokenizer) if cfg.engine == "vllm" else None
-        scores, gens = score_side(label, loaded, tokenizer, records, (ids, labels), training, recipe, number_task, console, generator)
-        if aligned and side == "final":
+        with vllm_generator(side, recipe, run, loaded, tokenizer) if cfg.engine == "vllm" else nullcontext(None) as generator:
+            answers = answer(_label(side), loaded, tokenizer, records, (ids, labels), recipe, number_task, console, generator)
+        if recipe.align.enabled and model == "final" and side == "final":
             from slmforge.evaluate.preference_view import preference_view
 
             outputs.append(preference_view(recipe, run, loaded, tokenizer, console))
         del loaded
         gc.collect()
-        results["models"][label] = scores
-        path = run.eval / {"base": "base_samples.jsonl", "sft": "sft_samples.jsonl"}.get(side, "samples.jsonl")
-        _write_samples(path, records, gens)
-        outputs.append(path)
+        _store(results, _label(side), score_answers(answers, rows, records, training, recipe, number_task))
+        samples_name, sampled_name = _side_files(side)
+        _write_samples(run.eval / samples_name, records, answers, cfg.stock_frame_share)
+        outputs.append(run.eval / samples_name)
+        if answers.sampled:
+            _write_sampled(run.eval / sampled_name, records, answers.sampled)
+            outputs.append(run.eval / sampled_name)
         if side not in ("base", "sft") and cfg.spotcheck:
-            outputs.append(write_spotcheck(run.eval / "spotcheck.csv", records, gens.texts, cfg.spotcheck, cfg.seed))
-    if aligned:
+            outputs.append(write_spotcheck(run.eval / "spotcheck.csv", records, answers.texts, cfg.spotcheck, cfg.seed))
+    if recipe.align.enabled and model == "final":
         from slmforge.evaluate.preference_view import add_scorer_means
         from slmforge.runtime.tables import preference_rows, preference_table
 
         add_scorer_means(recipe, run, console)
         console.print(preference_table(preference_rows(run)))
-    results["models"]["reference"] = output_scores([r.reference for r in records], records, training, recipe, number_task)
-    if number_task and cfg.baselines:
-        results["baselines"] = baseline_scores(records, training, recipe)
+    references = Answers([r.reference for r in records])
+    _store(results, "reference", score_answers(references, {k: _distinct(v, records) for k, v in rows.items()}, records, training,
+                                               recipe, number_task))
+    finish(results, recipe, run, _label(sides[1] if len(sides) > 1 and sides[0] == "base" else sides[0]), number_task, records, training)
     results_path = run.eval / "results.json"
     write_json_atomic(results_path, results)
     outputs.append(results_path)
     print_results(results, console)
     return outputs
+
+
+def finish(results: dict[str, Any], recipe: Recipe, run: RunDir, tuned: str, number_task: bool, records: list[EvalRecord],
+           training: list[EvalRecord]) -> None:
+    """What eval adds beside the per-model scores: baselines, floors, the notes that explain a fall, the spot-check to do."""
+    cfg = recipe.eval
+    if number_task and cfg.baselines:
+        results["baselines"] = baseline_scores(records, training, recipe)
+    if not results["parts"]:
+        del results["parts"]
+    floors = check_floors(cfg.floors, results, tuned)
+    if floors is not None:
+        results["floors"] = floors
+    if not number_task:
+        results["notes"] = distinct_notes(results["models"], tuned)
+        results["diversity"] = {"prompts": len(diversity_rows(recipe, records, number_task)), "samples": cfg.diversity_samples,
+                                "temperature": cfg.diversity_temperature, "top_p": cfg.top_p}
+    if cfg.spotcheck and tuned != "base":
+        results["spotcheck"] = {"file": str(run.eval / "spotcheck.csv"), "rows": min(cfg.spotcheck, len(records)),
+                                "targets": cfg.targets.model_dump(), "command": f"slmforge rate {run.root} {run.eval / 'spotcheck.csv'}"}

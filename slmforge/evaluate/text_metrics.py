@@ -48,6 +48,11 @@ def distinct_n(outputs: list[str], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
+def mean_words(outputs: list[str]) -> float:
+    """Words per output, on average (0 for no outputs)."""
+    return sum(len(words(t)) for t in outputs) / len(outputs) if outputs else 0.0
+
+
 @dataclass(frozen=True)
 class Neighbour:
     index: int  # position of the nearest training text
@@ -103,9 +108,9 @@ class Novelty:
     copied_examples: list[tuple[str, str]]  # (output, the training text it copies), a few for the report
 
 
-def novelty(outputs: list[str], training: list[str], threshold: float = 0.85) -> Novelty:
-    """How many outputs are new rather than recited from the training outputs."""
-    found = nearest(outputs, training)
+def novelty(outputs: list[str], training: list[str], threshold: float = 0.85, found: list[Neighbour] | None = None) -> Novelty:
+    """How many outputs are new rather than recited from the training outputs (`found`: their nearest() already known)."""
+    found = nearest(outputs, training) if found is None else found
     exact = sum(1 for n in found if n.similarity >= 1.0)
     near = sum(1 for n in found if threshold <= n.similarity < 1.0)
     empty = sum(1 for o in outputs if not normalize(o))
@@ -131,9 +136,9 @@ def shares(labels: list[str]) -> dict[str, float]:
     return {k: v / total for k, v in sorted(counts.items())} if total else {}
 
 
-def coverage(outputs: list[str], training: list[str], training_labels: list[str]) -> Coverage:
+def coverage(outputs: list[str], training: list[str], training_labels: list[str], found: list[Neighbour] | None = None) -> Coverage:
     """Label each output by its nearest training example; compare label shares with the data's."""
-    found = nearest(outputs, training)
+    found = nearest(outputs, training) if found is None else found
     generated = shares([training_labels[n.index] if n.index >= 0 else EMPTY_LABEL for n in found])
     data = shares(training_labels)
     labels = set(generated) | set(data)

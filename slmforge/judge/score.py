@@ -39,8 +39,10 @@ def summarize(rows: list[dict[str, Any]], samples: int, targets: JudgeTargets) -
     low = share_ci(sum(1 for s in scores if s <= 2), len(scores))
     # Half scores (3.5) land in the bin they round to, halves rounding up.
     distribution = Counter(min(5, int(s + 0.5)) for s in scores)
-    passed_mean = mean is not None and mean.value >= targets.mean
-    passed_low = low is not None and low.value < targets.max_low_share
+    unjudged = samples - len(scores)  # unparsable, refused or never answered
+    not_judged = verdict_withheld(unjudged, samples, len(replies) - len(scores), len(errors), targets.max_unjudged)
+    passed_mean = None if not_judged else mean is not None and mean.value >= targets.mean
+    passed_low = None if not_judged else low is not None and low.value < targets.max_low_share
     return {
         "samples": samples,
         "replies": len(replies),
@@ -52,16 +54,30 @@ def summarize(rows: list[dict[str, Any]], samples: int, targets: JudgeTargets) -
         "distribution": {str(k): distribution.get(k, 0) for k in range(1, 6)},
         "low_share": low.as_dict() if low else None,
         "targets": targets.model_dump(),
-        "pass": {"mean": passed_mean, "low_share": passed_low, "all": passed_mean and passed_low},
+        "pass": {"mean": passed_mean, "low_share": passed_low, "all": None if not_judged else bool(passed_mean and passed_low)},
+        "verdict": "not judged" if not_judged else "pass" if passed_mean and passed_low else "fail",
+        "verdict_reason": not_judged,
         "complete": len(replies) == samples,
     }
+
+
+def verdict_withheld(unjudged: int, samples: int, unparsable: int, errors: int, max_share: float) -> str | None:
+    """Why there is no pass/fail (too many samples without a score), or None when the scores earn a verdict."""
+    if samples and unjudged / samples <= max_share:
+        return None
+    if not samples:
+        return "no samples were judged"
+    missing = unjudged - unparsable - errors
+    parts = [f"{unparsable} unparsable", f"{errors} errors"] + ([f"{missing} not asked"] if missing else [])
+    return (f"{unjudged} of {samples} samples have no score ({', '.join(parts)}): {unjudged / samples:.0%} > "
+            f"{max_share:.0%} (judge.targets.max_unjudged); a mean over the rest would not be the model's")
 
 
 def summary_table(summary: dict[str, Any], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("metric", "value", "95 % CI", "target", "pass"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    mark = {True: "[green]yes[/green]", False: "[red]no[/red]"}
+    mark = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "[yellow]not judged[/yellow]"}
     mean, low, t = summary["mean"], summary["low_share"], summary["targets"]
     if mean:
         table.add_row("mean score", f"{mean['value']:.2f}", f"{mean['low']:.2f}–{mean['high']:.2f}", f"≥ {t['mean']:g}",
@@ -75,6 +91,9 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     table.add_row("unparsable replies", str(summary["unparsable"]), "", "", "")
     if summary["errors"] or summary["missing"]:
         table.add_row("errors / not asked", f"{summary['errors']} / {summary['missing']}", "", "", "")
+    if summary.get("verdict") == "not judged":
+        table.add_row("[yellow]verdict: not judged[/yellow]", "", "", f"≤ {t.get('max_unjudged', 0.1):.0%} unscored", "[yellow]no verdict[/yellow]")
+        table.caption = summary["verdict_reason"]
     return table
 
 

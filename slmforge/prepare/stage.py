@@ -21,11 +21,14 @@ from rich.table import Table
 
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, atomic_path, write_json_atomic
-from slmforge.prepare.split import SPLITS, split_by_group
+from slmforge.core.sections import SPLIT_PART
+from slmforge.prepare.split import SPLITS, SplitResult, split_by_group
 from slmforge.runtime.examples.read import read_rows, row_byte_limit
 from slmforge.runtime.examples.validate import Validated, validate_rows
 from slmforge.runtime.prompts import end_of_turn_token, tokenize_batch
 
+# The drop reason of held-out rows whose group trains (see prepare/split.py).
+HELD_OUT_DROP = "held_out_value"
 # Below this many rows a process pool costs more than it saves.
 _PARALLEL_MIN_ROWS = 4000
 
@@ -109,6 +112,7 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
     console.print(
         f"model {recipe.model.id} · format {data.format} · split {sp.train:g}/{sp.val:g}/{sp.test:g} "
         f"grouped by {sp.group_by or 'row'}{f', stratified by {sp.stratify}' if sp.stratify else ''} (seed {sp.seed}) · "
+        + "".join(f"unseen {h.field} {h.share:.0%} · " for h in sp.unseen) +
         f"max_length {data.max_length} · on_error {data.on_error}"
     )
     source = generate_source(recipe, run, console) if data.corpus else data.path
@@ -127,34 +131,49 @@ def prepare(recipe: Recipe, run: RunDir, console: Console, tokenizer: Any | None
         tokens = tokenize_splits(recipe, run, split_records, tokenizer, console)
         outputs += [run.tokenized_file(split) for split in tokens]
 
-    kept = sum(len(v) for v in result.splits.values())
-    assert kept == len(validated.examples), "split lost rows"
-    report = {
-        "source": str(source),
-        "format": data.format,
-        "counts": {
-            "read": validated.read,
-            "kept": kept,
-            "dropped": len(validated.problems),
-            "dropped_by_reason": validated.dropped_by_reason,
-        },
-        "splits": {
-            s: {
-                "rows": len(result.splits[s]),
-                "groups": result.groups[s],
-                "by_stratum": _strata(result.splits[s], data.split.stratify),
-            }
-            for s in SPLITS
-        },
-        "tokens": tokens,
-        "max_length": data.max_length,
-        "problems": [p.__dict__ for p in validated.problems[:200]],
-    }
+    report = data_report(recipe, str(source), validated, result, tokens)
     report_path = run.data / "data_report.json"
     write_json_atomic(report_path, report)
     outputs.append(report_path)
     print_report(report, data.split.stratify, console)
     return outputs
+
+
+def data_report(recipe: Recipe, source: str, validated: Validated, result: SplitResult, tokens: dict[str, Any]) -> dict[str, Any]:
+    """data_report.json: read = kept + dropped (by reason), rows per split and stratum, tokens, the unseen split."""
+    data = recipe.data
+    kept = sum(len(v) for v in result.splits.values())
+    assert kept + len(result.dropped) == len(validated.examples), "split lost rows"
+    by_reason = dict(validated.dropped_by_reason)
+    if result.dropped:
+        by_reason[HELD_OUT_DROP] = len(result.dropped)
+    return {
+        "source": source,
+        "format": data.format,
+        "counts": {"read": validated.read, "kept": kept, "dropped": len(validated.problems) + len(result.dropped),
+                   "dropped_by_reason": by_reason},
+        "splits": {s: {"rows": len(result.splits[s]), "groups": result.groups[s], "by_stratum": _strata(result.splits[s], data.split.stratify)}
+                   for s in SPLITS},
+        "tokens": tokens,
+        **({"unseen": unseen_report(result)} if data.split.unseen else {}),
+        "max_length": data.max_length,
+        "problems": [p.__dict__ for p in validated.problems[:200]],
+    }
+
+
+def unseen_report(result: SplitResult) -> dict[str, Any]:
+    """What data.split.unseen did: the values held out, where their rows went, and why some were dropped."""
+    test = result.splits["test"]
+    unseen = sum(1 for ex in test if ex.meta.get(SPLIT_PART) == "unseen")
+    return {
+        "fields": {f: {"values": result.values[f], "held_out": vs} for f, vs in result.held_out.items()},
+        "test_rows": {"seen": len(test) - unseen, "unseen": unseen},
+        "groups_sent_to_test": result.unseen_groups,
+        "dropped": len(result.dropped),
+        "why": (f"{unseen} test rows ask with a held-out value (the unseen part), {len(test) - unseen} are the seen part; "
+                f"{result.unseen_groups} groups had only held-out rows and went to test whole; {len(result.dropped)} held-out rows "
+                "belonged to groups that train or validate and were dropped, so their reply never spans two splits"),
+    }
 
 
 def tokenize_splits(recipe: Recipe, run: RunDir, split_records: dict[str, list[dict[str, Any]]], tokenizer: Any | None,
@@ -197,6 +216,9 @@ def print_report(report: dict[str, Any], stratify: str | None, console: Console)
     console.print(table)
     drops = ", ".join(f"{k} {v:,}" for k, v in counts["dropped_by_reason"].items()) or "none"
     console.print(f"read {counts['read']:,} = kept {counts['kept']:,} + dropped {counts['dropped']:,} ({drops})")
+    if report.get("unseen"):
+        held = ", ".join(f"{f} {len(v['held_out'])} of {v['values']} values" for f, v in report["unseen"]["fields"].items())
+        console.print(f"unseen (held out of train/val): {held}; {report['unseen']['why']}")
 
 
 def _fmt_len(stats: dict[str, Any] | None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slmforge.core.rundir import RunDir, read_json, read_jsonl
-from slmforge.runtime.tables import baseline_rows, metric_rows, preference_rows
+from slmforge.runtime.tables import baseline_rows, floor_rows, floors_title, metric_rows, part_rows, preference_rows, spotcheck_line
 
 SAMPLES_SHOWN = 10
 _CSS = """
@@ -26,6 +26,7 @@ h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margi
 table{border-collapse:collapse;margin:.6em 0} th,td{border:1px solid #ddd;padding:4px 8px;vertical-align:top}
 th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .better{color:#08711b;font-weight:600} .worse{color:#b3261e;font-weight:600} .muted{color:#777}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:4px 8px}
 .samples td{max-width:280px;white-space:pre-wrap;word-wrap:break-word} img{max-width:100%}
 .plots{display:flex;flex-wrap:wrap;gap:12px} .plots img{width:380px;border:1px solid #eee}
 """
@@ -124,21 +125,34 @@ def _img(title: str, data: str) -> str:
     return f'<img alt="{_e(title)}" title="{_e(title)}" src="data:image/png;base64,{data}">'
 
 
-def metrics_section(results: dict[str, Any] | None) -> str:
+def _metric_table(columns: list[str], rows: list, delta: str | None) -> str:
+    header = ["metric", *columns] + ([delta] if delta else [])
+    body = []
+    for row in rows:
+        cells = [_td(row.label)] + [_td(row.values[c], "num") for c in columns]
+        if delta:
+            cells.append(_td(row.delta, "num " + ({True: "better", False: "worse"}.get(row.better, "muted"))))
+        body.append(cells)
+    return _table(header, body, "metrics")
+
+
+def metrics_section(results: dict[str, Any] | None, ratings: dict[str, Any] | None = None) -> str:
     if not results:
         return "<h2>Metrics</h2><p class='muted'>No eval/results.json: run <code>slmforge eval RECIPE</code>.</p>"
     columns, rows = metric_rows(results)
     comparing = "base" in columns and len([c for c in columns if c != "reference"]) > 1
-    header = ["metric", *columns] + (["Δ fine-tuned − base"] if comparing else [])
-    body = []
-    for row in rows:
-        cells = [_td(row.label)] + [_td(row.values[c], "num") for c in columns]
-        if comparing:
-            cells.append(_td(row.delta, "num " + ({True: "better", False: "worse"}.get(row.better, "muted"))))
-        body.append(cells)
     out = [f"<h2>Metrics: base vs fine-tuned</h2><p>{_e(results.get('prompts'))} test prompts, {_e(results.get('task'))} task. "
-           "The reference column scores the held-out answers themselves (the data's own diversity and novelty).</p>",
-           _table(header, body, "metrics")]
+           "The reference column scores the distinct held-out answers themselves (the data's own diversity and novelty).</p>",
+           _metric_table(columns, rows, "Δ fine-tuned − base" if comparing else None)]
+    out += [f"<p class='note'>{_e(note)}</p>" for note in results.get("notes") or []]
+    out.append(spotcheck_html(results, ratings))
+    out.append(floors_html(results))
+    part_columns, prows, tuned = part_rows(results)
+    if part_columns:
+        sizes = ", ".join(f"{_e(p)} {v['prompts']}" for p, v in results["parts"].items())
+        out.append(f"<h3>By part of the test split</h3><p>{sizes} prompts. Unseen = asked with a phrasing (or persona) training never "
+                   "saw (data.split.unseen); seen = the rest of the test split.</p>")
+        out.append(_metric_table(part_columns, prows, f"Δ {tuned}: unseen − seen" if tuned else None))
     if results.get("baselines"):
         out.append("<h3>Price task: models vs classic baselines (same test rows, best first)</h3>")
         out.append(_table(["predictor", "MAE (parsed)", "MAE (failures charged the mean)", "within 10 %", "parse failures"],
@@ -147,11 +161,43 @@ def metrics_section(results: dict[str, Any] | None) -> str:
     plot = coverage_plot(results)
     if plot:
         out.append(f"<h3>Label coverage</h3>{_img('coverage', plot)}")
-    copies = [(name, m.get("copied_examples") or []) for name, m in results.get("models", {}).items() if name != "reference"]
+    if results.get("task") != "number":
+        out.append(examples_html(results))
+    return "".join(out)
+
+
+def spotcheck_html(results: dict[str, Any], ratings: dict[str, Any] | None) -> str:
+    """The plan's human targets beside the automatic metrics: the ratings, or how to give them."""
+    line = spotcheck_line(results, ratings)
+    if line is None and ratings:  # a run evaluated before eval recorded its spot-check
+        line = (f"human spot-check: {ratings['total']} rated, Good {ratings['good']:.0%} (target > {ratings['min_good']:.0%}), "
+                f"Bad {ratings['bad']:.0%} (target < {ratings['max_bad']:.0%}): {'pass' if ratings.get('passed') else 'below target'}")
+    if line is None:
+        return ""
+    cls = "muted" if not ratings else "better" if ratings.get("passed") else "worse"
+    return f"<h3>Human spot-check</h3><p class='{cls}'>{_e(line)}</p>"
+
+
+def floors_html(results: dict[str, Any]) -> str:
+    if not results.get("floors"):
+        return ""
+    rows = [[_td(label), _td(bar, "num"), _td(value, "num"), _td("pass" if ok else "fail", "better" if ok else "worse")]
+            for label, bar, value, ok in floor_rows(results)]
+    return f"<h3>{_e(floors_title(results))}</h3>" + _table(["floor", "bar", "measured", "result"], rows, "floors")
+
+
+def examples_html(results: dict[str, Any]) -> str:
+    """The first few copies of training outputs and degenerate answers, per model, so a number has faces."""
+    out = []
+    models = [(n, m) for n, m in results.get("models", {}).items() if n != "reference"]
+    copies = [(name, m.get("copied_examples") or []) for name, m in models]
     if any(c for _, c in copies):
         out.append("<h3>Copies of training outputs (first few)</h3>")
-        out.append(_table(["model", "output", "training text"],
-                          [[_td(name), _td(o), _td(t)] for name, c in copies for o, t in c]))
+        out.append(_table(["model", "output", "training text"], [[_td(name), _td(o), _td(t)] for name, c in copies for o, t in c]))
+    hollow = [(name, m.get("degenerate_examples") or []) for name, m in models]
+    if any(h for _, h in hollow):
+        out.append("<h3>Degenerate answers (first few, with the reason)</h3>")
+        out.append(_table(["model", "answer", "reason"], [[_td(name), _reply(o), _td(r)] for name, h in hollow for o, r in h]))
     return "".join(out)
 
 
@@ -192,6 +238,11 @@ def data_section(report: dict[str, Any] | None) -> str:
         rows.append([_td("tokens p50 / p95 / max")] + [_td(f"{length(s, 'p50')} / {length(s, 'p95')} / {length(s, 'max')}", "num") for s in names])
         rows.append([_td("truncated")] + [_td(tokens.get(s, {}).get("truncated", "-"), "num") for s in names])
     out.append(_table(["", *names], rows))
+    unseen = report.get("unseen")
+    if unseen:
+        held = ", ".join(f"{_e(f)}: {len(v['held_out'])} of {v['values']} values ({_e(', '.join(map(str, v['held_out'][:12])))})"
+                         for f, v in unseen["fields"].items())
+        out.append(f"<p>Held out of train and val (data.split.unseen): {held}. {_e(unseen['why'])}.</p>")
     return "".join(out)
 
 
@@ -208,13 +259,18 @@ def judge_section(run: RunDir) -> str:
     for name, title in (("summary.json", "Judge scores"), ("compare.json", "Pairwise A/B")):
         found = read_json(run.judge / name)
         if found:
-            out.append(f"<h3>{title}</h3>" + _table(["key", "value"], [[_td(k), _td(v, "num")] for k, v in _flat(found)]))
-    ratings = read_json(run.eval / "ratings.json")
-    if ratings:
-        verdict = "pass" if ratings.get("passed") else "below target"
-        out.append(f"<h3>Human spot-check</h3><p>{ratings['total']} rated: Good {ratings['good']:.0%} (target &gt; "
-                   f"{ratings['min_good']:.0%}), Bad {ratings['bad']:.0%} (target &lt; {ratings['max_bad']:.0%}): {verdict}.</p>")
-    return ("<h2>Judge and human ratings</h2>" + "".join(out)) if out else ""
+            out.append(f"<h3>{title}</h3>" + judge_verdict(found) + _table(["key", "value"], [[_td(k), _td(v, "num")] for k, v in _flat(found)]))
+    return ("<h2>Judge</h2>" + "".join(out)) if out else ""
+
+
+def judge_verdict(summary: dict[str, Any]) -> str:
+    """The judge's verdict first: pass, fail, or not judged and why (too many replies without a score)."""
+    verdict = summary.get("verdict")
+    if verdict is None:
+        return ""
+    cls = {"pass": "better", "fail": "worse"}.get(verdict, "muted")
+    reason = f": {_e(summary['verdict_reason'])}" if summary.get("verdict_reason") else ""
+    return f"<p class='{cls}'>Verdict: <b>{_e(verdict)}</b>{reason}</p>"
 
 
 def preference_section(run: RunDir) -> str:
@@ -272,7 +328,7 @@ def render(run: RunDir) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(run.root.name)}</h1><p class='muted'>{_e(run.root)} · git {_e(manifest.get('git_rev') or '?')} · {_e(timing)}</p>",
         training_section(run),
-        metrics_section(read_json(run.eval / "results.json")),
+        metrics_section(read_json(run.eval / "results.json"), read_json(run.eval / "ratings.json")),
         preference_section(run),
         samples_section(run),
         data_section(read_json(run.data / "data_report.json")),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SMALL = ["--set", "eval.samples=6", "--set", "eval.max_new_tokens=12", "--set", "eval.batch_size=6", "--set", "eval.spotcheck=4"]
+SMALL = ["--set", "eval.diversity_prompts=2", "--set", "eval.samples=6", "--set", "eval.max_new_tokens=12", "--set", "eval.batch_size=6", "--set", "eval.spotcheck=4"]
 
 
 def slmforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -48,6 +48,9 @@ def test_folksy_quick_eval_shows_base_and_fine_tuned_side_by_side_and_report(tmp
     results = json.loads((run / "eval" / "results.json").read_text())
     assert results["task"] == "text" and {"base", "final"} <= set(results["models"])
     assert results["models"]["final"]["coverage"]["field"] == "meta_template"
+    # The recipe holds phrasings and personas out: every evaluated prompt is in a part, and the demo's floors are checked.
+    assert sum(p["prompts"] for p in results["parts"].values()) == 6 and results["floors"]["part"] == "unseen"
+    assert "floors: final on the unseen test prompts" in out and "degenerate answers" in out
     samples = [json.loads(line) for line in (run / "eval" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 6 and all(s["output"] for s in samples)
     done = slmforge("report", str(run), cwd=tmp_path)

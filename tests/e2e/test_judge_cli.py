@@ -70,8 +70,9 @@ def test_judge_writes_scores_summary_and_a_table(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     summary = json.loads((tmp_path / "runs" / NAME / "judge" / "summary.json").read_text())
     assert (summary["scored"], summary["unparsable"], summary["mean"]["value"]) == (3, 1, pytest.approx(11 / 3, abs=1e-3))
-    assert summary["pass"]["low_share"] is False  # 1 of 3 scored 1-2
-    assert "mean score" in out.stderr and "unparsable replies" in out.stderr
+    # 1 of 4 replies unparsable is more than judge.targets.max_unjudged (10 %): no pass/fail, and the table says why.
+    assert summary["verdict"] == "not judged" and summary["pass"]["low_share"] is None
+    assert "mean score" in out.stderr and "unparsable replies" in out.stderr and "not judged" in out.stderr
 
 
 def test_a_judge_run_killed_half_way_continues_where_it_stopped(tmp_path: Path) -> None:

@@ -39,13 +39,14 @@ def price_rows(n: int = 60) -> list[dict]:
     return rows
 
 
-def prepared_run(tmp_path: Path, model_dir: Path, rows: list[dict], stratify: str | None = "meta_template", **eval_cfg) -> tuple[Recipe, RunDir]:
+def prepared_run(tmp_path: Path, model_dir: Path, rows: list[dict], stratify: str | None = "meta_template", split: dict | None = None,
+                 **eval_cfg) -> tuple[Recipe, RunDir]:
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     recipe = Recipe.model_validate({
         "name": "evaltest",
         "model": {"id": str(model_dir)},
-        "data": {"path": str(data), "split": {"train": 0.6, "val": 0.1, "test": 0.3, "stratify": stratify}, "max_length": 64},
+        "data": {"path": str(data), "split": {"train": 0.6, "val": 0.1, "test": 0.3, "stratify": stratify, **(split or {})}, "max_length": 64},
         "eval": {"samples": 12, "max_new_tokens": 8, "batch_size": 4, "spotcheck": 5, **eval_cfg},
     })
     run = run_stages(recipe, tmp_path / "runs", ["prepare"])

@@ -16,9 +16,10 @@ from slmforge.corpora.folksy import FAMILY_WEIGHTS, FolksyOptions, build_pairs, 
 from slmforge.corpora.folksy.entities import entity_pairs
 from slmforge.corpora.folksy.grammar import grammar_slips
 from slmforge.corpora.folksy.lexicon import lexicon
+from slmforge.corpora.folksy import prompts as P
 from slmforge.corpora.folksy.prompts import FAMILY_NAMES, PROMPT_TYPES
 
-RECORD_KEYS = {"input", "output", "meta_template", "input_type", "source_words"}
+RECORD_KEYS = {"input", "output", "meta_template", "input_type", "source_words", "meta_phrasing", "meta_persona"}
 
 
 def mentions(text: str, form: str) -> bool:
@@ -47,6 +48,21 @@ def test_records_have_exactly_the_issue_shape(small):
     for r in small:
         assert set(r) == RECORD_KEYS and r["meta_template"] in FAMILY_WEIGHTS and r["input_type"] in PROMPT_TYPES
         assert r["input"].strip() and r["output"].strip() and r["source_words"]
+
+
+def test_each_prompt_names_the_phrasing_that_wrote_it_and_its_persona(small):
+    """meta_phrasing (kind:index) and meta_persona are what data.split.unseen holds out: they must be true."""
+    templates = {"word_seeded": P.WORD_SEEDED, "category_seeded": P.CATEGORY_SEEDED, "persona_seeded": P.PERSONA_SEEDED,
+                 "template_by_name": P.TEMPLATE_BY_NAME, "template_by_description": P.TEMPLATE_BY_DESCRIPTION, "open_ended": P.OPEN_ENDED}
+    for r in small:
+        kind, index = r["meta_phrasing"].split(":")
+        template = templates[kind][int(index)]
+        fixed = [part for part in re.split(r"\{\w\}", template) if part.strip()]
+        assert all(part in r["input"] for part in fixed), (template, r["input"])
+        assert (r["meta_persona"] is not None) == (r["input_type"] == "persona_seeded")
+        if r["meta_persona"]:
+            assert r["meta_persona"] in P.PERSONAS and r["meta_persona"] in r["input"]
+    assert len({r["meta_phrasing"] for r in small}) == sum(len(t) for t in templates.values())  # 1,000 sayings use every phrasing
 
 
 def test_prompts_name_what_the_saying_is_about(small):
@@ -101,6 +117,7 @@ def test_invented_entities_are_named_in_prompt_and_saying_and_are_not_vocabulary
     for p in pairs:
         name = p.source_words[0]
         assert p.input_type == "entity_seeded" and name.lower() not in lex.by_form
+        assert p.phrasing.startswith("entity_seeded:") and p.persona is None
         assert name.lower() in p.output.lower() and name.split()[0] in p.input, p
         assert grammar_slips(p.output) == [], p.output
 

@@ -95,3 +95,76 @@ def test_many_small_strata_still_give_every_split_its_share():
     result = split_by_group(examples, SplitSection(stratify="cat", group_by=None))
     sizes = {s: len(result.splits[s]) for s in SPLITS}
     assert abs(sizes["test"] - 10.5) <= 2 and abs(sizes["val"] - 10.5) <= 2, sizes
+
+
+# --------------------------------------------------------------------------- data.split.unseen
+def phrased_corpus(n_sayings: int = 400, seed: int = 2) -> list[Example]:
+    """Four prompts per saying, each from one of 20 phrasings; persona prompts also name one of 10 personas."""
+    rng = random.Random(seed)
+    examples = []
+    for s in range(n_sayings):
+        for p in range(4):
+            phrasing = f"kind{p}:{rng.randrange(5)}"
+            persona = f"persona {rng.randrange(10)}" if p == 2 else None
+            meta = {"family": ["a", "b", "c"][s % 3], "meta_phrasing": phrasing, "meta_persona": persona}
+            examples.append(Example(f"f:{len(examples) + 1}", [{"role": "user", "content": f"{phrasing} {persona} {s}"},
+                                                                {"role": "assistant", "content": f"saying {s}"}], meta))
+    return examples
+
+
+UNSEEN = [{"field": "meta_phrasing", "share": 0.2}, {"field": "meta_persona", "share": 0.2}]
+
+
+def test_held_out_phrasings_and_personas_never_reach_train_or_val_and_are_the_tests_unseen_part():
+    examples = phrased_corpus()
+    result = split_by_group(examples, SplitSection(stratify="family", unseen=UNSEEN))
+    held = result.held_out
+    assert len(held["meta_phrasing"]) == 4 and len(held["meta_persona"]) == 2  # 20 % of 20 and of 10 values
+    for split in ("train", "val"):
+        for ex in result.splits[split]:
+            assert ex.meta["meta_phrasing"] not in held["meta_phrasing"] and ex.meta["meta_persona"] not in held["meta_persona"]
+    test = result.splits["test"]
+    unseen = [e for e in test if e.meta["split_part"] == "unseen"]
+    assert unseen and len(unseen) < len(test)  # both parts exist
+    for ex in test:
+        fields = [f for f in ("meta_phrasing", "meta_persona") if ex.meta[f] in held[f]]
+        assert ex.meta["split_part"] == ("unseen" if fields else "seen")
+        assert ex.meta.get("unseen_fields", []) == fields
+
+
+def test_with_held_out_values_every_row_is_in_one_split_or_counted_as_dropped_and_no_reply_spans_two():
+    examples = phrased_corpus()
+    result = split_by_group(examples, SplitSection(stratify="family", unseen=UNSEEN))
+    sources = [e.source for s in SPLITS for e in result.splits[s]] + [e.source for e in result.dropped]
+    assert sorted(sources) == sorted(e.source for e in examples)
+    assert all(e.meta["meta_phrasing"] in result.held_out["meta_phrasing"] or e.meta["meta_persona"] in result.held_out["meta_persona"]
+               for e in result.dropped)  # only held-out rows are ever dropped
+    train, val, test = (groups_of(result.splits[s]) for s in SPLITS)
+    assert not (train & val) and not (train & test) and not (val & test)
+    # Groups with only held-out rows go to test beyond its share; mixed ones fill the share, not more.
+    whole = 4 * result.unseen_groups
+    assert abs(len(result.splits["test"]) - whole - 0.05 * (len(examples) - whole)) <= 4
+
+
+def test_per_row_split_sends_every_held_out_row_to_test_and_drops_none():
+    examples = phrased_corpus(100)
+    result = split_by_group(examples, SplitSection(group_by=None, unseen=[{"field": "meta_phrasing", "share": 0.2}]))
+    unseen = [e for e in examples if e.meta["meta_phrasing"] in result.held_out["meta_phrasing"]]
+    assert not result.dropped and result.unseen_groups == len(unseen)
+    assert sum(e.meta["split_part"] == "unseen" for e in result.splits["test"]) == len(unseen)
+
+
+def test_held_out_values_are_the_same_for_the_same_seed():
+    a = split_by_group(phrased_corpus(), SplitSection(unseen=UNSEEN, seed=1)).held_out
+    b = split_by_group(phrased_corpus(), SplitSection(unseen=UNSEEN, seed=1)).held_out
+    c = split_by_group(phrased_corpus(), SplitSection(unseen=UNSEEN, seed=2)).held_out
+    assert a == b and a != c
+
+
+def test_a_held_out_field_no_row_has_or_with_one_value_is_a_clear_error():
+    from slmforge.core.errors import DataError
+
+    with pytest.raises(DataError, match=r"data.split.unseen: no row has the field 'meta_phrase' \(fields: family"):
+        split_by_group(phrased_corpus(10), SplitSection(unseen=[{"field": "meta_phrase", "share": 0.2}]))
+    with pytest.raises(DataError, match="'family' has one value"):
+        split_by_group(corpus(10)[:1], SplitSection(unseen=[{"field": "family", "share": 0.5}]))

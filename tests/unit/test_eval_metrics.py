@@ -124,3 +124,44 @@ def test_empty_replies_are_neither_copies_nor_new_and_get_their_own_coverage_lab
     assert (result.empty, result.exact_copies, result.near_copies, result.novel) == (1, 0, 0, 0.5)
     cov = txt.coverage(["", "rain on the roof"], ["a cow in the barn", "rain on the roof"], ["farm", "weather"])
     assert cov.generated == {"(empty)": 0.5, "weather": 0.5}
+
+
+def test_a_fall_in_distinct_2_comes_with_a_sentence_that_says_what_moved():
+    from slmforge.evaluate.explain import distinct_notes
+
+    base = {"distinct_2": 0.68, "mean_words": 31.0, "top_frame": "i think the", "top_frame_share": 0.05, "degenerate": 0.03,
+            "sample_distinctness": 0.8}
+    final = {"distinct_2": 0.45, "mean_words": 10.1, "top_frame": "is just a", "top_frame_share": 0.45, "degenerate": 0.5,
+             "degenerate_by_reason": {"tautology": 14, "stock_frame": 6}, "sample_distinctness": 0.3}
+    [note] = distinct_notes({"base": base, "final": final}, "final")
+    assert note.startswith("distinct-2 fell from 0.68 (base) to 0.45 (final): ")
+    assert "'is just a' in 45% of answers" in note and "50% of answers say nothing (base: 3%), mostly tautology" in note
+    assert "shorter (10.1 vs 31.0 words)" in note and "more alike (distinctness 0.30 vs 0.80)" in note
+    assert distinct_notes({"base": base, "final": {**base, "distinct_2": 0.70}}, "final") == []  # no fall, no note
+    # Without a base model the references are the yardstick.
+    [vs_data] = distinct_notes({"final": final, "reference": {**base, "distinct_2": 0.7}}, "final")
+    assert "(reference)" in vs_data
+
+
+def test_a_floor_is_failed_by_a_metric_nobody_measured():
+    from slmforge.core.sections import FloorsSection
+    from slmforge.evaluate.floors import check_floors
+
+    floors = FloorsSection(part="unseen", metrics={"degenerate": {"max": 0.15}, "mean_words": {"min": 8, "max": 16}})
+    results = {"models": {"final": {"degenerate": 0.0}}, "parts": {"unseen": {"prompts": 9, "models": {"final": {"degenerate": 0.2}}}}}
+    checked = check_floors(floors, results, "final")
+    assert checked["prompts"] == 9 and checked["pass"] is False
+    assert [(r["metric"], r["value"], r["pass"]) for r in checked["rows"]] == [("degenerate", 0.2, False), ("mean_words", None, False)]
+    assert check_floors(FloorsSection(), results, "final") is None
+
+
+def test_a_part_of_the_test_split_with_no_evaluated_rows_is_left_out_not_scored_as_zeros():
+    from slmforge.evaluate.parts import parts_of
+    from slmforge.evaluate.records import EvalRecord
+
+    def record(part: str | None) -> EvalRecord:
+        return EvalRecord([{"role": "user", "content": "q"}], "a", {} if part is None else {"split_part": part})
+
+    assert parts_of([record(None), record(None)]) == {}  # no data.split.unseen
+    assert parts_of([record("seen"), record("unseen"), record("seen")]) == {"seen": [0, 2], "unseen": [1]}
+    assert parts_of([record("seen"), record("seen")]) == {"seen": [0, 1]}

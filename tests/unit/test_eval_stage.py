@@ -10,11 +10,15 @@ import pytest
 import torch
 
 from slmforge.core.errors import RecipeError, RunDirError
+from slmforge.core.sections import FLOOR_METRICS
 from slmforge.evaluate.stage import evaluate
 from slmforge.evaluate.task_metrics import parse_number
 from slmforge.runtime.generation import Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
 from tests.helpers.eval_runs import folksy_rows, prepared_run, price_rows, quiet, save_adapter
+
+
+NUMBER_METRICS = {"mae", "mae_all", "rmse", "within_10pct", "parse_failures"}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,56 @@ def test_eval_scores_base_and_fine_tuned_side_by_side_and_writes_its_files(tmp_p
     assert {"prompt", "output", "reference", "meta"} <= set(samples[0])
     rows = list(csv.DictReader(open(run.eval / "spotcheck.csv")))
     assert len(rows) == 5 and all(r["rating"] == "" for r in rows)
-    assert {p.name for p in outputs} == {"samples.jsonl", "base_samples.jsonl", "spotcheck.csv", "results.json"}
+    assert {p.name for p in outputs} == {"samples.jsonl", "base_samples.jsonl", "spotcheck.csv", "results.json",
+                                         "diversity_samples.jsonl", "base_diversity_samples.jsonl"}
+
+
+def test_eval_sees_empty_answers_and_samples_several_answers_per_prompt(tmp_path, tiny_qwen2):
+    recipe, run = prepared_run(tmp_path, tiny_qwen2, folksy_rows(), diversity_prompts=3, diversity_samples=3)
+    save_adapter(tiny_qwen2, run.model)
+    evaluate(recipe, run, quiet)
+    results = json.loads((run.eval / "results.json").read_text())
+    samples = [json.loads(line) for line in (run.eval / "samples.jsonl").read_text().splitlines()]
+    final = results["models"]["final"]
+    assert final["stopped"] == sum(s["stopped"] for s in samples) / len(samples)
+    assert final["degenerate"] == sum(1 for s in samples if s["degenerate"]) / len(samples)
+    assert sum(final["degenerate_by_reason"].values()) == sum(1 for s in samples if s["degenerate"])
+    assert 0 <= final["sample_distinctness"] <= 1 and isinstance(final["top_frame_share"], float) and final["mean_words"] >= 0
+    drawn = [json.loads(line) for line in (run.eval / "diversity_samples.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in drawn] == [0, 1, 2] and all(len(d["outputs"]) == 3 for d in drawn)
+    assert drawn[0]["prompt"] == samples[0]["prompt"]
+    # The references are the data's own level: scored once per distinct saying, never on stops or samples.
+    reference = results["models"]["reference"]
+    assert reference["degenerate"] == 0.0 and "stopped" not in reference and "sample_distinctness" not in reference
+    assert results["diversity"] == {"prompts": 3, "samples": 3, "temperature": 0.8, "top_p": 1.0}
+    # Every metric a recipe's floor may name (core checks names at load) is one eval writes for a text task.
+    assert set(FLOOR_METRICS) - NUMBER_METRICS <= set(final)
+    assert results["spotcheck"]["rows"] == 5 and results["spotcheck"]["command"].startswith("slmforge rate ")
+
+
+def test_eval_scores_the_seen_and_unseen_parts_and_checks_the_floors_on_one(tmp_path, tiny_qwen2):
+    rows = [{**r, "meta_phrasing": f"p{i % 5}"} for i, r in enumerate(folksy_rows())]
+    floors = {"part": "unseen", "metrics": {"stopped": {"min": 0.0}, "mean_words": {"min": 1000}}}
+    recipe, run = prepared_run(tmp_path, tiny_qwen2, rows, split={"unseen": [{"field": "meta_phrasing", "share": 0.2}]},
+                               samples=30, floors=floors, diversity_prompts=0)
+    report = json.loads((run.data / "data_report.json").read_text())
+    unseen = report["unseen"]
+    assert unseen["fields"]["meta_phrasing"]["values"] == 5 and len(unseen["fields"]["meta_phrasing"]["held_out"]) == 1
+    assert unseen["test_rows"]["unseen"] == 12 and unseen["dropped"] == 0  # one reply per row: held-out rows all go to test
+    save_adapter(tiny_qwen2, run.model)
+    evaluate(recipe, run, quiet)
+    results = json.loads((run.eval / "results.json").read_text())
+    parts = results["parts"]
+    assert parts["seen"]["prompts"] + parts["unseen"]["prompts"] == results["prompts"] and parts["unseen"]["prompts"] == 12
+    for part in parts.values():
+        assert set(part["models"]) == {"base", "final", "reference"}
+        assert {"loss", "bleu", "degenerate", "novelty", "stopped"} <= set(part["models"]["final"])
+    # The whole split's loss is the token-weighted mean of its parts'.
+    whole, seen, new = (x["models"]["final"] for x in (results, parts["seen"], parts["unseen"]))
+    assert whole["loss"] == pytest.approx((seen["loss"] * seen["loss_tokens"] + new["loss"] * new["loss_tokens"]) / whole["loss_tokens"])
+    assert results["floors"]["part"] == "unseen" and results["floors"]["model"] == "final" and results["floors"]["pass"] is False
+    assert [(r["metric"], r["pass"]) for r in results["floors"]["rows"]] == [("stopped", True), ("mean_words", False)]
+    assert results["floors"]["rows"][1]["value"] == new["mean_words"]
 
 
 def test_price_task_is_detected_and_scored_against_classic_baselines(tmp_path, tiny_qwen2):
@@ -96,6 +149,9 @@ def test_price_task_is_detected_and_scored_against_classic_baselines(tmp_path, t
     assert final["n"] == 12
     assert final["parse_failures"] == sum(1 for s in samples if parse_number(s["output"]) is None)
     assert final["mae_all"] is not None
+    # Prose metrics say nothing about "Price is $X": not computed, so no table row reads 0 % novel / 75 copies.
+    assert NUMBER_METRICS | {"loss", "perplexity", "exact_match", "stopped"} <= set(final)
+    assert not {"novelty", "exact_copies", "near_copies", "distinct_2", "bleu", "degenerate", "coverage_tv"} & set(final)
     # Prices depend on category only (plus a little noise): the group median nails them.
     assert results["baselines"]["group median"]["mae"] < results["baselines"]["mean"]["mae"]
     assert not (run.eval / "base_samples.jsonl").exists()

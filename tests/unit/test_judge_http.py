@@ -169,3 +169,35 @@ def test_a_rubric_file_without_an_output_placeholder_is_refused(tmp_path: Path) 
         load_rubric(str(rubric))
     with pytest.raises(RecipeError, match="neither a built-in rubric"):
         load_rubric("folksey")
+
+
+def test_a_judge_that_cannot_follow_the_format_gets_no_verdict(tmp_path: Path) -> None:
+    """8 of 16 replies unparsable (a weak judge on loopback): the mean of the other 8 passes, but earns nothing."""
+    outputs = ["[[reply:5]]"] * 8 + ["[[reply:a fine saying, truly]]"] * 8
+    with FakeJudge() as fake:
+        summary = judge(samples(outputs), settings(fake.url), tmp_path)
+    assert summary["mean"]["value"] == 5.0 and summary["unparsable"] == 8
+    assert summary["verdict"] == "not judged" and summary["pass"] == {"mean": None, "low_share": None, "all": None}
+    assert "8 of 16 samples have no score (8 unparsable, 0 errors): 50% > 10%" in summary["verdict_reason"]
+    assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "not judged"
+
+
+def test_refused_requests_count_against_the_verdict_and_a_few_unparsable_replies_do_not(tmp_path: Path) -> None:
+    def refuse(content: str, seen: int) -> tuple[int, str, float]:
+        return (400, "", 0.0) if "[[refuse]]" in content else directive_responder(content, seen)
+
+    with FakeJudge(refuse) as fake:
+        few = judge(samples(["[[reply:4]]"] * 15 + ["[[reply:garbage]]"]), settings(fake.url), tmp_path / "few")
+        refused = judge(samples(["[[reply:4]]"] * 14 + ["[[refuse]]"] * 2), settings(fake.url), tmp_path / "refused")
+    assert few["verdict"] == "pass" and few["verdict_reason"] is None and few["pass"]["all"] is True  # 1 of 16: 6 % ≤ 10 %
+    assert refused["verdict"] == "not judged" and "(0 unparsable, 2 errors)" in refused["verdict_reason"]
+
+
+def test_the_threshold_of_unscored_samples_is_a_recipe_key(tmp_path: Path) -> None:
+    outputs = ["[[reply:4]]"] * 3 + ["[[reply:garbage]]"]
+    with FakeJudge() as fake:
+        strict = judge_samples(samples(outputs), load_rubric("folksy"), settings(fake.url), tmp_path / "a",
+                               JudgeTargets(max_unjudged=0.10), Console(file=io.StringIO()))
+        lenient = judge_samples(samples(outputs), load_rubric("folksy"), settings(fake.url), tmp_path / "b",
+                                JudgeTargets(max_unjudged=0.30), Console(file=io.StringIO()))
+    assert (strict["verdict"], lenient["verdict"]) == ("not judged", "pass")

@@ -155,3 +155,25 @@ def test_a_relative_path_beside_the_recipe_is_found_from_any_directory(tmp_path,
     # the working directory still comes first, as it always did
     (tmp_path / "elsewhere" / "examples.jsonl").write_text('{"input": "c", "output": "d"}\n')
     assert load(write(tmp_path / "recipes", raw)).data.path == "examples.jsonl"
+
+
+def test_a_floor_on_a_metric_eval_does_not_write_or_on_a_part_that_does_not_exist_fails_at_load(tmp_path):
+    raw = {**MINIMAL, "eval": {"floors": {"part": "unseen", "metrics": {"novelity": {"min": 0.95}, "stopped": {"min": 0.95}}}}}
+    assert error_of(tmp_path, raw).splitlines() == [
+        "eval.floors.metrics: novelity is not a metric eval writes; did you mean novelty?",
+        "eval.floors.part: unseen needs data.split.unseen (e.g. [{field: meta_phrasing, share: 0.2}]); or use all",
+    ]
+    assert error_of(tmp_path, {**MINIMAL, "eval": {"floors": {"metrics": {"stopped": {}}}}}) == "eval.floors.metrics.stopped: give min, max or both"
+    # A custom metric's name is known only when it runs: no check then.
+    load(write(tmp_path, {**MINIMAL, "eval": {"custom_metrics": ["m:f"], "floors": {"metrics": {"rhymes": {"min": 0.5}}}}}))
+
+
+def test_the_demo_recipes_hold_phrasings_and_personas_out_and_floor_the_unseen_part():
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    for name in ("folksy-quick.yaml", "folksy-dpo-quick.yaml"):
+        split = load(recipes / name).data.split
+        assert [h.field for h in split.unseen] == ["meta_phrasing", "meta_persona"], name
+    floors = load(recipes / "folksy-quick.yaml").eval.floors
+    assert floors.part == "unseen" and floors.metrics["degenerate"].max == 0.15 and floors.metrics["stopped"].min == 0.95
+    assert (floors.metrics["mean_words"].min, floors.metrics["mean_words"].max) == (8, 16)
+    assert floors.metrics["novelty"].min == 0.95 and floors.metrics["coverage_missing"].max == 0

@@ -57,7 +57,9 @@ def test_command_line_param_replaces_the_recipe_one_for_the_same_key():
 @pytest.mark.parametrize(
     ("objective", "direction"),
     [("val_loss", "minimize"), ("train_loss", "minimize"), ("mae", "minimize"), ("models.final.rmse", "minimize"),
-     ("perplexity", "minimize"), ("rouge_l", "maximize"), ("bleu", "maximize"), ("exact_match", "maximize")],
+     ("perplexity", "minimize"), ("rouge_l", "maximize"), ("bleu", "maximize"), ("exact_match", "maximize"),
+     ("parts.unseen.models.final.degenerate", "minimize"), ("top_frame_share", "minimize"), ("near_copies", "minimize"),
+     ("parts.unseen.models.final.sample_distinctness", "maximize"), ("stopped", "maximize")],
 )
 def test_direction_is_inferred_from_the_objective_name(objective, direction):
     assert infer_direction(objective) == direction

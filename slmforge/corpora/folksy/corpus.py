@@ -41,10 +41,13 @@ class Pair:
     meta_template: str
     input_type: str
     source_words: list[str]
+    phrasing: str = ""  # the prompt's template string id ("persona_seeded:04"): data.split.unseen can hold some out
+    persona: str | None = None  # the persona a persona prompt names
 
     def to_record(self) -> dict:
         return {"input": self.input, "output": self.output, "meta_template": self.meta_template,
-                "input_type": self.input_type, "source_words": self.source_words}
+                "input_type": self.input_type, "source_words": self.source_words,
+                "meta_phrasing": self.phrasing, "meta_persona": self.persona}
 
 
 def family_targets(total: int, balance: bool = False) -> dict[str, int]:
@@ -113,7 +116,7 @@ def _about(rng: random.Random, saying: Saying) -> Word:
 def pairs_for(rng: random.Random, saying: Saying, lex: Lexicon) -> list[Pair]:
     """Four prompts for one saying: word, category, persona, then template or open-ended."""
     words = [w.text for w in saying.words]
-    pair = lambda prompt, kind: Pair(prompt, saying.text, saying.family, kind, words)  # noqa: E731
+    pair = lambda prompt, kind: Pair(prompt.text, saying.text, saying.family, kind, words, prompt.phrasing, prompt.persona)  # noqa: E731
     out = [
         pair(prompts.word_prompt(rng, _about(rng, saying)), "word_seeded"),
         pair(prompts.category_prompt(rng, lex.categories[_about(rng, saying).category]), "category_seeded"),

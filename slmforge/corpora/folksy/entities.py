@@ -15,6 +15,7 @@ from slmforge.corpora.folksy.families import FAMILY_WEIGHTS, families_for, make_
 from slmforge.corpora.folksy.grammar import third_person
 from slmforge.corpora.folksy.lexicon import Lexicon, Word
 from slmforge.corpora.folksy.pattern import Saying
+from slmforge.corpora.folksy.prompts import phrasing
 from slmforge.corpora.folksy.render import cap, fill, pick
 
 CRITTER_NAME = (("snarf", "wump", "grizzle", "flum", "bog", "crick", "hoot", "jib", "muck", "snoot", "gromble", "whiffle",
@@ -122,7 +123,8 @@ def entity_pairs(n: int, rng: random.Random, lex: Lexicon, taken: set[str] = fro
         names.add(name.lower())
         taken.add(saying.text.lower())
         subject = entity.word.text if kind == "town" else entity.word.plural
-        prompt = f"{entity.description} {pick(rng, ASK).format(t=subject)}"
+        ask, phrasing_id = phrasing(rng, "entity_seeded", ASK)
+        prompt = f"{entity.description} {ask.format(t=subject)}"
         words = [entity.word.text] + [w.text for w in saying.words if w is not entity.word]
-        pairs.append(Pair(prompt, saying.text, saying.family, "entity_seeded", list(dict.fromkeys(words))))
+        pairs.append(Pair(prompt, saying.text, saying.family, "entity_seeded", list(dict.fromkeys(words)), phrasing_id))
     return pairs

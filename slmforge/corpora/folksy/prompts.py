@@ -7,6 +7,8 @@ or its family), so the model learns to answer the question it was asked.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from slmforge.corpora.folksy.grammar import capitalize, with_article
 from slmforge.corpora.folksy.lexicon import Category, Word
@@ -91,25 +93,45 @@ def topic(rng: random.Random, word: Word) -> str:
     return word.a if roll < 0.85 else word.the
 
 
-def word_prompt(rng: random.Random, word: Word) -> str:
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    phrasing: str  # which template string asked: "word_seeded:03" (the generalization split holds some out)
+    persona: str | None = None  # who the request asks to speak as (persona prompts only)
+
+
+def phrasing(rng: random.Random, kind: str, options: Sequence[str]) -> tuple[str, str]:
+    """(template, its id): the same draw as render.pick, so a seed writes the same prompts as before ids existed."""
+    i = rng.randrange(len(options))
+    return options[i], f"{kind}:{i:02d}"
+
+
+def word_prompt(rng: random.Random, word: Word) -> Prompt:
     t = topic(rng, word)
-    return pick(rng, WORD_SEEDED).format(t=t, T=capitalize(t))
+    template, pid = phrasing(rng, "word_seeded", WORD_SEEDED)
+    return Prompt(template.format(t=t, T=capitalize(t)), pid)
 
 
-def category_prompt(rng: random.Random, category: Category) -> str:
-    return pick(rng, CATEGORY_SEEDED).format(c=pick(rng, category.prompt_names))
+def category_prompt(rng: random.Random, category: Category) -> Prompt:
+    template, pid = phrasing(rng, "category_seeded", CATEGORY_SEEDED)
+    return Prompt(template.format(c=pick(rng, category.prompt_names)), pid)
 
 
-def persona_prompt(rng: random.Random, word: Word) -> str:
-    return pick(rng, PERSONA_SEEDED).format(p=pick(rng, PERSONAS), t=topic(rng, word))
+def persona_prompt(rng: random.Random, word: Word) -> Prompt:
+    template, pid = phrasing(rng, "persona_seeded", PERSONA_SEEDED)
+    persona = pick(rng, PERSONAS)
+    return Prompt(template.format(p=persona, t=topic(rng, word)), pid, persona)
 
 
-def template_prompt(rng: random.Random, family: str, word: Word) -> str:
+def template_prompt(rng: random.Random, family: str, word: Word) -> Prompt:
     names, descriptions = FAMILY_NAMES[family]
     if rng.random() < 0.75:
-        return pick(rng, TEMPLATE_BY_NAME).format(n=with_article(pick(rng, names)), t=topic(rng, word))
-    return pick(rng, TEMPLATE_BY_DESCRIPTION).format(d=pick(rng, descriptions), t=topic(rng, word))
+        template, pid = phrasing(rng, "template_by_name", TEMPLATE_BY_NAME)
+        return Prompt(template.format(n=with_article(pick(rng, names)), t=topic(rng, word)), pid)
+    template, pid = phrasing(rng, "template_by_description", TEMPLATE_BY_DESCRIPTION)
+    return Prompt(template.format(d=pick(rng, descriptions), t=topic(rng, word)), pid)
 
 
-def open_prompt(rng: random.Random) -> str:
-    return pick(rng, OPEN_ENDED)
+def open_prompt(rng: random.Random) -> Prompt:
+    template, pid = phrasing(rng, "open_ended", OPEN_ENDED)
+    return Prompt(template, pid)

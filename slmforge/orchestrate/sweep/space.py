@@ -17,7 +17,8 @@ from slmforge.core.recipe import set_dotted
 
 KINDS = ("loguniform", "float", "int", "categorical")
 # Objectives whose name says "smaller is better"; everything else (accuracy, rouge, bleu ...) is maximized.
-_LOWER_IS_BETTER = ("loss", "error", "mae", "rmse", "mse", "perplexity", "ppl")
+_LOWER_IS_BETTER = ("loss", "error", "mae", "rmse", "mse", "perplexity", "ppl", "degenerate", "copies", "frame_share", "failures",
+                    "empty", "identical")
 
 
 @dataclass(frozen=True)
