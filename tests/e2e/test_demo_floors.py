@@ -3,8 +3,10 @@ floors on the test prompts phrased in ways training never saw (issue 21): degene
 8-16 words on average, novelty ≥ 95 %, every template family covered.
 
 The only override is export.formats=[]: export does not change the answers, and it costs minutes here.
-Until the recipe is tuned to clear them, the floor assertion is an xfail that prints what was measured,
-so the suite stays green and the numbers stay visible (`pytest -rx`).
+It is the whole demo (~12 minutes on 2 cores), so it runs only when asked: SLMFORGE_DEMO_FLOORS=1 make test
+(or pytest tests/e2e/test_demo_floors.py with that variable). Measured 2026-12-01 on 26 unseen prompts, the demo
+model is below three floors (degenerate 53.8 %, stopped 92.3 %, one family missing): this test fails until the
+recipe is tuned (issue 21 item 3).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def measured(floors: dict) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("SLMFORGE_DEMO_FLOORS") != "1", reason="the whole demo (~12 min): SLMFORGE_DEMO_FLOORS=1 runs it")
 def test_the_demo_model_clears_its_floors_on_unseen_phrasings(tmp_path, embedded_dir):
     runs = tmp_path / "runs"
     done = subprocess.run([sys.executable, "-m", "slmforge", "run", RECIPE, "--runs", str(runs), "--set", "export.formats=[]"],
@@ -41,7 +44,4 @@ def test_the_demo_model_clears_its_floors_on_unseen_phrasings(tmp_path, embedded
     assert {r["metric"] for r in floors["rows"]} == FLOORS and all(r["value"] is not None for r in floors["rows"])
     assert "floors: final on the unseen test prompts" in done.stderr and "floors: final" in (run / "report.html").read_text()
     print(f"demo floors on {floors['prompts']} unseen prompts: {measured(floors)}")
-    if not floors["pass"]:
-        pytest.xfail(f"the demo model is below its floors on {floors['prompts']} unseen prompts: {measured(floors)} "
-                     "(recipes/folksy-quick.yaml is tuned next, issue 21 item 3)")
-    assert floors["pass"]
+    assert floors["pass"], f"the demo model is below its floors on {floors['prompts']} unseen prompts: {measured(floors)}"
