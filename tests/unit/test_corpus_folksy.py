@@ -13,10 +13,10 @@ import pytest
 from slmforge.core.errors import DataError
 from slmforge.corpora import generate_corpus
 from slmforge.corpora.folksy import FAMILY_WEIGHTS, FolksyOptions, build_pairs, build_sayings, family_targets
+from slmforge.corpora.folksy import prompts as P
 from slmforge.corpora.folksy.entities import entity_pairs
 from slmforge.corpora.folksy.grammar import grammar_slips
 from slmforge.corpora.folksy.lexicon import lexicon
-from slmforge.corpora.folksy import prompts as P
 from slmforge.corpora.folksy.prompts import FAMILY_NAMES, PROMPT_TYPES
 
 RECORD_KEYS = {"input", "output", "meta_template", "input_type", "source_words", "meta_phrasing", "meta_persona"}

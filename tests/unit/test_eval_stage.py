@@ -17,7 +17,6 @@ from slmforge.runtime.generation import Sampling, generate
 from slmforge.runtime.loss import read_tokenized, token_loss
 from tests.helpers.eval_runs import folksy_rows, prepared_run, price_rows, quiet, save_adapter
 
-
 NUMBER_METRICS = {"mae", "mae_all", "rmse", "within_10pct", "parse_failures"}
 
 
