@@ -301,6 +301,9 @@ class PrefsSection(Section):
     """`slmforge prefs`: preference pairs from the trained model's own samples, scored by a judge or a function."""
 
     samples: int = Field(500, gt=0, description="Training prompts to sample answers for.")
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers", description="What samples the answers: transformers (in process), or vllm (make vllm; the same prompts, stop rule "
+                                    "and sampling keys, one server for the stage; its random draws differ from torch's).")
     k: int = Field(4, ge=2, description="Answers sampled per prompt.")
     temperature: float = Field(0.8, gt=0, description="Sampling temperature (must be > 0: K greedy answers are one answer).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")

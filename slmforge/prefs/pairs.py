@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ def sampler_identity(recipe: Recipe, run: RunDir) -> str:
         source = "sft:" + ",".join(sha256_file(f)[:16] for f in sorted(run.model.glob("*.safetensors")))
     else:
         source = recipe.model.id
-    return f"{source}|k={p.k}|temperature={p.temperature:g}|top_p={p.top_p:g}|max_new_tokens={p.max_new_tokens}"
+    engine = "|engine=vllm" if p.engine == "vllm" else ""  # other random draws: other answers
+    return f"{source}|k={p.k}|temperature={p.temperature:g}|top_p={p.top_p:g}|max_new_tokens={p.max_new_tokens}{engine}"
 
 
 def load_sampler(recipe: Recipe, run: RunDir, console: Console) -> tuple[Any, Any, str]:
@@ -196,18 +198,37 @@ def rewrite_samples(samples_path: Path, done: dict[int, dict[str, Any]]) -> None
 def sample_and_score(recipe: Recipe, run: RunDir, console: Console, scorer: BatchScorer, identities: tuple[str, str],
                      prompts: list[list[dict[str, str]]], done: dict[int, dict[str, Any]], samples_path: Path) -> None:
     """Sample the prompts not done yet, batch by batch; each batch's lines are appended once scored."""
-    p = recipe.prefs
-    identity, sampler = identities
+    with _sampler(recipe, run, console) as sample:
+        _sample_batches(recipe, scorer, identities, prompts, done, samples_path, sample)
+
+
+@contextmanager
+def _sampler(recipe: Recipe, run: RunDir, console: Console) -> Iterator[Callable[[list[list[dict[str, str]]], int], list[list[str]]]]:
+    """(prompts, seed) -> k answers each: vLLM's (prefs.engine vllm) or the in-process model's."""
+    if recipe.prefs.engine == "vllm":
+        from slmforge.prefs.vllm_sampler import vllm_sampler
+
+        with vllm_sampler(recipe, run, console) as sample:
+            yield sample
+        return
     model, tokenizer, name = load_sampler(recipe, run, console)
     console.print(f"sampling from {name}")
     model.eval()
+    yield lambda prompts, seed: sample_answers(model, tokenizer, prompts, recipe, seed)
+
+
+def _sample_batches(recipe: Recipe, scorer: BatchScorer, identities: tuple[str, str], prompts: list[list[dict[str, str]]],
+                    done: dict[int, dict[str, Any]], samples_path: Path,
+                    sample: Callable[[list[list[dict[str, str]]], int], list[list[str]]]) -> None:
+    p = recipe.prefs
+    identity, sampler = identities
     rewrite_samples(samples_path, done)  # appending after a killed run's half line would glue two rows together
     with open(samples_path, "a", encoding="utf-8") as f:
         for start in range(0, len(prompts), p.batch_size):
             batch = [i for i in range(start, min(start + p.batch_size, len(prompts))) if i not in done]
             if not batch:
                 continue
-            answers = sample_answers(model, tokenizer, [prompts[i] for i in batch], recipe, p.seed + start)
+            answers = sample([prompts[i] for i in batch], p.seed + start)
             scored = scorer([prompts[i] for i in batch], answers)
             for i, k_answers, k_scored in zip(batch, answers, scored):
                 done[i] = _row(i, prompts[i], k_answers, k_scored, identity, sampler)

@@ -276,3 +276,10 @@ def trained_files(model_dir: Path, base_id: str, qlora: bool, merged_export: Pat
     if (model_dir / "adapter_config.json").is_file():
         return plain_dir(base_id), model_dir
     return model_dir, None
+
+
+def saved_eos(directory: Path) -> Any:
+    """eos_token_id of a model directory's generation_config.json (what training saved as the end of turn)."""
+    path = Path(directory) / "generation_config.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("eos_token_id") if path.is_file() else None
+

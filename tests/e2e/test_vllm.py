@@ -138,6 +138,22 @@ def test_eval_through_vllm_gives_the_answers_of_our_greedy_path(world):
     assert ours == theirs and len(ours) == 4 and any(ours)
 
 
+def test_prefs_samples_k_answers_per_prompt_with_vllm_from_the_sft_adapter(world, monkeypatch):
+    """prefs.engine vllm: the SFT run's adapter on its base in vLLM, k answers each, every prompt a pair or a counted drop."""
+    tmp = world["tmp"]
+    (tmp / "len_scorer_vllm.py").write_text("def words(prompt, answer):\n    return float(len(answer.split()))\n")
+    monkeypatch.syspath_prepend(str(tmp))
+    extra = ["prefs.engine=vllm", "prefs.samples=6", "prefs.k=3", "prefs.temperature=1.0", "prefs.max_new_tokens=8",
+             "prefs.batch_size=3", "prefs.margin=0", "prefs.scorer=len_scorer_vllm:words"]
+    run_stages(load(tmp / "a.yaml", extra), tmp / "runs", ["prefs"], force=True)
+    out = tmp / "runs" / "a" / "prefs"
+    report = json.loads((out / "report.json").read_text())
+    assert report["prompts"] == 6 and report["pairs"] + report["dropped"] == 6 and report["answers"] == 18
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6 and all(len(s["answers"]) == 3 and s["sampler"].endswith("|engine=vllm") for s in samples)
+    assert len({a for s in samples for a in s["answers"]}) > 6  # sampled, not one greedy answer repeated
+    assert (out / "vllm.log").is_file()
+
 def test_a_vllm_that_dies_under_the_server_is_reported_so_the_server_can_stop(world):
     """Last in the module: it kills the shared vLLM. `slmforge serve` turns the report into exit code 2 with this line."""
     import os

@@ -20,7 +20,7 @@ from slmforge.core.sections import ModelSection
 from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest, RequestError, answer
 from slmforge.runtime.serve.loading import ModelSpec, is_run_dir
 from slmforge.runtime.serve.options import ServeError, ServeOptions
-from slmforge.runtime.vllm import VllmServer, completion_body, plain_dir, trained_files, vllm_python
+from slmforge.runtime.vllm import VllmServer, completion_body, plain_dir, saved_eos, trained_files, vllm_python
 
 
 class VllmBackend:
@@ -201,13 +201,7 @@ def build_vllm_engines(specs: list[ModelSpec], options: ServeOptions, metrics: E
         backend.start()
         for t in group:
             tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(t.tokenizer_dir), t.section)
-            stops = stop_ids_of(tokenizer, _saved_eos(t.tokenizer_dir))
+            stops = stop_ids_of(tokenizer, saved_eos(t.tokenizer_dir))
             engines[t.name] = VllmEngine(t.name, t.name if t.adapter is not None or t.name == plain else plain, backend, tokenizer,
                                          stops, server.max_model_len, metrics)
     return engines
-
-
-def _saved_eos(directory: Path) -> Any:
-    """eos_token_id of a model directory's generation_config.json (what training saved as the end of turn)."""
-    path = Path(directory) / "generation_config.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("eos_token_id") if path.is_file() else None
