@@ -46,12 +46,15 @@ class Load:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sent: int = 0  # requests started: sent = answered + errors, or a request was lost
+    estimated: bool = False  # tokens counted as streamed pieces (no usage in the stream)
 
     def row(self) -> dict[str, float | int | str]:
         q = statistics.quantiles(self.latencies, n=20) if len(self.latencies) >= 2 else [float("nan")] * 19
         return {"tokens_per_s": round(self.tokens / self.seconds, 1) if self.seconds else 0.0,
                 "p50_s": round(statistics.median(self.latencies), 2) if self.latencies else float("nan"),
                 "p95_s": round(q[18], 2), "ttft_p50_s": round(statistics.median(self.first_token), 2) if self.first_token else float("nan"),
+                "tokens_per_answer": round(self.tokens / len(self.latencies), 1) if self.latencies else 0.0,
+                "tokens_counted": "streamed pieces" if self.estimated else "usage",
                 "requests": len(self.latencies), "errors": len(self.errors), "lost": self.sent - len(self.latencies) - len(self.errors),
                 "first_error": (self.errors or [""])[0][:120]}
 
@@ -73,7 +76,9 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
     if not gguf:
         raise RuntimeError("llamacpp needs --gguf")
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port), "--n_ctx", "4096",
-            "--model_alias", "m", *(["--n_threads", str(threads)] if threads else [])]
+            "--model_alias", "m", *(["--n_threads", str(threads)] if threads else []),
+            # Its default interrupts the running request when another arrives: concurrent clients got empty answers.
+            "--interrupt_requests", "False"]
     return argv, {}, "m"
 
 
@@ -108,11 +113,18 @@ async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: i
                 stream = await api.chat.completions.create(
                     model=name, max_tokens=max_tokens, temperature=0, stream=True, stream_options={"include_usage": True},
                     messages=[{"role": "user", "content": f"Tell me a saying about the weather, number {tag}-{i}-{k}."}])
+                pieces, counted = 0, False
                 async for chunk in stream:
-                    if first is None and chunk.choices and chunk.choices[0].delta.content:
-                        first = time.perf_counter() - started
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        pieces += 1
+                        if first is None:
+                            first = time.perf_counter() - started
                     if chunk.usage:
                         load.tokens += chunk.usage.completion_tokens
+                        counted = True
+                if not counted:  # a server without stream usage (llama-cpp-python's): one streamed piece per token
+                    load.tokens += pieces
+                    load.estimated = True
                 load.latencies.append(time.perf_counter() - started)
                 load.first_token.append(first if first is not None else time.perf_counter() - started)
             except openai.APIError as exc:
@@ -150,7 +162,8 @@ def main() -> None:
             asyncio.run(drive(url, name, 1, 1, 4, "warm"))
             results[system] = {}
             for clients in map(int, args.clients.split(",")):
-                row = asyncio.run(drive(url, name, clients, args.seconds, args.max_tokens, f"{system}{clients}")).row()
+                # The same prompts for every system (the tag names only the client count), each request's its own.
+                row = asyncio.run(drive(url, name, clients, args.seconds, args.max_tokens, f"c{clients}")).row()
                 results[system][str(clients)] = row
                 print(f"{system:18s} {clients:3d} clients: {json.dumps(row)}", flush=True)
         finally:
