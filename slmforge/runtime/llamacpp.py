@@ -24,7 +24,9 @@ from typing import Any
 from slmforge.core.errors import SlmforgeError
 from slmforge.runtime.generation import Generations
 
-INSTALL = "make llamacpp (or pip install llama-cpp-python)"  # make: a portable build (no AMX), see the Makefile
+# A plain pip install compiles for the build machine's CPU (-march=native), which crashes on VMs that advertise AMX
+# without enabling it; `make llamacpp` builds a portable one (see the Makefile).
+INSTALL = "make llamacpp (or pip install llama-cpp-python)"
 REBUILD = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF '
            '-DGGML_AMX_BF16=OFF" pip install --force-reinstall --no-cache-dir --no-binary llama-cpp-python llama-cpp-python')
 CHILD_TIMEOUT_S = 900

@@ -8,19 +8,15 @@ import queue
 import threading
 from pathlib import Path
 
-from slmforge.runtime.llamacpp import LlamaTokenizer
+from slmforge.runtime.llamacpp import INSTALL, LlamaTokenizer
 from slmforge.runtime.serve.engine import EngineObserver, GenerationResult, GenRequest, answer
 from slmforge.runtime.serve.loading import is_run_dir
 from slmforge.runtime.serve.options import ServeError
 
-# A plain pip install compiles for the build machine's CPU (-march=native), which crashes on VMs that advertise AMX
-# without enabling it; `make llamacpp` builds a portable one (see the Makefile).
-LLAMACPP_INSTALL = "make llamacpp (or pip install llama-cpp-python)"
-
 
 def require_llamacpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ServeError(f"--engine llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL} (or use --engine transformers)")
+        raise ServeError(f"--engine llamacpp needs llama-cpp-python: {INSTALL} (or use --engine transformers)")
 
 
 class LlamaCppEngine:

@@ -52,13 +52,17 @@ def run_serve_section(source: str) -> ServeSection | None:
     return load(path / "recipe.yaml").serve
 
 
+def check_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise ServeError(f"--dtype {dtype}: must be one of {', '.join(DTYPES)}")
+
+
 def load_for_serving(source: str, dtype: str = "auto", announce: Any = None) -> tuple[Any, Any]:
     """(model, tokenizer) placed by runtime.placement (--dtype overrides its dtype), ready for generation.
     `announce(line)` is told the placement, once the source is known to be loadable."""
     from slmforge.runtime.placement import place
 
-    if dtype not in DTYPES:
-        raise ServeError(f"--dtype {dtype}: must be one of {', '.join(DTYPES)}")
+    check_dtype(dtype)
     path = Path(source).expanduser()
     try:
         if is_run_dir(path):
