@@ -389,4 +389,8 @@ class SweepSection(Section):
         None, description="Optuna storage: empty = SQLite file runs/<name>/sweep.db; journal[:PATH] = Optuna's journal file "
         "(several processes on one machine); an RDB URL such as postgresql+psycopg://... (several machines)."
     )
+    sampler: Literal["tpe", "grid"] = Field(
+        "tpe", description="tpe: Optuna's TPE sampler; grid: every combination of categorical params once each "
+        "(all params categorical; trials = the number of combinations to run them all)."
+    )
     seed: int = Field(0, description="Sampler seed.")

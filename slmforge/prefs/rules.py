@@ -4,13 +4,20 @@
 each (0-5). It is what the CPU demo recipe (folksy-dpo-quick) uses as its judge, so DPO there
 learns "answer with one tidy sentence of proverb length, in your own words" — a real, visible
 preference, but a narrow one. A judge model (prefs.scorer: judge) is what scores quality.
+
+`folksy_saying` is the shape plus content: a saying that says nothing ("A sock is just a sock.",
+a loop, one clause twice; runtime/emptiness decides) loses EMPTY_PENALTY points, more than the
+shape can give, so DPO's pairs teach "say something" before "be tidy". The demo recipe uses it.
 """
 
 from __future__ import annotations
 
 import re
 
+from slmforge.runtime.emptiness import degenerate_reason
+
 MIN_WORDS, MAX_WORDS = 6, 20
+EMPTY_PENALTY = 6.0  # above folksy_shape's five points: an empty tidy saying ranks below any saying with content
 # Sentence-ending punctuation followed by more text: a second sentence.
 _SECOND_SENTENCE = re.compile(r"[.!?]['\")]*\s+\S")
 _PREAMBLE = re.compile(r"^(here'?s|here is|sure|okay|ok|certainly|as an? )\b|^[-*#>\d]", re.I)
@@ -44,3 +51,9 @@ def folksy_shape(prompt: list[dict[str, str]], answer: str) -> float:
     """prefs.scorer slmforge.prefs.rules:folksy_shape — points (0-5) for a one-sentence saying's shape."""
     request = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
     return float(sum(folksy_checks(request, answer).values()))
+
+
+def folksy_saying(prompt: list[dict[str, str]], answer: str) -> float:
+    """prefs.scorer slmforge.prefs.rules:folksy_saying — folksy_shape's points, minus EMPTY_PENALTY for a saying
+    that says nothing (a tautology, a self-equivalence, a loop; runtime/emptiness.degenerate_reason)."""
+    return folksy_shape(prompt, answer) - (EMPTY_PENALTY if degenerate_reason(answer) is not None else 0.0)

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from slmforge.orchestrate.cli import app
-from slmforge.prefs.rules import folksy_checks, folksy_shape
+from slmforge.prefs.rules import folksy_checks, folksy_saying, folksy_shape
 from tests.helpers.judge_fake import FakeJudge
 
 
@@ -185,6 +185,15 @@ def test_folksy_shape_rewards_one_tidy_sentence_in_its_own_words():
     assert checks == {"one_sentence": False, "ends_with_period": False, "own_words": False, "length_band": True, "no_preamble": False}
     assert folksy_shape(prompt, "Cornbread.") == 4.0  # too short: only the length band fails
     assert folksy_shape(prompt, "") == 2.0  # nothing copied and no second sentence, but no shape
+
+
+def test_folksy_saying_ranks_an_empty_tidy_saying_below_any_saying_with_content():
+    prompt = [{"role": "user", "content": "Any advice about socks?"}]
+    tidy_empty = ["A sock is just a sock with a hole in it.", "Ain't no use ain't no use ain't no use in socks."]
+    with_content = ["A sock's just a mitten that gave up on thumbs.", "Socks."]  # the second has no shape at all
+    assert all(folksy_shape(prompt, t) >= 4 for t in tidy_empty)  # the shape alone would prefer them
+    assert max(folksy_saying(prompt, t) for t in tidy_empty) < min(folksy_saying(prompt, t) for t in with_content)
+    assert folksy_saying(prompt, with_content[0]) == folksy_shape(prompt, with_content[0]) == 5.0
 
 
 def test_run_makes_the_pairs_again_when_the_preference_file_changes(tmp_path):

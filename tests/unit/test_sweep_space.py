@@ -11,7 +11,7 @@ from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.recipe import validate
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
 from slmforge.orchestrate.sweep.space import Param, apply_values, infer_direction, merge_params, parse_cli_params, parse_param, touches_data
-from slmforge.orchestrate.sweep.study import make_plan, trial_recipe
+from slmforge.orchestrate.sweep.study import _sampler, make_plan, trial_recipe
 from slmforge.orchestrate.sweep.summary import TrialRow, sort_rows
 
 
@@ -107,6 +107,22 @@ def test_plan_merges_recipe_section_and_defaults_storage_to_the_run_directory(tm
     assert [p.key for p in plan.params] == ["train.epochs", "train.lr"]
     assert (plan.trials, plan.direction, plan.prune) == (7, "maximize", False)  # eval-loss pruning only for a loss objective
     assert plan.storage == f"sqlite:///{(tmp_path / 'demo' / 'sweep.db').resolve()}"
+
+
+def test_a_grid_sweep_runs_every_combination_once_and_refuses_ranges(tmp_path):
+    import optuna
+
+    grid = {"train.method": "categorical:lora,full", "train.lr": "categorical:1e-4,1e-3"}
+    plan = make_plan(base(sweep={"params": grid, "sampler": "grid", "trials": 4}), tmp_path, [])
+    study = optuna.create_study()
+    for number in range(plan.trials):  # as the sweep does: a sampler per trial
+        study.sampler = _sampler(plan, number)
+        study.optimize(lambda t: sum(hash(str(t.suggest_categorical(p.key, list(p.choices)))) % 7 for p in plan.params), n_trials=1)
+    seen = sorted((t.params["train.method"], t.params["train.lr"]) for t in study.trials)
+    lrs = plan.params[1].choices
+    assert seen == sorted((m, lr) for m in ("lora", "full") for lr in lrs) and len(lrs) == 2
+    with pytest.raises(RecipeError, match=r"sweep.sampler: grid needs categorical params; train.lr is a range"):
+        make_plan(base(sweep={"params": {"train.lr": "float:0.1:0.2"}, "sampler": "grid"}), tmp_path, [])
 
 
 def test_trial_recipe_is_named_by_number_and_has_no_sweep_section():

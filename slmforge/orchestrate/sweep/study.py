@@ -43,6 +43,7 @@ class SweepPlan:
     prune: bool
     storage: str
     seed: int
+    sampler: str = "tpe"  # tpe | grid
 
 
 def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int | None = None, objective: str | None = None,
@@ -63,7 +64,11 @@ def make_plan(recipe: Recipe, runs: Path, cli_params: list[Param], trials: int |
     url = storage or section.storage or f"sqlite:///{(root / 'sweep.db').resolve()}"
     if url == "journal" or url.startswith("journal:"):
         url = f"journal:{Path(url.partition(':')[2] or root / 'sweep.journal').resolve()}"
-    plan = SweepPlan(recipe.name, root, params, trials or section.trials, objective, resolved_direction, prune, url, section.seed)
+    if section.sampler == "grid" and (loose := [p.key for p in params if p.kind != "categorical"]):
+        raise RecipeError(f"sweep.sampler: grid needs categorical params; {', '.join(loose)} "
+                          "is a range (write it as categorical:A,B,C or use sampler: tpe)")
+    plan = SweepPlan(recipe.name, root, params, trials or section.trials, objective, resolved_direction, prune, url, section.seed,
+                     section.sampler)
     trial_recipe(recipe, {p.key: midpoint(p) for p in params}, 0)  # a typo in a key fails now, not in trial 1
     return plan
 
@@ -221,7 +226,7 @@ class Trials:
             raise optuna.TrialPruned("surplus")
         # Seeded by trial number: a resumed study draws new points instead of replaying its first ones, processes
         # sharing the study draw different ones, and trial N of the same study always starts from the same seed.
-        study.sampler = optuna.samplers.TPESampler(seed=plan.seed + trial.number)
+        study.sampler = _sampler(plan, trial.number)
         values = {p.key: _suggest(trial, p) for p in plan.params}
         recipe = trial_recipe(self.base, values, trial.number)
         run = RunDir(plan.root / "trials" / recipe.name)
@@ -280,6 +285,14 @@ class Trials:
             self.console.print(f"[yellow]trial {frozen.number}: {frozen.user_attrs.get('note', 'pruned')}[/yellow]{tail}")
         else:
             self.console.print(f"[red]trial {frozen.number} failed:[/red] {frozen.user_attrs.get('error', '?')}{tail}", highlight=False)
+
+
+def _sampler(plan: SweepPlan, number: int) -> Any:
+    import optuna
+
+    if plan.sampler == "grid":  # Optuna's grid sampler skips combinations the study already ran (other processes' too)
+        return optuna.samplers.GridSampler({p.key: list(p.choices) for p in plan.params}, seed=plan.seed)
+    return optuna.samplers.TPESampler(seed=plan.seed + number)
 
 
 def _best(study: Any) -> Any:
