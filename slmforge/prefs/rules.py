@@ -5,19 +5,24 @@ each (0-5). It is what the CPU demo recipe (folksy-dpo-quick) uses as its judge,
 learns "answer with one tidy sentence of proverb length, in your own words" — a real, visible
 preference, but a narrow one. A judge model (prefs.scorer: judge) is what scores quality.
 
-`folksy_saying` is the shape plus content: a saying that says nothing ("A sock is just a sock.",
-a loop, one clause twice; runtime/emptiness decides) loses EMPTY_PENALTY points, more than the
-shape can give, so DPO's pairs teach "say something" before "be tidy". The demo recipe uses it.
+`folksy_saying` is the shape plus content, scored a batch at a time: a saying that says nothing
+("A sock is just a sock.", a loop, one clause twice) or that leans on a frame many of the batch's
+answers share ("... with a better story" in a third of them) loses EMPTY_PENALTY points, more than
+the shape can give, so DPO's pairs teach "say something of your own" before "be tidy". The same
+detector as eval's degenerate share (runtime/emptiness), with a lower frame threshold: answers
+sampled at temperature 1 spread wider than greedy ones, so a habit shows at a smaller share.
+The demo recipe (folksy-quick) uses it.
 """
 
 from __future__ import annotations
 
 import re
 
-from slmforge.runtime.emptiness import degenerate_reason
+from slmforge.runtime.emptiness import emptiness
 
 MIN_WORDS, MAX_WORDS = 6, 20
 EMPTY_PENALTY = 6.0  # above folksy_shape's five points: an empty tidy saying ranks below any saying with content
+SAMPLED_FRAME_SHARE = 0.10  # a 3-word frame in more than 10 % of a batch's sampled answers is a habit (the corpus's top: ~8 %)
 # Sentence-ending punctuation followed by more text: a second sentence.
 _SECOND_SENTENCE = re.compile(r"[.!?]['\")]*\s+\S")
 _PREAMBLE = re.compile(r"^(here'?s|here is|sure|okay|ok|certainly|as an? )\b|^[-*#>\d]", re.I)
@@ -53,7 +58,12 @@ def folksy_shape(prompt: list[dict[str, str]], answer: str) -> float:
     return float(sum(folksy_checks(request, answer).values()))
 
 
-def folksy_saying(prompt: list[dict[str, str]], answer: str) -> float:
-    """prefs.scorer slmforge.prefs.rules:folksy_saying — folksy_shape's points, minus EMPTY_PENALTY for a saying
-    that says nothing (a tautology, a self-equivalence, a loop; runtime/emptiness.degenerate_reason)."""
-    return folksy_shape(prompt, answer) - (EMPTY_PENALTY if degenerate_reason(answer) is not None else 0.0)
+def folksy_saying(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[float]]:
+    """prefs.scorer slmforge.prefs.rules:folksy_saying — per prompt, each answer's folksy_shape points, minus
+    EMPTY_PENALTY when it says nothing or uses a frame over SAMPLED_FRAME_SHARE of the batch's answers."""
+    flat = [a for k in answers for a in k]
+    reasons = iter(emptiness(flat, frame_share=SAMPLED_FRAME_SHARE).reasons)
+    return [[folksy_shape(p, a) - (EMPTY_PENALTY if next(reasons) is not None else 0.0) for a in k] for p, k in zip(prompts, answers)]
+
+
+folksy_saying.batch = True  # type: ignore[attr-defined]  # runtime/scorers calls it with the batch (frames need the others)

@@ -50,11 +50,38 @@ def load_scorer(recipe: Recipe) -> tuple[BatchScorer, str]:
 
         return score_with_model, f"reward_model:{Path(recipe.prefs.scorer).expanduser().resolve()}"
     fn = import_callable(recipe.prefs.scorer, "prefs.scorer", example="slmforge.prefs.rules:folksy_shape")
+    if getattr(fn, "batch", False):  # fn(prompts, answers per prompt) -> scores per prompt: it sees the batch's answers together
+        return batch_rule(fn), recipe.prefs.scorer
 
     def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
         return [[score_answer(fn, prompt, a) for a in k] for prompt, k in zip(prompts, answers)]
 
     return score_batch, recipe.prefs.scorer
+
+
+def batch_rule(fn: Callable[..., Any]) -> BatchScorer:
+    """A rule marked `fn.batch = True` scores a whole batch at once (what it needs: how often the batch's answers reuse a
+    frame); a failure or a wrong shape fails the batch's answers, counted like score_answer's, never fatal."""
+
+    def score_batch(prompts: list[list[dict[str, str]]], answers: list[list[str]]) -> list[list[Scored]]:
+        try:
+            values = fn(prompts, answers)
+            ok = len(values) == len(answers) and all(len(v) == len(k) for v, k in zip(values, answers))
+        except Exception:  # a user's scorer may fail any way; the count says how often
+            return [[(None, "empty_answer") if not a.strip() else (None, "scorer_error") for a in k] for k in answers]
+        if not ok:
+            return [[(None, "unparsable_score")] * len(k) for k in answers]
+        return [[(None, "empty_answer") if not a.strip() else _number(v) for a, v in zip(k, vs)] for k, vs in zip(answers, values)]
+
+    return score_batch
+
+
+def _number(value: Any) -> Scored:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, "unparsable_score"
+    return (number, None) if math.isfinite(number) else (None, "unparsable_score")
 
 
 def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> tuple[float | None, str | None]:
@@ -65,11 +92,7 @@ def score_answer(scorer: Scorer, prompt: list[dict[str, str]], answer: str) -> t
         value = scorer(prompt, answer)
     except Exception:  # a user's scorer may fail any way; the count says how often
         return None, "scorer_error"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None, "unparsable_score"
-    return (number, None) if math.isfinite(number) else (None, "unparsable_score")
+    return _number(value)
 
 
 def load_reward_scorer(where: Path, max_length: int, key: str, allow_pickle: bool = False) -> tuple[Any, Any]:

@@ -187,13 +187,24 @@ def test_folksy_shape_rewards_one_tidy_sentence_in_its_own_words():
     assert folksy_shape(prompt, "") == 2.0  # nothing copied and no second sentence, but no shape
 
 
-def test_folksy_saying_ranks_an_empty_tidy_saying_below_any_saying_with_content():
+def test_folksy_saying_ranks_empty_and_habitual_sayings_below_any_saying_with_content():
     prompt = [{"role": "user", "content": "Any advice about socks?"}]
     tidy_empty = ["A sock is just a sock with a hole in it.", "Ain't no use ain't no use ain't no use in socks."]
-    with_content = ["A sock's just a mitten that gave up on thumbs.", "Socks."]  # the second has no shape at all
-    assert all(folksy_shape(prompt, t) >= 4 for t in tidy_empty)  # the shape alone would prefer them
-    assert max(folksy_saying(prompt, t) for t in tidy_empty) < min(folksy_saying(prompt, t) for t in with_content)
-    assert folksy_saying(prompt, with_content[0]) == folksy_shape(prompt, with_content[0]) == 5.0
+    habit = [f"A {w} is just a {v} with a better story." for w, v in [("sock", "mitten"), ("boot", "bucket"), ("hat", "bowl")]]
+    fresh = ["Never trust a sock that brags about the boot.", "Socks."]  # the second has no shape at all
+    batch = [tidy_empty, habit, fresh] + [[f"Don't darn the {w} before the {w}'s been walked."] for w in ("heel", "toe", "sole")] \
+        + [[f"Folks who {w} early get the warm ones."] for w in ("rise", "shop", "knit", "wash", "fold", "pack", "sew", "dry")]
+    assert all(folksy_shape(prompt, t) >= 4 for t in tidy_empty + habit)  # the shape alone would prefer them
+    scored = folksy_saying([prompt] * len(batch), batch)
+    assert [len(s) for s in scored] == [len(k) for k in batch]
+    assert max(scored[0] + scored[1]) < min(scored[2])  # 3 of 17 answers share "a better story": a habit
+    assert scored[2][0] == folksy_shape(prompt, fresh[0]) == 5.0
+    # a batch rule through prefs' loader: shapes checked, empty answers and failures counted, never fatal
+    from slmforge.runtime.scorers import batch_rule
+
+    assert batch_rule(folksy_saying)([prompt], [["", fresh[0]]]) == [[(None, "empty_answer"), (5.0, None)]]
+    assert batch_rule(lambda p, a: [[1.0]])([prompt], [["a", "b"]]) == [[(None, "unparsable_score")] * 2]
+    assert batch_rule(lambda p, a: 1 / 0)([prompt], [["a"]]) == [[(None, "scorer_error")]]
 
 
 def test_run_makes_the_pairs_again_when_the_preference_file_changes(tmp_path):
