@@ -82,49 +82,37 @@ def test_deepspeed_without_a_gpu_is_one_clear_line():
     check_strategy("ddp", cuda=False)
 
 
-def test_two_cpu_processes_with_ddp_match_one_process_and_only_rank_0_writes(tmp_path, tiny_qwen2):
+def resume_recipe(tmp: Path, model: Path, strategy: str, eval_steps: int) -> Path:
     raw = {
-        "name": "dd", "model": {"id": str(tiny_qwen2)},
-        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
+        "name": "rs", "model": {"id": str(model)},
+        "data": {"path": str(make_pairs(tmp / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
                  "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
         # packing off: packs per device depend on the per-device batch, which would change the examples per step
-        "train": {"method": "full", "max_steps": 3, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": 3,
-                  "save_steps": 100, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": "ddp"},
+        "train": {"method": "full", "max_steps": 6, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": eval_steps,
+                  "save_steps": 3, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": strategy},
         "eval": {"enabled": False},
     }
-    recipe = tmp_path / "recipe.yaml"
+    recipe = tmp / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(raw))
-    two = slmforge("train", str(recipe), "--nproc", "2", "--master", "127.0.0.1:29547", "--runs", "two", cwd=tmp_path)
-    assert two.returncode == 0, two.stderr[-3000:]
-    one = slmforge("train", str(recipe), "--runs", "one", cwd=tmp_path)
+    return recipe
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, tiny_qwen2) -> Path:
+    """The uninterrupted 1-process run both strategies are held to: their recipe with train.distributed none, run once."""
+    tmp = tmp_path_factory.mktemp("one")
+    one = slmforge("train", str(resume_recipe(tmp, tiny_qwen2, "none", eval_steps=3)), "--runs", "one", cwd=tmp)
     assert one.returncode == 0, one.stderr[-3000:]
-    run2, run1 = tmp_path / "two" / "dd", tmp_path / "one" / "dd"
-    assert "global batch 4 = 2 per device × accum 1 × 2 processes" in " ".join(two.stderr.split())
-    loss2 = [m["loss"] for m in metrics(run2) if "loss" in m]
-    loss1 = [m["loss"] for m in metrics(run1) if "loss" in m]
-    assert len(loss2) == len(loss1) == 3 and loss2[-1] < loss2[0]
-    assert loss2 == pytest.approx(loss1, rel=1e-4)
-    eval2 = [m["eval_loss"] for m in metrics(run2) if "eval_loss" in m]
-    eval1 = [m["eval_loss"] for m in metrics(run1) if "eval_loss" in m]
-    assert eval2 == pytest.approx(eval1, rel=1e-3)
-    # What a user reads came from rank 0 alone: one metrics writer, one TensorBoard file, no rank scratch left.
-    assert len(metrics(run2)) == len(metrics(run1))
-    assert len(list((run2 / "logs").glob("events.out.tfevents.*"))) == 1
-    assert not (run2 / ".ranks").exists()
-    assert (run2 / "model" / "model.safetensors").is_file()
-    config = yaml.safe_load((run2 / "accelerate.yaml").read_text())
-    assert (config["distributed_type"], config["num_processes"]) == ("MULTI_GPU", 2)
-    assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
-    assert "Traceback" not in two.stderr
-    # The manifest holds the recipe as written (global batch), so `run` goes on from the trained model.
-    again = slmforge("run", str(recipe), "--runs", "two", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "train: skipped (inputs unchanged, outputs complete)" in " ".join((again.stdout + again.stderr).split())
+    return tmp / "one" / "rs"
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_a_checkpoint_of_two_processes_resumes_on_one_and_continues_the_uninterrupted_losses(tmp_path, tiny_qwen2, strategy):
+def test_two_processes_match_one_only_rank_0_writes_and_a_checkpoint_resumes_on_one(tmp_path, tiny_qwen2, one_process, strategy):
     """2 processes match 1 process step for step; killed after the step-3 checkpoint, the run resumes on 1 process.
+
+    One test per strategy runs the expensive part (2 processes, then 1) once: under ddp it also checks what a user reads
+    (one metrics writer, the global batch line, eval losses, `run` skipping the trained stage), which a separate
+    3-step DDP test used to check on runs of its own.
 
     Tolerance 1e-4 relative, as between 2 and 1 processes above: the checkpoint holds the full optimizer
     and scheduler state (DDP replicates them; FSDP's is consolidated: FULL_STATE_DICT) and the data order
@@ -133,23 +121,13 @@ def test_a_checkpoint_of_two_processes_resumes_on_one_and_continues_the_uninterr
     DDP checkpoints are plain and resume without any launcher; FSDP ones resume under FSDP, which
     `slmforge train` without --nproc gives (one process through accelerate's launcher).
     """
-    raw = {
-        "name": "rs", "model": {"id": str(tiny_qwen2)},
-        "data": {"path": str(make_pairs(tmp_path / "pairs.jsonl")), "max_length": 64, "num_proc": 1,
-                 "split": {"train": 0.7, "val": 0.2, "test": 0.1}},
-        "train": {"method": "full", "max_steps": 6, "batch_size": 4, "lr": 5e-3, "precision": "fp32", "eval_steps": 100,
-                  "save_steps": 3, "logging_steps": 1, "packing": False, "warmup_ratio": 0, "distributed": strategy},
-        "eval": {"enabled": False},
-    }
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(raw))
+    # eval every 3 steps under ddp, as in the 1-process run (evaluating changes no training loss; fsdp skips it)
+    recipe = resume_recipe(tmp_path, tiny_qwen2, strategy, eval_steps=3 if strategy == "ddp" else 100)
     port = {"ddp": "29551", "fsdp": "29553"}[strategy]
     two = slmforge("train", str(recipe), "--nproc", "2", "--master", f"127.0.0.1:{port}", "--runs", "two", cwd=tmp_path)
     assert two.returncode == 0, two.stderr[-3000:]
-    one = slmforge("train", str(recipe), "--runs", "one", "--set", "train.distributed=none", cwd=tmp_path)
-    assert one.returncode == 0, one.stderr[-3000:]
-    run2 = tmp_path / "two" / "rs"
-    loss_one = {m["step"]: m["loss"] for m in metrics(tmp_path / "one" / "rs") if "loss" in m}
+    run2, run1 = tmp_path / "two" / "rs", one_process
+    loss_one = {m["step"]: m["loss"] for m in metrics(run1) if "loss" in m}
     loss_two = {m["step"]: m["loss"] for m in metrics(run2) if "loss" in m}
     assert sorted(loss_two) == sorted(loss_one) == [1, 2, 3, 4, 5, 6] and loss_one[6] < loss_one[1]
     assert [loss_two[s] for s in range(1, 7)] == pytest.approx([loss_one[s] for s in range(1, 7)], rel=1e-4)
@@ -157,6 +135,22 @@ def test_a_checkpoint_of_two_processes_resumes_on_one_and_continues_the_uninterr
     assert (checkpoint / "rng_state_0.pth").is_file()  # written by 2 processes
     assert (checkpoint / "pytorch_model_fsdp.bin").is_file() == (strategy == "fsdp")
     assert not (run2 / ".ranks").exists() and len(list((run2 / "logs").glob("events.out.tfevents.*"))) == 1
+    if strategy == "ddp":
+        assert "global batch 4 = 2 per device × accum 1 × 2 processes" in " ".join(two.stderr.split())
+        eval2 = [m["eval_loss"] for m in metrics(run2) if "eval_loss" in m]
+        eval1 = [m["eval_loss"] for m in metrics(run1) if "eval_loss" in m]
+        assert len(eval2) == 2 and eval2 == pytest.approx(eval1, rel=1e-3)
+        # What a user reads came from rank 0 alone: one metrics writer, one TensorBoard file, no rank scratch left.
+        assert len(metrics(run2)) == len(metrics(run1))
+        assert (run2 / "model" / "model.safetensors").is_file()
+        config = yaml.safe_load((run2 / "accelerate.yaml").read_text())
+        assert (config["distributed_type"], config["num_processes"]) == ("MULTI_GPU", 2)
+        assert json.loads((run2 / "manifest.json").read_text())["stages"]["train"]["status"] == "complete"
+        assert "Traceback" not in two.stderr
+        # The manifest holds the recipe as written (global batch), so `run` goes on from the trained model.
+        again = slmforge("run", str(recipe), "--runs", "two", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "train: skipped (inputs unchanged, outputs complete)" in " ".join((again.stdout + again.stderr).split())
 
     shutil.rmtree(run2 / "checkpoints" / "checkpoint-6")
     shutil.rmtree(run2 / "model")

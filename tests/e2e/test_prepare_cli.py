@@ -25,8 +25,9 @@ def slmforge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "slmforge", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-def recipe(tmp_path: Path, model: str, **data) -> Path:
-    raw = {"name": "demo", "model": {"id": model}, "data": {"path": str(make_data(tmp_path / "data.jsonl")), "split": {"stratify": "meta_template"}, **data}}
+def recipe(tmp_path: Path, model: str, *, stages: dict | None = None, **data) -> Path:
+    raw = {"name": "demo", "model": {"id": model}, "data": {"path": str(make_data(tmp_path / "data.jsonl")), "split": {"stratify": "meta_template"}, **data},
+           **(stages or {})}
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -61,8 +62,14 @@ def test_same_seed_byte_identical_other_seed_differs(tmp_path, tiny_qwen2):
     assert outs[0] != outs[2]
 
 
+# `run` also trains and evaluates: a couple of steps and a few short answers are enough to be skipped or redone
+# (the recipe defaults, a full epoch and 200 answers of 64 tokens, cost ~30 s here and are not what is checked).
+SMALL_STAGES = {"train": {"max_steps": 2, "batch_size": 4, "save_steps": 100, "eval_steps": 100},
+                "eval": {"samples": 4, "max_new_tokens": 4, "batch_size": 4, "diversity_prompts": 0, "spotcheck": 0}}
+
+
 def test_run_skips_a_complete_stage_and_redoes_it_when_inputs_change(tmp_path, tiny_qwen2):
-    path = recipe(tmp_path, str(tiny_qwen2))
+    path = recipe(tmp_path, str(tiny_qwen2), stages=SMALL_STAGES)
     assert slmforge("run", str(path), cwd=tmp_path).returncode == 0
     second = slmforge("run", str(path), cwd=tmp_path)
     assert "prepare: skipped (inputs unchanged, outputs complete)" in second.stderr
