@@ -123,6 +123,8 @@ def cross_section_problems(recipe: Recipe) -> list[str]:
 def floor_problems(recipe: Recipe) -> list[str]:
     """eval.floors must name metrics eval writes (custom metrics' names are known only when they run) and a part that exists."""
     floors, problems = recipe.eval.floors, []
+    if not recipe.eval.enabled:  # no eval, no floors to check (align's sub run: its data has no unseen part)
+        return problems
     if floors.part != "all" and not recipe.data.split.unseen:
         problems.append(f"eval.floors.part: {floors.part} needs data.split.unseen (e.g. [{{field: meta_phrasing, share: 0.2}}]); or use all")
     if not recipe.eval.custom_metrics:

@@ -177,3 +177,13 @@ def test_the_demo_recipes_hold_phrasings_and_personas_out_and_floor_the_unseen_p
     assert floors.part == "unseen" and floors.metrics["degenerate"].max == 0.15 and floors.metrics["stopped"].min == 0.95
     assert (floors.metrics["mean_words"].min, floors.metrics["mean_words"].max) == (8, 16)
     assert floors.metrics["novelty"].min == 0.95 and floors.metrics["coverage_missing"].max == 0
+
+
+def test_align_on_a_recipe_with_unseen_floors_builds_its_sub_run_recipe(tmp_path):
+    """align's sub run prepares the pairs without data.split.unseen and with eval off: floors on the unseen part of the
+    whole recipe must not fail it (they did: `run` stopped at align with "eval.floors.part: unseen needs ...")."""
+    from slmforge.align.stage import align_recipe
+
+    recipe = load(Path(__file__).resolve().parents[2] / "recipes" / "folksy-quick.yaml")
+    sub = align_recipe(recipe.model_copy(update={"align": recipe.align.model_copy(update={"enabled": True})}), tmp_path, tmp_path / "p.jsonl")
+    assert (sub.eval.enabled, sub.data.split.unseen, sub.data.format) == (False, [], "preference")
