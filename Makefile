@@ -33,7 +33,10 @@ LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
 LLAMACPP_JOBS ?= 2
 LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
-	-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/.ci/llama-no-common.cmake
+	-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
+	-DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/.ci/llama-no-common.cmake $(if $(LLAMACPP_OPT),-DCMAKE_C_FLAGS_RELEASE=$(LLAMACPP_OPT) -DCMAKE_CXX_FLAGS_RELEASE=$(LLAMACPP_OPT))
+# LLAMACPP_OPT=-O1 compiles in about 60 % of the time (CI: its tests check tokens, not speed); empty = llama.cpp's -O3 (benchmarks).
+LLAMACPP_OPT ?=
 
 llamacpp: setup
 	@if $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
