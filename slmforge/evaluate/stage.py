@@ -243,7 +243,8 @@ def finish(results: dict[str, Any], recipe: Recipe, run: RunDir, tuned: str, num
         results["baselines"] = baseline_scores(records, training, recipe)
     if not results["parts"]:
         del results["parts"]
-    floors = check_floors(cfg.floors, results, tuned)
+    decoding = "greedy" if cfg.temperature == 0 else f"temperature {cfg.temperature:g}, top_p {cfg.top_p:g}, seed {cfg.seed}"
+    floors = check_floors(cfg.floors, results, tuned, decoding)
     if floors is not None:
         results["floors"] = floors
     if not number_task:

@@ -144,7 +144,8 @@ def floor_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 def floors_title(results: dict[str, Any]) -> str:
     floors = results.get("floors") or {}
     verdict = "pass" if floors.get("pass") else "FAIL"
-    return f"floors: {floors.get('model')} on the {floors.get('part')} test prompts ({floors.get('prompts')}): {verdict}"
+    decoding = f", {floors['decoding']}" if floors.get("decoding") else ""
+    return f"floors: {floors.get('model')} on the {floors.get('part')} test prompts ({floors.get('prompts')}{decoding}): {verdict}"
 
 
 def spotcheck_line(results: dict[str, Any], ratings: dict[str, Any] | None) -> str | None:

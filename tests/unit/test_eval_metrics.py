@@ -153,6 +153,10 @@ def test_a_floor_is_failed_by_a_metric_nobody_measured():
     assert checked["prompts"] == 9 and checked["pass"] is False
     assert [(r["metric"], r["value"], r["pass"]) for r in checked["rows"]] == [("degenerate", 0.2, False), ("mean_words", None, False)]
     assert check_floors(FloorsSection(), results, "final") is None
+    from slmforge.runtime.tables import floors_title
+
+    sampled = check_floors(floors, results, "final", "temperature 0.8, top_p 0.95, seed 0")
+    assert floors_title({"floors": sampled}) == "floors: final on the unseen test prompts (9, temperature 0.8, top_p 0.95, seed 0): FAIL"
 
 
 def test_a_part_of_the_test_split_with_no_evaluated_rows_is_left_out_not_scored_as_zeros():
