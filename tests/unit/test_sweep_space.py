@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from slmforge.core.errors import RecipeError, SlmforgeError
 from slmforge.core.recipe import validate
 from slmforge.orchestrate.sweep.objective import needs_eval, read_objective
 from slmforge.orchestrate.sweep.space import Param, apply_values, infer_direction, merge_params, parse_cli_params, parse_param, touches_data
-from slmforge.orchestrate.sweep.study import _sampler, make_plan, trial_recipe
+from slmforge.orchestrate.sweep.study import make_plan, open_study, trial_recipe
 from slmforge.orchestrate.sweep.summary import TrialRow, sort_rows
 
 
@@ -114,9 +115,8 @@ def test_a_grid_sweep_runs_every_combination_once_and_refuses_ranges(tmp_path):
 
     grid = {"train.method": "categorical:lora,full", "train.lr": "categorical:1e-4,1e-3"}
     plan = make_plan(base(sweep={"params": grid, "sampler": "grid", "trials": 4}), tmp_path, [])
-    study = optuna.create_study()
-    for number in range(plan.trials):  # as the sweep does: a sampler per trial
-        study.sampler = _sampler(plan, number)
+    study = open_study(replace(plan, storage=f"sqlite:///{tmp_path / 'grid.db'}"))  # the sweep's own study, its sampler set once
+    for _ in range(plan.trials):
         study.optimize(lambda t: sum(hash(str(t.suggest_categorical(p.key, list(p.choices)))) % 7 for p in plan.params), n_trials=1)
     seen = sorted((t.params["train.method"], t.params["train.lr"]) for t in study.trials)
     lrs = plan.params[1].choices

@@ -166,7 +166,10 @@ def _open_study(plan: SweepPlan) -> Any:
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     elif plan.storage.startswith(("sqlite:", "postgresql", "mysql")):
         storage = optuna.storages.RDBStorage(plan.storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
-    return optuna.create_study(storage=storage, study_name=plan.name, direction=plan.direction, load_if_exists=True, pruner=pruner)
+    # The grid sampler must be the study's from its first trial on (it tags each trial with its grid point as the trial
+    # starts); TPE is reseeded per trial in Trials.objective.
+    return optuna.create_study(storage=storage, study_name=plan.name, direction=plan.direction, load_if_exists=True, pruner=pruner,
+                               sampler=_sampler(plan, 0))
 
 
 def finished(study: Any) -> int:
@@ -226,7 +229,8 @@ class Trials:
             raise optuna.TrialPruned("surplus")
         # Seeded by trial number: a resumed study draws new points instead of replaying its first ones, processes
         # sharing the study draw different ones, and trial N of the same study always starts from the same seed.
-        study.sampler = _sampler(plan, trial.number)
+        if plan.sampler != "grid":
+            study.sampler = _sampler(plan, trial.number)
         values = {p.key: _suggest(trial, p) for p in plan.params}
         recipe = trial_recipe(self.base, values, trial.number)
         run = RunDir(plan.root / "trials" / recipe.name)
