@@ -111,8 +111,6 @@ def test_plan_merges_recipe_section_and_defaults_storage_to_the_run_directory(tm
 
 
 def test_a_grid_sweep_runs_every_combination_once_and_refuses_ranges(tmp_path):
-    import optuna
-
     grid = {"train.method": "categorical:lora,full", "train.lr": "categorical:1e-4,1e-3"}
     plan = make_plan(base(sweep={"params": grid, "sampler": "grid", "trials": 4}), tmp_path, [])
     study = open_study(replace(plan, storage=f"sqlite:///{tmp_path / 'grid.db'}"))  # the sweep's own study, its sampler set once
