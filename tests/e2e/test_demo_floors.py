@@ -31,7 +31,7 @@ def measured(floors: dict) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SLMFORGE_DEMO_FLOORS") != "1", reason="the whole demo (~12 min): SLMFORGE_DEMO_FLOORS=1 runs it")
+@pytest.mark.skipif(os.environ.get("SLMFORGE_DEMO_FLOORS") != "1", reason="the whole demo (~15 min): SLMFORGE_DEMO_FLOORS=1 runs it")
 def test_the_demo_model_clears_its_floors_on_unseen_phrasings(tmp_path, embedded_dir):
     runs = tmp_path / "runs"
     done = subprocess.run([sys.executable, "-m", "slmforge", "run", RECIPE, "--runs", str(runs), "--set", "export.formats=[]"],
