@@ -24,7 +24,6 @@ from slmforge.core.errors import RunDirError, SlmforgeError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir, write_json_atomic
 from slmforge.runtime import llamacpp
-from slmforge.runtime.llamacpp import INSTALL as LLAMACPP_INSTALL
 from slmforge.runtime.llamacpp import LlamaCppCrashed
 from slmforge.runtime.prompts import text_without_bos
 from slmforge.runtime.trained import is_qlora
@@ -180,7 +179,7 @@ def prompt_rows(s: Subject, run: RunDir) -> list[Row]:
     if s.gguf is None:
         rows.append(Row("llama.cpp", "prompt", "skipped", "no F16/BF16 GGUF exported (export.quant)"))
     elif not s.llamacpp:
-        rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", f"llama-cpp-python is not installed ({LLAMACPP_INSTALL})"))
+        rows.append(Row(f"llama.cpp ({s.gguf.name})", "prompt", "skipped", f"llama-cpp-python is not installed ({llamacpp.INSTALL})"))
     else:
         rows.append(crash_safe(f"llama.cpp ({s.gguf.name})", "prompt", lambda: compare_prompts(
             f"llama.cpp ({s.gguf.name})", s.cases, llamacpp.template_ids(s.gguf, [c.messages for c in s.cases]), s.decode,
