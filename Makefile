@@ -41,20 +41,23 @@ LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA
 # LLAMACPP_OPT=-O1 compiles in about 60 % of the time (CI: its tests check tokens, not speed); empty = llama.cpp's -O3 (benchmarks).
 LLAMACPP_OPT ?=
 
+# One portable build for both ways of getting it (compiled in place, or a wheel for later).
+LLAMACPP_BUILD_ENV = CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS)
+
 llamacpp: setup
 	@if $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
 		echo "llama-cpp-python is installed (portable build)"; \
-	elif ls $(LLAMACPP_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
-		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
-		echo "installing llama-cpp-python from the wheel make llamacpp-wheel built in $(LLAMACPP_WHEELS)"; \
-		$(PY) -m $(PIP) --only-binary llama-cpp-python --find-links $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)" \
-		|| echo "llama-cpp-python could not be installed: verify's llama.cpp rows will be skipped"; \
 	else \
 		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
-		echo "building $(LLAMACPP_SPEC) from source (about 4 minutes on 2 idle cores)"; \
-		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
-			$(PY) -m $(PIP) --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
-		|| echo "llama-cpp-python could not be built: verify's llama.cpp rows will be skipped"; \
+		if ls $(LLAMACPP_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+			echo "installing llama-cpp-python from the wheel make llamacpp-wheel built in $(LLAMACPP_WHEELS)"; \
+			$(PY) -m $(PIP) --only-binary llama-cpp-python --find-links $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)" \
+			|| echo "llama-cpp-python could not be installed: verify's llama.cpp rows will be skipped"; \
+		else \
+			echo "building $(LLAMACPP_SPEC) from source (about 4 minutes on 2 idle cores)"; \
+			$(LLAMACPP_BUILD_ENV) $(PY) -m $(PIP) --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
+			|| echo "llama-cpp-python could not be built: verify's llama.cpp rows will be skipped"; \
+		fi; \
 	fi
 
 # The same portable build as a wheel in $(LLAMACPP_WHEELS), with a throwaway venv of its own: it needs nothing of
@@ -62,8 +65,8 @@ llamacpp: setup
 LLAMACPP_WHEELS ?= .llamacpp-wheels
 llamacpp-wheel:
 	test -x $(LLAMACPP_WHEELS)/venv/bin/python || $(PYTHON) -m venv $(LLAMACPP_WHEELS)/venv
-	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) \
-		$(LLAMACPP_WHEELS)/venv/bin/pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python -w $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)"
+	$(LLAMACPP_BUILD_ENV) $(LLAMACPP_WHEELS)/venv/bin/pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
+		-w $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)"
 
 demo: setup
 	$(VENV)/bin/slmforge run recipes/folksy-quick.yaml
