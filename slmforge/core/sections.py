@@ -253,6 +253,11 @@ class EvalSection(Section):
     label_field: str | None = Field(None, description="Meta field whose coverage is measured (e.g. meta_template); empty = split.stratify.")
     group_field: str | None = Field("category", description="Meta field of the per-group median baseline (number task).")
     baselines: bool = Field(True, description="Number task: also score mean, per-group median and TF-IDF ridge baselines.")
+    number_decoding: Literal["median", "greedy"] = Field(
+        "median", description="Number task, greedy eval: median = where every training answer's number has one width (the prices "
+                              "corpus writes 'Price is $0219'), re-choose each greedy answer's digits at the median of the model's "
+                              "distribution over numbers (MAE's best point estimate; greedy's first digit ignores the magnitude); "
+                              "greedy's own figures are kept beside it. greedy = the argmax digits, as `slmforge serve` answers.")
     near_copy: float = Field(0.85, gt=0, le=1, description="Similarity (0-1) to a training output at which a generation counts as a copy.")
     custom_metrics: list[str] = Field(default_factory=list, description="module:function(outputs, references, records) -> {name: value}.")
     spotcheck: int = Field(50, ge=0, description="Random samples written to eval/spotcheck.csv for human rating.")

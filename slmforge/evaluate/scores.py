@@ -38,6 +38,7 @@ class Answers:
     sampled: dict[int, list[str]] | None = None  # record index -> several sampled answers (diversity prompts)
     tokens_per_s: float | None = None
     new_tokens: list[int] | None = None
+    greedy_texts: list[str] | None = None  # number task, median decoding: the answers as greedy wrote them
 
 
 def text_scores(outputs: list[str], records: list[EvalRecord], training: list[EvalRecord], recipe: Recipe,
@@ -114,6 +115,9 @@ def side_scores(answers: Answers, rows: list[int], records: list[EvalRecord], tr
         diversity = sample_diversity([answers.sampled[i] for i in rows if i in answers.sampled])
         if diversity is not None:
             scores.update({"sample_distinctness": diversity.distinctness, "sample_identical": diversity.identical})
+    if answers.greedy_texts is not None and number_task:
+        greedy = number_scores([answers.greedy_texts[i] for i in rows], picked, training)
+        scores["greedy"] = {k: greedy[k] for k in ("mae", "mae_all", "rmse", "within_10pct", "parse_failures")}
     if answers.tokens_per_s is not None and len(rows) == len(records):
         scores["tokens_per_s"] = answers.tokens_per_s
     return scores

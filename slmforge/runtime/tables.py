@@ -214,7 +214,10 @@ def baseline_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     entries = dict(results.get("baselines", {}))
     for name, scores in results.get("models", {}).items():
         if name != "reference" and "mae" in scores:
-            entries[f"{name} model"] = scores
+            median = "greedy" in scores  # eval.number_decoding median: greedy's own figures beside the median's
+            entries[f"{name} model" + (" (median digits)" if median else "")] = scores
+            if median:
+                entries[f"{name} model (greedy digits)"] = scores["greedy"]
     ordered = sorted(entries.items(), key=lambda kv: kv[1].get("mae_all") if kv[1].get("mae_all") is not None else float("inf"))
     return [(name, {"mae": _fmt("{:,.2f}", s.get("mae")), "mae_all": _fmt("{:,.2f}", s.get("mae_all")),
                     "within_10pct": _fmt("{:.1%}", s.get("within_10pct")), "parse_failures": _fmt("{:.0f}", s.get("parse_failures"))})

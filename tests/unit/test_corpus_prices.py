@@ -74,7 +74,8 @@ def test_records_show_the_listing_and_hide_how_it_is_priced():
     for r in records:
         assert set(r) == {"input", "output", "category", "brand", "condition", "price"}
         assert r["input"].startswith(QUESTION + "\n\n")
-        assert re.fullmatch(r"Price is \$\d+\.00", r["output"]) and r["output"] == f"Price is ${r['price']:.2f}"
+        # Whole dollars at one width for the set (4 digits unless a price needs more): the first digit fixes the magnitude.
+        assert re.fullmatch(r"Price is \$\d{4}", r["output"]) and int(r["output"][10:]) == r["price"]
         assert isinstance(r["price"], float) and r["price"] >= 5
         lowered = r["input"].lower()
         assert not any(secret in lowered for secret in ("tier", "premium", "luxury", "budget", "list price", "noise"))

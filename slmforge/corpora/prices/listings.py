@@ -42,14 +42,22 @@ def listing_text(item: Item) -> str:
     return "\n".join(lines)
 
 
-def price_answer(price: float) -> str:
-    return f"Price is ${price:.2f}"
+# Answers are whole dollars zero-padded to one width for the whole set ("Price is $0219"). A tokenizer that writes
+# digits one token each (SmolLM2, Qwen2.5) then chooses the magnitude with the first digit, and digit order is
+# numeric order, so eval can read the digits off at the model's median (evaluate.median). Unpadded, a greedy model
+# starts every price with "1" (likeliest for $100-199 and $1,000-1,999 alike) and never chooses the magnitude:
+# measured, all 40 greedy answers $101-$129.
+MIN_WIDTH = 4
 
 
-def price_record(item: Item, price: float) -> dict:
+def price_answer(price: float, width: int = MIN_WIDTH) -> str:
+    return f"Price is ${round(price):0{width}d}"
+
+
+def price_record(item: Item, price: float, width: int = MIN_WIDTH) -> dict:
     return {
         "input": f"{QUESTION}\n\n{listing_text(item)}",
-        "output": price_answer(price),
+        "output": price_answer(price, width),
         "category": item.category.plural,
         "brand": item.brand,
         "condition": item.condition,
@@ -60,8 +68,9 @@ def price_record(item: Item, price: float) -> dict:
 def price_records(items: int = DEFAULT_ITEMS, seed: int = 0) -> list[dict]:
     """`items` listings with their prices; deterministic by seed."""
     rng = random.Random(seed)
-    records = []
+    priced = []
     for _ in range(items):
         item = make_item(rng)
-        records.append(price_record(item, noisy_price(item, rng)))
-    return records
+        priced.append((item, noisy_price(item, rng)))
+    width = max([MIN_WIDTH] + [len(str(round(price))) for _, price in priced])  # one width: a rare $12,914 widens them all
+    return [price_record(item, price, width) for item, price in priced]
