@@ -74,8 +74,9 @@ llamacpp-wheel:
 demo: setup
 	$(VENV)/bin/slmforge run recipes/folksy-quick.yaml
 
+# Two pytest processes side by side, then the tests marked `alone` (tests/parallel.py says why and how they are split).
 test: setup
-	$(PY) -m pytest -q -ra
+	$(PY) tests/parallel.py
 
 # The inner loop: everything but the tests that train, start processes or load the embedded model.
 test-fast: setup

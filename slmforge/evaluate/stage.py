@@ -4,7 +4,8 @@ Both models answer the same test prompts with the same sampling; the table shows
 side with the difference, then by part of the test split (seen / unseen phrasings, data.split.unseen).
 Outputs (under runs/<name>/eval/):
   results.json              metrics per model (and per part), baselines, floors, notes, the spot-check to do
-  samples.jsonl             the fine-tuned model's answers (prompt, output, reference, stopped, degenerate reason, meta)
+  samples.jsonl             the fine-tuned model's answers (prompt, output, reference, stopped, degenerate reason, meta;
+                            greedy_output where eval.number_decoding median re-chose the digits)
   base_samples.jsonl        the base model's answers to the same prompts
   diversity_samples.jsonl   several sampled answers to each of the first eval.diversity_prompts prompts (base_… too)
   spotcheck.csv             N random fine-tuned answers with an empty rating column
@@ -173,6 +174,8 @@ def _write_samples(path: Path, records: list[EvalRecord], answers: Answers, fram
                    "new_tokens": answers.new_tokens[i] if answers.new_tokens else None,
                    "stopped": answers.stopped[i] if answers.stopped else None,
                    "degenerate": str(reasons[i]) if reasons[i] is not None else None, "meta": record.meta}
+            if answers.greedy_texts is not None:  # number task, median digits: what greedy wrote (and the server answers)
+                row["greedy_output"] = answers.greedy_texts[i]
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

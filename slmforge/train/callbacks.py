@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -134,7 +135,9 @@ class RichProgress(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.progress is not None:
             _, useful = self.counter.rates()
-            self.progress.update(self.task, completed=state.global_step, loss=f"{self.loss:.4f}", tps=f"{useful:,.0f}")
+            # Before train.logging_steps there is no loss to show yet: a dash, not "nan" (which reads as a diverged run).
+            loss = f"{self.loss:.4f}" if not math.isnan(self.loss) else f"- (first at step {args.logging_steps})"
+            self.progress.update(self.task, completed=state.global_step, loss=loss, tps=f"{useful:,.0f}")
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.progress is not None:

@@ -122,7 +122,9 @@ def test_eval_of_a_fixed_width_price_task_scores_the_median_and_keeps_greedy_bes
     assert final["greedy"]["parse_failures"] == 0 and final["parse_failures"] == 0
     truths = [json.loads(line)["reference"] for line in (run.eval / "samples.jsonl").read_text().splitlines()]
     assert final["greedy"]["mae"] == pytest.approx(sum(abs(1050 - int(t[10:])) for t in truths) / len(truths))
-    outputs = [json.loads(line)["output"] for line in (run.eval / "samples.jsonl").read_text().splitlines()]
+    samples = [json.loads(line) for line in (run.eval / "samples.jsonl").read_text().splitlines()]
+    assert {s["greedy_output"] for s in samples} == {"Price is $1050"}
+    outputs = [s["output"] for s in samples]
     assert all(o.startswith("Price is $") and len(o) == 14 for o in outputs) and outputs != ["Price is $1050"] * len(outputs)
     names = [name for name, _ in baseline_rows(results)]
     assert "final model (median digits)" in names and "final model (greedy digits)" in names
