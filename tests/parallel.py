@@ -2,14 +2,13 @@
 
 Run serially the suite keeps about 1.1 of this kind of machine's 2 cores busy (measured: 1,834 CPU-seconds of user
 time in 1,787 s of wall time): most of its time is one process importing torch, loading a model or waiting on a
-server it started. Two processes fill the other core. Not pytest-xdist: its workers' output capture failed
-intermittently at the end of the QLoRA and reward tests ("ValueError: I/O operation on closed file",
-pytest-dev/pytest-xdist#1019), and a flaky CI is worse than a slow one; two plain pytest processes share nothing but
-the CPU.
+server it started. Two processes fill the other core. Two plain pytest processes, not pytest-xdist: they share
+nothing but the CPU and each group's output stays whole. (The QLoRA test ended in "ValueError: I/O operation on closed
+file" beside another process under both, never serially: it is marked `alone`, see tests/unit/test_qlora.py.)
 
 Group b is tests/unit and the e2e files in BESIDE (chosen so the two groups take about the same time); group a is
-the rest of tests/e2e, so a new e2e file lands in a and a new unit file in b. Tests marked `alone` (they measure the
-CPU itself) run last, with nothing beside them. Each group writes its log to .test-logs/ and the terminal gets both
+the rest of tests/e2e, so a new e2e file lands in a and a new unit file in b. Tests marked `alone` (gpu_check's MFU
+measures the CPU itself; the QLoRA test above) run last, with nothing beside them. Each group writes its log to .test-logs/ and the terminal gets both
 groups' progress every 30 s, then each log in full.
 
     python tests/parallel.py [pytest options...]
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BESIDE = ["tests/e2e/test_vllm.py", "tests/e2e/test_export_embedded.py", "tests/e2e/test_distributed_cli.py"]
 NO_TESTS = 5  # pytest's exit code when nothing was selected (-k that matches one group only): not a failure
 PERCENT = re.compile(r"\[\s*(\d+)%\]")
+OUTCOMES = re.compile(r"[.FEsxX]+")
 
 
 def groups() -> dict[str, list[str]]:
@@ -41,8 +41,15 @@ def groups() -> dict[str, list[str]]:
 
 
 def progress(log: Path) -> str:
-    found = PERCENT.findall(log.read_text(errors="replace")) if log.exists() else []
-    return f"{found[-1]}%" if found else "starting"
+    """'41 tests done (1 failed)' from pytest -q's outcome characters in the log (a line's percentage comes only once
+    the line fills, every ~70 tests)."""
+    done = failed = 0
+    for line in (log.read_text(errors="replace") if log.exists() else "").splitlines():
+        marks = PERCENT.sub("", line).strip()
+        if marks and OUTCOMES.fullmatch(marks):
+            done += len(marks)
+            failed += marks.count("F") + marks.count("E")
+    return f"{done} tests done" + (f" ({failed} failed)" if failed else "")
 
 
 def main(args: list[str]) -> int:
@@ -58,9 +65,13 @@ def main(args: list[str]) -> int:
                 procs[name] = (subprocess.Popen([*pytest, "-m", "not alone", *files], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                                 env={**os.environ, "PYTHONUNBUFFERED": "1"}), log)
             print(f"make test: group {name}, {len(files)} files, log {log.relative_to(ROOT)}", flush=True)
+        shown = time.monotonic()
         while any(p.poll() is None for p, _ in procs.values()):
-            time.sleep(30 if time.monotonic() - started > 5 else 1)
-            elapsed = int(time.monotonic() - started)
+            time.sleep(1)
+            if time.monotonic() - shown < 30:
+                continue
+            shown = time.monotonic()
+            elapsed = int(shown - started)
             print(f"make test [{elapsed // 60}:{elapsed % 60:02d}] " +
                   " · ".join(f"group {name} {'done' if p.poll() is not None else progress(log)}" for name, (p, log) in procs.items()),
                   flush=True)

@@ -26,6 +26,10 @@ def qlora_recipe(tmp_path, model) -> str:
     return str(path)
 
 
+# alone: twice, run beside a second pytest process (pytest-xdist's worker, then tests/parallel.py's group), this test
+# ended in "ValueError: I/O operation on closed file" at a context manager's exit and took its pytest process down
+# with it ("lost sys.stderr"); it never did in a serial run, nor alone. Cause not found yet: it runs by itself.
+@pytest.mark.alone
 def test_qlora_trains_on_a_4_bit_base_and_eval_export_and_verify_see_one_model(tmp_path, tiny_qwen2):
     result = CliRunner().invoke(app, ["run", qlora_recipe(tmp_path, tiny_qwen2), "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
