@@ -2,15 +2,16 @@
 
 Run serially the suite keeps about 1.1 of this kind of machine's 2 cores busy (measured: 1,834 CPU-seconds of user
 time in 1,787 s of wall time): most of its time is one process importing torch, loading a model or waiting on a
-server it started. Two processes, one torch thread each (group_env), fill the other core: measured 2026-12-02, the
-whole `make test` took 20:25 (groups 18:55 and 18:04 side by side, then 1:17 alone) against 29:47 serially. Two plain pytest processes, not pytest-xdist: they share
-nothing but the CPU and each group's output stays whole. (The QLoRA test ended in "ValueError: I/O operation on closed
-file" beside another process under both, never serially: it is marked `alone`, see tests/unit/test_qlora.py.)
+server it started. Two processes, one torch thread each (group_env), fill the other core: measured 2026-12-02,
+the whole `make test` took 20:25 (groups 18:55 and 18:04 side by side, then 1:17 alone) against 29:47 serially.
+Two plain pytest processes, not pytest-xdist: they share nothing but the CPU and each group's output stays whole.
+(The QLoRA test ended in "ValueError: I/O operation on closed file" beside another process under both, never
+serially: it is marked `alone`, see tests/unit/test_qlora.py.)
 
 Group b is tests/unit and the e2e files in BESIDE (chosen so the two groups take about the same time); group a is
 the rest of tests/e2e, so a new e2e file lands in a and a new unit file in b. Tests marked `alone` (gpu_check's MFU
-measures the CPU itself; the QLoRA test above) run last, with nothing beside them. Each group writes its log to .test-logs/ and the terminal gets both
-groups' progress every 30 s, then each log in full.
+measures the CPU itself; the QLoRA test above) run last, with nothing beside them. Each group writes its log to
+.test-logs/ and the terminal gets both groups' progress every 30 s, then each log in full.
 
     python tests/parallel.py [pytest options...]
 """
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # e2e files that run beside tests/unit: with them, the two groups measured 882 s and 828 s of serial time (2026-12-02).
 BESIDE = ["tests/e2e/test_vllm.py", "tests/e2e/test_export_embedded.py", "tests/e2e/test_distributed_cli.py"]
 NO_TESTS = 5  # pytest's exit code when nothing was selected (-k that matches one group only): not a failure
-PERCENT = re.compile(r"\[\s*(\d+)%\]")
+PERCENT = re.compile(r"\[\s*\d+%\]")
 OUTCOMES = re.compile(r"[.FEsxX]+")
 
 
@@ -94,7 +95,7 @@ def main(args: list[str]) -> int:
         codes[name] = 0 if code == NO_TESTS else code
         print(f"\n======== group {name} (exit {codes[name]}) ========", flush=True)
         sys.stdout.write(log.read_text(errors="replace"))
-    print("\n======== the tests that measure the CPU: alone ========", flush=True)
+    print("\n======== the tests marked alone, with nothing beside them ========", flush=True)
     code = subprocess.call([*pytest, "-m", "alone", "tests"], cwd=ROOT)
     codes["alone"] = 0 if code == NO_TESTS else code
     elapsed = int(time.monotonic() - started)

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from slmforge.runtime.generation import left_padded
+
 # The integer part of an answer's first number ("Price is $0219.00" -> "0219").
 _INTEGER = re.compile(r"\d+")
 
@@ -66,9 +68,7 @@ def median_digits(model: Any, prefixes: list[list[int]], digits: list[int], widt
     try:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            longest = max(len(prefixes[i]) for i in chunk)
-            ids = torch.tensor([[pad_id] * (longest - len(prefixes[i])) + prefixes[i] for i in chunk], device=device)
-            mask = torch.tensor([[0] * (longest - len(prefixes[i])) + [1] * len(prefixes[i]) for i in chunk], device=device)
+            ids, mask = left_padded([prefixes[i] for i in chunk], pad_id, device)
             # Left padding: positions count real tokens only (what generate() does), so a padded row sees what it would alone.
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             quantile = torch.full((len(chunk),), 0.5, dtype=torch.float64, device=device)

@@ -90,6 +90,14 @@ def _sampling_kwargs(sampling: Sampling, stops: set[int], pad_id: int) -> dict[s
     return kwargs
 
 
+def left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts (token ids) as one left-padded batch and its attention mask: new tokens must follow each prompt directly."""
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    return ids, mask
+
+
 @torch.no_grad()
 def generate_ids(model: Any, tokenizer: Any, prompts: list[list[int]], sampling: Sampling, stops: set[int] | None = None,
                  progress: Callable[[int], None] | None = None) -> Generations:
@@ -109,11 +117,8 @@ def generate_ids(model: Any, tokenizer: Any, prompts: list[list[int]], sampling:
     try:
         for start in range(0, len(order), sampling.batch_size):
             chunk = order[start:start + sampling.batch_size]
-            width = max(len(prompts[i]) for i in chunk)
-            # Left padding: new tokens must follow each prompt directly.
-            ids = torch.tensor([[pad_id] * (width - len(prompts[i])) + prompts[i] for i in chunk], device=device)
-            mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in chunk], device=device)
-            out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, width:].tolist()
+            ids, mask = left_padded([prompts[i] for i in chunk], pad_id, device)
+            out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1]:].tolist()
             for row, new in enumerate(out):
                 slot = chunk[row // n] * n + row % n
                 end = next((k for k, t in enumerate(new) if t in stops), None)
