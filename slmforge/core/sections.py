@@ -155,6 +155,10 @@ class GrpoSection(Section):
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the completions (too low: a group has no spread to learn from).")
     beta: float = Field(0.0, ge=0, description="KL penalty to the starting model (0: none and no reference pass, TRL's default).")
     eval_prompts: int = Field(32, gt=0, description="Held-out prompts answered (sampled at temperature, fixed seed) and rewarded before and after training.")
+    eval_engine: Literal["transformers", "vllm"] = Field(
+        "transformers", description="What answers the held-out prompts: transformers (in process, before and after training), or vllm "
+                                    "(make vllm; both passes after training from one server: the starting model and the trained adapter; "
+                                    "a full fine-tune starts a second server). Before and after always come from the same engine.")
 
 
 class TrainSection(Section):
@@ -279,10 +283,18 @@ class JudgeTargets(Section):
 
 
 class JudgeServer(Section):
-    command: str = Field(..., min_length=1, description="Shell command that starts the judge (vLLM, llama.cpp, `slmforge serve ...`).")
+    command: str | None = Field(None, min_length=1, description="Shell command that starts the judge (vLLM, llama.cpp, `slmforge serve ...`).")
+    vllm: str | None = Field(None, min_length=1, description="Instead of command: a model (directory, embedded: or GGUF id) that slmforge "
+                                                           "serves with vLLM (make vllm) as judge.model on judge.endpoint's loopback port.")
     health: str | None = Field(None, description="URL that answers 200 once the judge is ready; empty = ENDPOINT/models.")
     startup_timeout: float = Field(600.0, gt=0, description="Seconds to wait for the health URL before giving up.")
     stop_timeout: float = Field(60.0, gt=0, description="Seconds to wait after SIGTERM before SIGKILL (until its memory is free).")
+
+    @model_validator(mode="after")
+    def _one_way_to_start(self) -> JudgeServer:
+        if (self.command is None) == (self.vllm is None):
+            raise ValueError("give command (a shell command that starts the judge) or vllm (a model slmforge serves with vLLM), one of them")
+        return self
 
 
 class JudgeSection(Section):
@@ -300,6 +312,19 @@ class JudgeSection(Section):
     temperature: float = Field(0.0, ge=0, description="Judge sampling temperature; 0 = deterministic.")
     targets: JudgeTargets = Field(default_factory=JudgeTargets, description="Pass/fail thresholds.")
     server: JudgeServer | None = Field(None, description="How to start the judge; empty = it is already running.")
+
+    @model_validator(mode="after")
+    def _vllm_judge_has_a_port_and_a_name(self) -> JudgeSection:
+        if self.server is None or self.server.vllm is None:
+            return self
+        from urllib.parse import urlparse
+
+        where = urlparse(self.endpoint or "")
+        if where.hostname not in ("127.0.0.1", "localhost") or where.port is None:
+            raise ValueError("server.vllm: set judge.endpoint to the loopback port it should serve on, e.g. http://127.0.0.1:8011/v1")
+        if not self.model:
+            raise ValueError("server.vllm: set judge.model, the name the judge is served and asked under (any name, e.g. judge)")
+        return self
 
 
 class PrefsSection(Section):

@@ -222,13 +222,12 @@ class VllmGenerator:
 
     def __init__(self, model_dir: Path, tokenizer: Any, placement: Any, stop_ids: set[int], adapter: Path | None = None,
                  log_path: Path | None = None) -> None:
-        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
         self.name = "model"
         self.tokenizer = tokenizer
         self.stop_ids = stop_ids
         self.server = VllmServer(Path(model_dir), self.name if adapter is None else "base", placement.dtype,
                                  {self.name: Path(adapter)} if adapter is not None else {}, cpu=not placement.cuda,
-                                 log_path=log_path, max_model_len=min(int(config.get("max_position_embeddings") or 4096), 4096))
+                                 log_path=log_path, max_model_len=model_len(model_dir))
 
     def __enter__(self) -> VllmGenerator:
         self.server.start()
@@ -237,11 +236,12 @@ class VllmGenerator:
     def __exit__(self, *exc: Any) -> None:
         self.server.stop()
 
-    def generate(self, prompts: list[list[int]], sampling: Any) -> Any:
+    def generate(self, prompts: list[list[int]], sampling: Any, base: bool = False) -> Any:
+        """Generations of the adapter (or the model itself); base=True: of the plain base under the adapter."""
         from slmforge.runtime.generation import Generations
 
         started = time.perf_counter()
-        choices = generate_many(self.server, self.name, prompts, sampling.max_new_tokens, sampling.temperature, sampling.top_p,
+        choices = generate_many(self.server, self.server.name if base else self.name, prompts, sampling.max_new_tokens, sampling.temperature, sampling.top_p,
                                 sampling.seed, self.stop_ids, n=sampling.n)
         tokens, stopped = [], []
         for per_prompt in choices:
@@ -253,6 +253,12 @@ class VllmGenerator:
                 stopped.append(choice.get("finish_reason") == "stop")
         texts = [self.tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
         return Generations(texts, tokens, stopped, time.perf_counter() - started)
+
+
+def model_len(model_dir: Path, cap: int = 4096) -> int:
+    """--max-model-len: the model's own context, at most `cap` (vLLM refuses a length above the config's)."""
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    return min(int(config.get("max_position_embeddings") or cap), cap)
 
 
 def plain_dir(model_id: str) -> Path:

@@ -124,6 +124,40 @@ def held_out_reward(model: Any, tokenizer: Any, prompts: list[list[dict[str, str
     from slmforge.runtime.generation import Sampling, generate
 
     completions = generate(model, tokenizer, prompts, Sampling(max_new, temperature, 1.0, seed, batch_size)).texts if prompts else []
+    return reward_summary(prompts, completions, score)
+
+
+def vllm_held_out(recipe: Recipe, run: RunDir, prompts: list[list[dict[str, str]]], score: Callable, tokenizer: Any,
+                  stops: set[int], console: Console) -> tuple[dict[str, Any], dict[str, Any]]:
+    """train.grpo.eval_engine vllm: (before, after) from vLLM, once model/ is saved and the trainer's memory is free.
+
+    The same prompts, sampling and seeds for both passes, so before and after differ only in the weights. An adapter is
+    served on its starting model, so one server answers both (the plain model for before); full weights need two."""
+    from slmforge.runtime import vllm
+    from slmforge.runtime.generation import Sampling
+    from slmforge.runtime.prompts import prompt_ids
+
+    g, t = recipe.train.grpo, recipe.train
+    sampling = Sampling(g.max_completion_length, g.temperature, 1.0, t.seed, t.batch_size)
+    ids = [prompt_ids(tokenizer, p) for p in prompts]
+    placement = place(recipe.model)
+    start = vllm.plain_dir(recipe.model.id)
+    model_dir, adapter = vllm.trained_files(run.model, recipe.model.id, False, run.export / "merged")
+    log = run.logs / "vllm-held-out.log"
+    console.print(f"held-out reward with vLLM: {start}" + (f" + adapter {adapter}" if adapter else f", then {model_dir}") + f" · log {log}")
+
+    def scored(gens: Any) -> dict[str, Any]:
+        return reward_summary(prompts, gens.texts, score)
+
+    with vllm.VllmGenerator(model_dir, tokenizer, placement, stops, adapter, log) as engine:
+        after = scored(engine.generate(ids, sampling))
+        if adapter is not None:
+            return scored(engine.generate(ids, sampling, base=True)), after
+    with vllm.VllmGenerator(start, tokenizer, placement, stops, None, log) as engine:
+        return scored(engine.generate(ids, sampling)), after
+
+
+def reward_summary(prompts: list[list[dict[str, str]]], completions: list[str], score: Callable) -> dict[str, Any]:
     scored = [r for r in (score(prompts, completions) if prompts else []) if r is not None]
     return {"prompts": len(prompts), "unscored": len(prompts) - len(scored),
             "mean_reward": sum(scored) / len(scored) if scored else None,
@@ -159,6 +193,11 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     if not prompts:
         raise SlmforgeError(f"{run.split_file('train')}: no prompts (rows need messages with a user turn)")
     precision = choose_precision(t.precision, placement)
+    on_vllm = g.eval_engine == "vllm" and bool(held_out)
+    if on_vllm:
+        from slmforge.runtime.vllm import vllm_python
+
+        vllm_python()  # not installed: one line before anything loads
     reward_funcs, score = reward_function(recipe)
     console.print(f"train [bold]{g.algorithm}[/bold] · {len(prompts):,} prompts × {g.num_generations} completions "
                   f"(≤ {g.max_completion_length} tokens, T {g.temperature:g}) · reward {g.reward} · beta {g.beta:g} · "
@@ -166,7 +205,8 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
     resume = find_resume_checkpoint(recipe, run, console)
 
     model, tokenizer = load_base(recipe.model, "full" if t.pref.adapter == "full" else "lora", placement)
-    before = held_out_reward(model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
+    if not on_vllm:
+        before = held_out_reward(model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
     counter = TokenCounter()
     metrics = start_metrics_log(run.logs, resume)
     stop = GracefulStop()
@@ -182,16 +222,30 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
         fingerprint=checkpoint_fingerprint(recipe),
     )
     train_until_done_or_stopped(trainer, resume, stop, run)
-    after = held_out_reward(trainer.model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
+    if not on_vllm:
+        after = held_out_reward(trainer.model, tokenizer, held_out, score, g.max_completion_length, t.batch_size, g.temperature, t.seed)
     written = save_model(trainer, tokenizer, run)
     logged = [x["reward"] for x in trainer.state.log_history if "reward" in x]
+    if on_vllm:
+        import gc
+
+        import torch
+
+        from slmforge.runtime.generation import stop_ids
+
+        stops = stop_ids(trainer.model, tokenizer)
+        del trainer, model  # vLLM takes the accelerator next: the policy's weights and optimizer state go first
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
+        before, after = vllm_held_out(recipe, run, held_out, score, tokenizer, stops, console)
     first, last = logged[:EDGE_LOGS], logged[-EDGE_LOGS:]
     summary = run.logs / "grpo.json"
     write_json_atomic(summary, {
         "algorithm": g.algorithm, "reward": g.reward,
         "train_reward": {"first_steps": sum(first) / len(first) if first else None,
                          "last_steps": sum(last) / len(last) if last else None, "logged": len(logged)},
-        "held_out": {"before": before, "after": after},
+        "held_out": {"before": before, "after": after, "engine": g.eval_engine if held_out else None},
     })
     if first:
         console.print(f"mean reward while training {first[0]:.3f} → [bold]{last[-1]:.3f}[/bold]; held-out "

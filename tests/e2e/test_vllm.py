@@ -28,7 +28,7 @@ from slmforge.runtime.serve.options import ServeOptions
 from slmforge.runtime.serve.server import ServerThread
 from slmforge.runtime.tiny_models import build_tiny_model
 from slmforge.runtime.trained import load_trained
-from slmforge.runtime.vllm import vllm_python
+from slmforge.runtime.vllm import free_port, vllm_python
 
 try:
     vllm_python()
@@ -153,6 +153,54 @@ def test_prefs_samples_k_answers_per_prompt_with_vllm_from_the_sft_adapter(world
     assert len(samples) == 6 and all(len(s["answers"]) == 3 and s["sampler"].endswith("|engine=vllm") for s in samples)
     assert len({a for s in samples for a in s["answers"]}) > 6  # sampled, not one greedy answer repeated
     assert (out / "vllm.log").is_file()
+
+def test_grpo_held_out_reward_through_vllm_rises_with_training(world, tmp_path, monkeypatch):
+    """train.grpo.eval_engine vllm: before and after from one vLLM server (the starting model, then the trained
+    adapter on it), after training; the rule reward (vowel share) rises there as it does through transformers."""
+    from tests.unit.test_grpo import REWARD
+
+    from tests.helpers.prefs import write_pref_recipe
+
+    (tmp_path / "grpo_rules_vllm.py").write_text(REWARD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    grpo = {"reward": "grpo_rules_vllm:vowels", "num_generations": 4, "max_completion_length": 16, "eval_prompts": 40,
+            "eval_engine": "vllm"}
+    path = write_pref_recipe(tmp_path, world["tmp"] / "tiny", "grpo", batch_size=8, lr=1e-2, max_steps=48, logging_steps=8,
+                             scheduler="constant", grpo=grpo)
+    run_stages(load(path), tmp_path / "runs", ["prepare", "train"])
+    logs = tmp_path / "runs" / "grpo" / "logs"
+    held = json.loads((logs / "grpo.json").read_text())["held_out"]
+    print("grpo through vLLM", held)
+    assert held["engine"] == "vllm" and held["before"]["prompts"] == held["after"]["prompts"] == 40
+    assert held["before"]["unscored"] == held["after"]["unscored"] == 0
+    assert held["after"]["mean_reward"] > held["before"]["mean_reward"] + 0.1
+    assert (tmp_path / "runs" / "grpo" / "model" / "adapter_config.json").is_file()
+    assert (logs / "vllm-held-out.log").stat().st_size > 0
+
+
+def test_the_judge_can_be_a_model_we_serve_with_vllm(world):
+    """judge.server.vllm: our launcher starts vLLM with the model as judge.model on judge.endpoint's port, the judge
+    stage asks it, and stops it (the port is closed after). The tiny judge's scores are noise, so not checked; its
+    unparsable replies must give 'not judged', never a pass."""
+    import socket
+
+    tmp = world["tmp"]
+    port = free_port()
+    judge = {"enabled": True, "endpoint": f"http://127.0.0.1:{port}/v1", "model": "judge", "samples": 4, "max_tokens": 8,
+             "server": {"vllm": str(tmp / "tiny"), "stop_timeout": 30}}
+    recipe = load(tmp / "a.yaml", [f"judge={json.dumps(judge)}"])
+    if not (tmp / "runs" / "a" / "eval" / "samples.jsonl").is_file():
+        run_stages(recipe, tmp / "runs", ["eval"])
+    run_stages(recipe, tmp / "runs", ["judge"], force=True)
+    out = tmp / "runs" / "a" / "judge"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["judge_model"] == "judge" and summary["replies"] == 4 and summary["errors"] == 0, summary
+    assert summary["scored"] + summary["unparsable"] == 4
+    assert summary["verdict"] in ("pass", "fail") if summary["unparsable"] == 0 else summary["verdict"] == "not judged"
+    assert "vllm" in (out / "server.log").read_text().lower()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # stopped
+
 
 def test_a_vllm_that_dies_under_the_server_is_reported_so_the_server_can_stop(world):
     """Last in the module: it kills the shared vLLM. `slmforge serve` turns the report into exit code 2 with this line."""

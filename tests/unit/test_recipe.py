@@ -187,3 +187,16 @@ def test_align_on_a_recipe_with_unseen_floors_builds_its_sub_run_recipe(tmp_path
     recipe = load(Path(__file__).resolve().parents[2] / "recipes" / "folksy-quick.yaml")
     sub = align_recipe(recipe.model_copy(update={"align": recipe.align.model_copy(update={"enabled": True})}), tmp_path, tmp_path / "p.jsonl")
     assert (sub.eval.enabled, sub.data.split.unseen, sub.data.format) == (False, [], "preference")
+
+
+def test_a_judge_server_is_a_command_or_a_vllm_model_with_a_loopback_endpoint_and_a_name(tmp_path):
+    judge = {"enabled": True, "endpoint": "http://127.0.0.1:8011/v1", "model": "judge"}
+    both = error_of(tmp_path, {**MINIMAL, "judge": {**judge, "server": {"command": "vllm serve m", "vllm": "m"}}})
+    neither = error_of(tmp_path, {**MINIMAL, "judge": {**judge, "server": {"startup_timeout": 60}}})
+    assert both == neither == "judge.server: give command (a shell command that starts the judge) or vllm (a model slmforge serves with vLLM), one of them"
+    remote = error_of(tmp_path, {**MINIMAL, "judge": {**judge, "endpoint": "https://api.example.com/v1", "server": {"vllm": "m"}}})
+    assert remote.startswith("judge: server.vllm: set judge.endpoint to the loopback port")
+    nameless = error_of(tmp_path, {**MINIMAL, "judge": {**judge, "model": None, "server": {"vllm": "m"}}})
+    assert nameless.startswith("judge: server.vllm: set judge.model")
+    recipe = load(write(tmp_path, {**MINIMAL, "judge": {**judge, "server": {"vllm": "embedded:smollm2-135m"}}}))
+    assert recipe.judge.server.vllm == "embedded:smollm2-135m" and recipe.judge.server.command is None

@@ -1,4 +1,4 @@
-"""Start the judge (judge.server.command), wait for its health URL, and stop it for real afterwards.
+"""Start the judge (judge.server.command, or judge.server.vllm: a model we serve with vLLM), wait for its health URL, and stop it for real afterwards.
 
 On one GPU the judge and the trainer must never hold memory at the same time, so stopping
 means: SIGTERM to the command's whole process group (vLLM and llama.cpp fork workers that hold
@@ -83,28 +83,60 @@ def stop_server(proc: subprocess.Popen, timeout: float) -> None:
         raise JudgeServerError(f"judge.server: process group {pgid} survived SIGKILL; stop it by hand before training")
 
 
+def vllm_command(judge: JudgeSection) -> tuple[list[str], dict[str, str]]:
+    """judge.server.vllm: our vLLM launcher's command line (make vllm's environment, eager on the CPU, the CPU KV
+    cache capped) and environment, serving the model as judge.model on judge.endpoint's port; no API key (loopback)."""
+    from urllib.parse import urlparse
+
+    from slmforge.core.errors import ModelError
+    from slmforge.core.sections import ModelSection
+    from slmforge.runtime import vllm
+    from slmforge.runtime.placement import place
+
+    try:
+        python = vllm.vllm_python()
+    except ModelError as exc:
+        raise JudgeServerError(f"judge.server.vllm: {exc}") from None
+    placement = place(ModelSection(id=judge.server.vllm))
+    where = urlparse(judge.endpoint)
+    model_dir = vllm.plain_dir(judge.server.vllm)
+    server = vllm.VllmServer(model_dir, judge.model, placement.dtype, cpu=not placement.cuda, port=int(where.port),
+                             max_model_len=vllm.model_len(model_dir))
+    env = {**os.environ}
+    if server.cpu:
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; without it vLLM wants 92 % of the RAM free
+    env.pop("VLLM_API_KEY", None)
+    return server.command(python), env
+
+
 def start_server(judge: JudgeSection, log_path: Path, console: Console) -> subprocess.Popen | None:
-    """Run judge.server.command and wait for health; None when a judge already answers there (not ours to stop)."""
+    """Run judge.server.command (or our vLLM launcher for judge.server.vllm) and wait for health; None when a judge
+    already answers there (not ours to stop)."""
     if judge.server is None:
         return None
     url = health_url(judge)
+    what = "judge.server.command" if judge.server.command else "judge.server.vllm"
     if is_healthy(url):
-        console.print(f"[yellow]judge: {url} already answers; using that judge and not starting judge.server.command[/yellow]")
+        console.print(f"[yellow]judge: {url} already answers; using that judge and not starting {what}[/yellow]")
         return None
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"judge: starting `{judge.server.command}` (log: {log_path})")
+    if judge.server.command:
+        # A shell, so recipes may write `CUDA_VISIBLE_DEVICES=0 vllm serve ...`.
+        argv, env = ["/bin/sh", "-c", judge.server.command], None
+        console.print(f"judge: starting `{judge.server.command}` (log: {log_path})")
+    else:
+        argv, env = vllm_command(judge)
+        console.print(f"judge: starting vLLM with {judge.server.vllm} as {judge.model} on {judge.endpoint} (log: {log_path})")
     with open(log_path, "ab") as log:
-        # A shell, so recipes may write `CUDA_VISIBLE_DEVICES=0 vllm serve ...`; its own group, so stop reaches forks.
-        proc = subprocess.Popen(["/bin/sh", "-c", judge.server.command], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        # Its own process group, so stop reaches the forks (vLLM's engine core and workers hold the memory).
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
     started = time.monotonic()
     deadline = started + judge.server.startup_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             stop_server(proc, 1.0)
-            raise JudgeServerError(
-                f"judge.server.command exited with code {proc.returncode} before {url} answered; see {log_path}"
-            )
+            raise JudgeServerError(f"{what} exited with code {proc.returncode} before {url} answered; see {log_path}")
         if is_healthy(url, timeout=min(2.0, judge.server.startup_timeout)):
             console.print(f"judge: up after {time.monotonic() - started:.1f} s")
             return proc
