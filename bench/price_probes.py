@@ -44,8 +44,7 @@ def main(out: Path) -> None:
     records = price_records(2000, seed=0)
     for kind in ("compact", "catfirst", "cat"):
         with open(out / f"{kind}.jsonl", "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps({**r, "input": prompts(r)[kind]}) + "\n")
+            f.writelines(json.dumps({**r, "input": prompts(r)[kind]}) + "\n" for r in records)
     for name, (kind, train) in TRAIN.items():
         recipe = {
             "name": name, "model": {"id": "embedded:smollm2-135m"},
@@ -53,7 +52,7 @@ def main(out: Path) -> None:
             "data": {"path": str(out / f"{kind}.jsonl"), "format": "pairs", "dedupe": kind != "cat",
                      "system_prompt": "Price the listing.", "split": {"stratify": "category", "group_by": None}, "max_length": 128},
             "train": {**train, "eval_steps": 30, "save_steps": 30},
-            "eval": {"samples": 100, "max_new_tokens": 12, "compare_base": not kind == "cat"},
+            "eval": {"samples": 100, "max_new_tokens": 12, "compare_base": kind != "cat"},
             "export": {"formats": []},
         }
         (out / f"{name}.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")

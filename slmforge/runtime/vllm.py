@@ -114,14 +114,24 @@ class VllmServer:
         # Any other vLLM flag a user needs (e.g. --no-enable-prefix-caching, --max-num-seqs 64): passed through as written.
         return cmd + shlex.split(os.environ.get("SLMFORGE_VLLM_EXTRA_ARGS", ""))
 
+    def environment(self, with_key: bool = True) -> dict[str, str]:
+        """vLLM's environment: our key (through the environment: never visible in `ps`), or none at all for a server
+        whose clients bring their own (the judge); on the CPU, the KV cache capped."""
+        env = {**os.environ}
+        if with_key:
+            env["VLLM_API_KEY"] = self.key
+        else:
+            env.pop("VLLM_API_KEY", None)
+        if self.cpu:
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; without it vLLM wants 92 % of the RAM free
+        return env
+
     def start(self) -> None:
         python = vllm_python()
         self.port = self.port or free_port()
-        env = {**os.environ, "VLLM_API_KEY": self.key}  # through the environment: never visible in `ps`
-        if self.cpu:
-            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; without it vLLM wants 92 % of the RAM free
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(python), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(self.command(python), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         self._wait_ready()
 
     def _wait_ready(self) -> None:

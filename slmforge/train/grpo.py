@@ -128,7 +128,7 @@ def held_out_reward(model: Any, tokenizer: Any, prompts: list[list[dict[str, str
 
 
 def vllm_held_out(recipe: Recipe, run: RunDir, prompts: list[list[dict[str, str]]], score: Callable, tokenizer: Any,
-                  stops: set[int], console: Console) -> tuple[dict[str, Any], dict[str, Any]]:
+                  stops: set[int], placement: Any, console: Console) -> tuple[dict[str, Any], dict[str, Any]]:
     """train.grpo.eval_engine vllm: (before, after) from vLLM, once model/ is saved and the trainer's memory is free.
 
     The same prompts, sampling and seeds for both passes, so before and after differ only in the weights. An adapter is
@@ -140,9 +140,8 @@ def vllm_held_out(recipe: Recipe, run: RunDir, prompts: list[list[dict[str, str]
     g, t = recipe.train.grpo, recipe.train
     sampling = Sampling(g.max_completion_length, g.temperature, 1.0, t.seed, t.batch_size)
     ids = [prompt_ids(tokenizer, p) for p in prompts]
-    placement = place(recipe.model)
-    start = vllm.plain_dir(recipe.model.id)
     model_dir, adapter = vllm.trained_files(run.model, recipe.model.id, False, run.export / "merged")
+    start = model_dir if adapter is not None else vllm.plain_dir(recipe.model.id)  # the adapter's base is the start
     log = run.logs / "vllm-held-out.log"
     console.print(f"held-out reward with vLLM: {start}" + (f" + adapter {adapter}" if adapter else f", then {model_dir}") + f" · log {log}")
 
@@ -238,7 +237,7 @@ def train(recipe: Recipe, run: RunDir, console: Console) -> list[Path]:
         gc.collect()
         if cuda:
             torch.cuda.empty_cache()
-        before, after = vllm_held_out(recipe, run, held_out, score, tokenizer, stops, console)
+        before, after = vllm_held_out(recipe, run, held_out, score, tokenizer, stops, placement, console)
     first, last = logged[:EDGE_LOGS], logged[-EDGE_LOGS:]
     summary = run.logs / "grpo.json"
     write_json_atomic(summary, {

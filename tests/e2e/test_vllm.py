@@ -157,9 +157,8 @@ def test_prefs_samples_k_answers_per_prompt_with_vllm_from_the_sft_adapter(world
 def test_grpo_held_out_reward_through_vllm_rises_with_training(world, tmp_path, monkeypatch):
     """train.grpo.eval_engine vllm: before and after from one vLLM server (the starting model, then the trained
     adapter on it), after training; the rule reward (vowel share) rises there as it does through transformers."""
-    from tests.unit.test_grpo import REWARD
-
     from tests.helpers.prefs import write_pref_recipe
+    from tests.unit.test_grpo import REWARD
 
     (tmp_path / "grpo_rules_vllm.py").write_text(REWARD)
     monkeypatch.syspath_prepend(str(tmp_path))

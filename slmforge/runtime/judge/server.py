@@ -102,11 +102,7 @@ def vllm_command(judge: JudgeSection) -> tuple[list[str], dict[str, str]]:
     model_dir = vllm.plain_dir(judge.server.vllm)
     server = vllm.VllmServer(model_dir, judge.model, placement.dtype, cpu=not placement.cuda, port=int(where.port),
                              max_model_len=vllm.model_len(model_dir))
-    env = {**os.environ}
-    if server.cpu:
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; without it vLLM wants 92 % of the RAM free
-    env.pop("VLLM_API_KEY", None)
-    return server.command(python), env
+    return server.command(python), server.environment(with_key=False)
 
 
 def start_server(judge: JudgeSection, log_path: Path, console: Console) -> subprocess.Popen | None:
