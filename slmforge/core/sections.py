@@ -389,6 +389,7 @@ class ServeSection(Section):
     port: int = Field(8000, gt=0, lt=65536, description="Port.")
     max_batch: int = Field(32, gt=0, description="Most sequences generated together in one batch (1 = no batching).")
     batch_wait_ms: float = Field(5.0, ge=0, description="How long the first queued request waits for others to join its batch.")
+    prefix_cache_mb: float = Field(256, ge=0, description="Memory for the keys and values of prompt beginnings (the chat template's system turn, an app's fixed instructions) that the transformers engine keeps so later prompts skip them; 0 = off.")
     rate_limit: float = Field(0.0, ge=0, description="Sequences (prompts × n) per second per API key (per client address without keys); 0 = off.")
     rate_burst: int = Field(20, gt=0, description="Sequences a key may ask for at once before the rate limit applies.")
     key_failures_per_minute: int = Field(10, ge=0, description="Wrong API keys one client address may send per minute (in a burst of as many) before all its requests get 429; 0 = no limit.")

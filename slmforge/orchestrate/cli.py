@@ -183,6 +183,7 @@ def serve_cmd(
     dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: bf16 on GPU, fp32 on CPU).")] = "auto",
     max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
     batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,
+    prefix_cache_mb: Annotated[Optional[float], typer.Option(help="MB for the keys and values of prompt beginnings kept for later prompts (0 = off).")] = None,
     rate_limit: Annotated[Optional[float], typer.Option(help="Sequences (prompts × n) per second per key; 0 = off.")] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model (default: torch's choice).")] = None,
     public_metrics: Annotated[Optional[bool], typer.Option("--public-metrics", help="With --api-keys: /metrics and /openapi.json need no key.")] = None,
@@ -192,7 +193,8 @@ def serve_cmd(
 
     serve_command(model_or_run, name=name, models=model, api_keys_file=str(api_keys) if api_keys else None,
                   split=split, split_alias=split_alias, engine=engine, dtype=dtype, host=host, port=port,
-                  max_batch=max_batch, batch_wait_ms=batch_wait_ms, rate_limit=rate_limit, threads=threads,
+                  max_batch=max_batch, batch_wait_ms=batch_wait_ms, prefix_cache_mb=prefix_cache_mb,
+                  rate_limit=rate_limit, threads=threads,
                   public_metrics=public_metrics)
 
 

@@ -25,6 +25,9 @@ from slmforge.runtime.trained import load_trained
 
 ANIMALS = {"a": "goat", "b": "heron", "c": "badger"}
 PROMPTS = ["Tell me about the goat.", "Say something about rain.", "What does the badger do?", "Any news?"]
+# Every request starts with the same system turn, as an app's requests do: the engine's prefix cache keeps its keys
+# and values per adapter (a LoRA changes them), and a request must still get its own adapter's answer.
+SYSTEM = {"role": "system", "content": "Answer in a few words."}
 
 
 def train_run(tmp_path, base, name: str):
@@ -43,7 +46,7 @@ def train_run(tmp_path, base, name: str):
 def reference(tmp_path, recipe) -> list[str]:
     """Each run's own greedy answers, its adapter alone on its base (no batching, no other adapters)."""
     model, tokenizer = load_trained(tmp_path / "runs" / recipe.name / "model", recipe.model)
-    convs = [[{"role": "user", "content": p}] for p in PROMPTS]
+    convs = [[SYSTEM, {"role": "user", "content": p}] for p in PROMPTS]
     return generate(model, tokenizer, convs, Sampling(max_new_tokens=8, batch_size=1)).texts
 
 
@@ -60,7 +63,7 @@ def test_three_runs_on_one_base_answer_with_their_own_adapters_alone_and_mixed(t
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=120)
 
         def ask(name: str, i: int) -> str:
-            reply = client.chat.completions.create(model=name, messages=[{"role": "user", "content": PROMPTS[i]}],
+            reply = client.chat.completions.create(model=name, messages=[SYSTEM, {"role": "user", "content": PROMPTS[i]}],
                                                    temperature=0, max_tokens=8)
             return reply.choices[0].message.content
 
@@ -79,3 +82,5 @@ def test_three_runs_on_one_base_answer_with_their_own_adapters_alone_and_mixed(t
         assert largest > 3  # requests for different adapters were generated in the same batches
         tokens = {m: float(v) for m, v in re.findall(r'slmforge_generated_tokens_total\{model="(\w)"\} ([0-9.]+)', text)}
         assert set(tokens) == set(ANIMALS) and all(v > 0 for v in tokens.values())  # counted per served name
+        reused = {m: float(v) for m, v in re.findall(r'slmforge_prefix_cache_tokens_total\{model="(\w)"\} ([0-9.]+)', text)}
+        assert set(reused) == set(ANIMALS) and all(v > 0 for v in reused.values())  # each adapter's own system turn, reused

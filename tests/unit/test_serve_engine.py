@@ -12,6 +12,7 @@ import torch
 from slmforge.core.sections import ModelSection
 from slmforge.runtime.models import load_model
 from slmforge.runtime.serve.engine import BatchingEngine, GenerationResult, GenRequest, RequestError, SamplingParams, longest_partial_stop
+from slmforge.runtime.serve.prefix import MIN_TOKENS, PrefixStore
 
 PROMPTS = ["a penny saved", "The quick brown fox", "Give me a recipe with flour", "hi", "What would a grumpy farmer say"]
 
@@ -22,6 +23,7 @@ class Recorder:
         self.joins: list[int] = []
         self.tokens = 0
         self.cancelled = 0
+        self.reused = 0
 
     def batch_started(self, model: str, size: int) -> None:
         self.batches.append(size)
@@ -37,6 +39,9 @@ class Recorder:
 
     def sequence_cancelled(self, model: str) -> None:
         self.cancelled += 1
+
+    def prefix_reused(self, model: str, tokens: int) -> None:
+        self.reused += tokens
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +237,62 @@ def test_vanishing_temperature_or_top_p_is_greedy_instead_of_nan(tiny):
     engine.stop()
     assert all(isinstance(r, GenerationResult) for r in results), results
     assert results[1].text == results[0].text and results[2].text == results[0].text
+
+
+@pytest.fixture(scope="module")
+def sharp(tmp_path_factory):
+    """A tiny model with large random weights: peaked attention, so answers depend on positions and on each key
+    (the default tiny model's near-uniform attention answers the same with positions off by twenty)."""
+    from slmforge.runtime.tiny_models import build_tiny_model
+
+    return load_model(ModelSection(id=str(build_tiny_model(tmp_path_factory.mktemp("sharp"), arch="llama", initializer_range=0.5))))
+
+
+def test_prompts_sharing_a_beginning_run_it_once_and_answer_as_they_would_alone(sharp):
+    model, tokenizer = sharp
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=50, observer=recorder, prefix_cache_mb=16)
+    engine.start()
+    head = tokenizer("You are a careful assistant. Answer in one short sentence about farms, weather and money.")["input_ids"]
+    rule = tokenizer(" Never use a word longer than nine letters, and never repeat yourself.", add_special_tokens=False)["input_ids"]
+    assert len(head) >= MIN_TOKENS and len(rule) >= MIN_TOKENS
+    prompts = [head + rule + tokenizer(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    first, _, _ = run_all(engine, [(head + [7, 8], SamplingParams(8, temperature=0))])  # runs its beginning alone, keeps it
+    assert recorder.reused == 0
+    # A batch: the stored head, then `rule` run once for all five rows (and stored), then each row's own text.
+    results, _, _ = run_all(engine, [(ids, SamplingParams(8, temperature=0)) for ids in prompts])
+    # One more that arrives while a batch runs (sent at that batch's first token): its prefill joins from the store too.
+    late = head + rule + tokenizer(" and then some", add_special_tokens=False)["input_ids"]
+    joined: list[GenerationResult] = []
+    done = threading.Event()
+
+    def send_late(_delta: str) -> None:
+        if not done.is_set() and not joined:
+            joined.append(None)  # once
+            engine.submit(GenRequest(late, SamplingParams(8, temperature=0), lambda r: (joined.__setitem__(0, r), done.set())))
+
+    engine.submit(GenRequest(prompts[1], SamplingParams(40, temperature=1.5, seed=3), lambda r: None, on_delta=send_late))
+    assert done.wait(60)
+    engine.stop()
+    assert recorder.joins, "the late request should have joined the running batch"
+    assert recorder.reused >= len(head) + len(head + rule) * (len(prompts) - 1) + len(head + rule) * 2
+    eos = tokenizer.eos_token_id
+    for ids, result in zip([head + [7, 8], *prompts, late], [*first, *results, joined[0]]):
+        expected = alone(model, ids, 8)
+        assert result.text == tokenizer.decode(expected[: expected.index(eos)] if eos in expected else expected, skip_special_tokens=True)
+
+
+def test_prefix_store_finds_the_longest_shared_beginning_of_the_same_adapter_and_forgets_the_oldest():
+    def kv(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        t = torch.arange(n, dtype=torch.float32).view(1, 1, n, 1)
+        return [(t, t + 1)]
+
+    a, b = list(range(100, 130)), list(range(200, 230))
+    store = PrefixStore(budget_bytes=50 * 2 * 4)  # 50 tokens of one layer's key and value, one float each
+    store.add(None, a, kv(30))
+    found, layers = store.lookup(None, a[:20] + [1, 2, 3])
+    assert found == 20 and layers[0][0].shape[2] == 20 and layers[0][1][0, 0, -1, 0].item() == 20  # sliced to the match
+    assert store.lookup("other-adapter", a)[0] == 0  # a LoRA's keys of the same tokens differ
+    assert store.lookup(None, a[: MIN_TOKENS - 1] + [1])[0] == 0  # too short a match to be worth it
+    store.add(None, b, kv(30))  # 60 tokens' worth > 50: the least recently used goes
+    assert store.lookup(None, a)[0] == 0 and store.lookup(None, b)[0] == 30

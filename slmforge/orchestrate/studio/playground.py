@@ -60,6 +60,7 @@ class ModelPool:
         self._guard = threading.Lock()
 
     def _load(self, key: str) -> BatchingEngine:
+        from slmforge.core.sections import ServeSection
         from slmforge.runtime.serve.engine import BatchingEngine
 
         with self._guard:
@@ -76,7 +77,8 @@ class ModelPool:
                 from slmforge.runtime.serve.loading import load_for_serving
 
                 model, tokenizer = load_for_serving(source)
-            engine = BatchingEngine(key, model, tokenizer, max_batch=8, batch_wait_ms=5.0)
+            engine = BatchingEngine(key, model, tokenizer, max_batch=8, batch_wait_ms=5.0,
+                                    prefix_cache_mb=ServeSection().prefix_cache_mb)  # later turns begin with the first
             engine.start()
             with self._guard:
                 self._engines[key] = engine

@@ -7,12 +7,16 @@ row keeps its own temperature, top_p, seed, stop strings and max_tokens. A row t
 dropped from the KV cache, so the rest of the batch gets cheaper instead of waiting for it.
 Requests that arrive while a batch runs join it between two decoding steps: they are prefilled
 on their own and their KV cache is left-padded and concatenated to the running one.
+A prefill whose prompts begin the way an earlier one did (the chat template's system turn, an app's fixed
+instructions) takes those tokens' keys and values from the prefix store (prefix.py) and runs only the rest.
 Everything one request brings (its seed, its sampling, its callbacks) runs guarded per row: a
 request that fails there is answered with its own error, and its batch goes on without it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import queue
 import threading
 import time
@@ -22,10 +26,13 @@ import torch
 from transformers.cache_utils import DynamicLayer
 
 from slmforge.runtime.generation import stop_ids
+from slmforge.runtime.serve.prefix import MIN_TOKENS, PrefixStore, batch_cache
 
 # The engine's public types live in requests.py and rows.py; they are imported from here as well.
 from slmforge.runtime.serve.requests import GREEDY_BELOW, Engine, EngineObserver, GenerationResult, GenRequest, RequestError, SamplingParams, answer  # noqa: F401
 from slmforge.runtime.serve.rows import _Row, longest_partial_stop, sample_token  # noqa: F401
+
+log = logging.getLogger(__name__)
 
 
 class BatchingEngine:
@@ -39,6 +46,7 @@ class BatchingEngine:
         max_batch: int = 32,
         batch_wait_ms: float = 5.0,
         observer: EngineObserver | None = None,
+        prefix_cache_mb: float = 0,
     ):
         self.name = name
         self.model = model.eval()
@@ -51,6 +59,8 @@ class BatchingEngine:
         self.eos_ids = stop_ids(model, tokenizer)  # the one stop rule batch generation uses too
         # A peft model holding several named adapters: each row of a batch runs with its own (peft's mixed batches).
         self.mixed_adapters = len(getattr(model, "peft_config", {}) or {}) > 1
+        # Keys and values of prompt beginnings already run (0 MB: off).
+        self.prefixes = PrefixStore(int(prefix_cache_mb * 2**20)) if prefix_cache_mb > 0 else None
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
 
@@ -124,20 +134,75 @@ class BatchingEngine:
         if not rows:
             return [], None, torch.zeros(0), torch.zeros(0), []
         device = self.model.device
-        width = max(len(r.request.prompt_ids) for r in rows)
+        start, layers = self._shared_prefix(rows)
+        suffixes = [r.request.prompt_ids[start:] for r in rows]
+        width = max(len(ids) for ids in suffixes)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids = row.request.prompt_ids
+        for i, ids in enumerate(suffixes):
             input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
             mask[i, width - len(ids):] = 1
         input_ids, mask = input_ids.to(device), mask.to(device)
         # Left padding: positions count real tokens only, so a padded row sees the same
         # positions as it would alone.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0) + start
+        cached = {}
+        if start:  # the shared beginning's keys and values come first; the rows' padding sits between it and the rest
+            mask = torch.cat([torch.ones((len(rows), start), dtype=mask.dtype, device=device), mask], dim=1)
+            cached["cache"] = batch_cache(layers, len(rows), self.model.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-                         **self._adapters_of(rows))
+                         **cached, **self._adapters_of(rows))
         return self._advance(rows, out.cache, mask, positions[:, -1], out.logits[:, -1, :])
+
+    def _shared_prefix(self, rows: list[_Row]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """How many first tokens all of `rows`' prompts share whose keys and values are known (from the store, or
+        run now and stored), and those keys and values; (0, []) when there are none worth reusing.
+
+        A lone prompt with nothing stored runs its beginning alone and stores it (the next prompt may share it); a
+        batch whose shared beginning goes on past the stored part runs the rest once, for all its rows. A lone prompt
+        that goes on past a stored beginning is not stored again: it would only fill the store with its own text."""
+        adapters = {r.request.adapter for r in rows}
+        if self.prefixes is None or len(adapters) > 1:
+            return 0, []
+        adapter = adapters.pop()
+        prompts = [tuple(r.request.prompt_ids) for r in rows]
+        common = os.path.commonprefix(prompts)[: min(len(p) for p in prompts) - 1]  # each row keeps a token of its own
+        if len(common) < MIN_TOKENS:
+            return 0, []
+        found, layers = self.prefixes.lookup(adapter, common)
+        if found and (len(rows) == 1 or len(common) - found < MIN_TOKENS):
+            saved = found * len(rows)
+        else:
+            layers = self._run_beginning(common, found, layers, adapter)
+            if not layers:
+                return 0, []
+            found, saved = len(common), found + len(common) * (len(rows) - 1)
+        if self.observer is not None and saved:
+            self.observer.prefix_reused(self._label(rows[0].request), saved)
+        return found, layers
+
+    def _run_beginning(self, common: tuple[int, ...], start: int, layers: list[tuple[torch.Tensor, torch.Tensor]],
+                       adapter: str | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Keys and values of `common` (its first `start` tokens' given), stored for later prompts; [] if this model
+        cannot have them (the prefix cache is then off for it)."""
+        device = self.model.device
+        kwargs: dict[str, Any] = {"adapter_names": [adapter or "__base__"]} if self.mixed_adapters else {}
+        if start:
+            kwargs["cache"] = batch_cache(layers, 1, self.model.config)
+        try:
+            out = self.model(input_ids=torch.tensor([common[start:]], dtype=torch.long, device=device),
+                             position_ids=torch.arange(start, len(common), device=device)[None], use_cache=True,
+                             logits_to_keep=1, **kwargs)
+        except Exception:  # an optimization must not fail requests: this model runs every prompt whole from now on
+            log.exception("%s: running a prompt's beginning alone failed; the prefix cache is off for this model", self.name)
+            self.prefixes = None
+            return []
+        if not self._can_join(out.cache):  # sliding-window or other layers whose keys we cannot slice and copy
+            self.prefixes = None
+            return []
+        layers = [(layer.keys, layer.values) for layer in out.cache.layers]
+        self.prefixes.add(adapter, list(common), layers)
+        return layers
 
     def _advance(self, rows: list[_Row], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor,
                  logits: torch.Tensor) -> tuple[list[_Row], Any, torch.Tensor, torch.Tensor, list[int]]:

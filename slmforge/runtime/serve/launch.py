@@ -32,7 +32,8 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
         for group in shared_base_groups(specs):
             model, tokenizer = load_shared_base(group, dtype, announce)
             shared = BatchingEngine("+".join(r.spec.name for r in group), model, tokenizer, max_batch=options.max_batch,
-                                    batch_wait_ms=options.batch_wait_ms, observer=metrics)
+                                    batch_wait_ms=options.batch_wait_ms, observer=metrics,
+                                    prefix_cache_mb=options.prefix_cache_mb)
             engines.update({r.spec.name: AdapterView(r.spec.name, shared) for r in group})
     for spec in specs:
         if spec.name in engines:
@@ -44,7 +45,8 @@ def build_engines(specs: list[ModelSpec], options: ServeOptions, metrics: ServeM
             continue
         model, tokenizer = load_for_serving(spec.source, dtype, announce)
         engines[spec.name] = BatchingEngine(spec.name, model, tokenizer, max_batch=options.max_batch,
-                                            batch_wait_ms=options.batch_wait_ms, observer=metrics)
+                                            batch_wait_ms=options.batch_wait_ms, observer=metrics,
+                                            prefix_cache_mb=options.prefix_cache_mb)
     return engines
 
 

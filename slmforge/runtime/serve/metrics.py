@@ -36,6 +36,8 @@ class ServeMetrics:
         self.joins = Counter("slmforge_batch_joins", "Requests that joined a batch already running, by model.", ["model"], registry=r)
         self.cancelled = Counter("slmforge_cancelled_sequences", "Sequences stopped before their end because the client went away, by model.",
                                  ["model"], registry=r)
+        self.prefix_tokens = Counter("slmforge_prefix_cache_tokens", "Prompt tokens whose keys and values came from the prefix cache "
+                                     "instead of a forward pass, by model.", ["model"], registry=r)
         self.cache = Counter("slmforge_cache", "Response cache lookups of deterministic requests.", ["result"], registry=r)
 
     # EngineObserver: called from engine threads (prometheus_client is thread-safe).
@@ -53,6 +55,9 @@ class ServeMetrics:
 
     def sequence_cancelled(self, model: str) -> None:
         self.cancelled.labels(model).inc()
+
+    def prefix_reused(self, model: str, tokens: int) -> None:
+        self.prefix_tokens.labels(model).inc(tokens)
 
     def tokens_generated(self, model: str, count: int) -> None:
         self.tokens.labels(model).inc(count)

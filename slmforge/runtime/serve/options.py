@@ -28,6 +28,7 @@ class ServeOptions:
     public_metrics: bool = _DEFAULTS.public_metrics
     max_batch: int = _DEFAULTS.max_batch
     batch_wait_ms: float = _DEFAULTS.batch_wait_ms
+    prefix_cache_mb: float = _DEFAULTS.prefix_cache_mb
     rate_limit: float = _DEFAULTS.rate_limit
     rate_burst: int = _DEFAULTS.rate_burst
     max_body_bytes: int = _DEFAULTS.max_body_bytes
