@@ -1,4 +1,4 @@
-"""Serving under load, in one run, same model, same prompts, every cache off: our server with the transformers
+"""Serving under load, in one run, same model, same prompts, response caches off: our server with the transformers
 engine, our server with the vllm engine, bare vLLM, and llama-cpp-python's server on the model's GGUF.
 
     python bench/serve_load.py --model runs/folksy-quick/export/merged --gguf runs/folksy-quick/export/folksy-quick-f16.gguf
@@ -6,8 +6,12 @@ engine, our server with the vllm engine, bare vLLM, and llama-cpp-python's serve
 
 Each system is started as its own process (so the load generator shares no GIL with it), warmed with one
 request, then driven by N concurrent clients for T seconds at each client count: chat requests, greedy,
---max-tokens new tokens each, streamed (to time the first token), every prompt different (no response or
-prefix cache can help: ours has its cache at 0 for them, vLLM runs with --no-enable-prefix-caching).
+--max-tokens new tokens each, streamed (to time the first token), every prompt different (no response cache can
+help: ours has its cache at 0 for them). The prompts share their beginning (the chat template's system turn and
+"Tell me a saying about the weather, number"), as an app's requests do: llama.cpp's server always reuses the keys
+and values of what its previous prompt shares (llama_cpp.Llama.generate), our transformers engine keeps them in
+its prefix cache (`ours-noprefix`: the same engine with --prefix-cache-mb 0, the before of that cache), and
+vLLM runs with --no-enable-prefix-caching unless --vllm-prefix-caching.
 Printed per system and client count: generated tokens/s, p50/p95 latency, p50 time to first token, requests,
 errors; then the ratios the floors speak of (issue 18): ours-vllm / bare-vllm >= 0.9, and
 ours-transformers / llamacpp >= 4 at 16 clients. Needs `make vllm` for the vLLM rows and llama-cpp-python
@@ -35,7 +39,7 @@ from slmforge.runtime.serve.server import free_port  # noqa: E402
 
 SYSTEMS = ("ours-transformers", "ours-vllm", "bare-vllm", "llamacpp")
 # Not run by default: our transformers engine without batching (max_batch 1), the baseline of batching's own floor.
-OPTIONAL = ("ours-nobatch",)
+OPTIONAL = ("ours-nobatch", "ours-noprefix")
 
 
 @dataclass
@@ -59,20 +63,23 @@ class Load:
                 "first_error": (self.errors or [""])[0][:120]}
 
 
-def command(system: str, model: str, gguf: str | None, port: int, threads: int | None) -> tuple[list[str], dict[str, str], str]:
+def command(system: str, model: str, gguf: str | None, port: int, threads: int | None,
+            vllm_prefix: bool = False) -> tuple[list[str], dict[str, str], str]:
     """(argv, extra env, the model name clients send)."""
-    env = {"HF_HUB_OFFLINE": "1", "SLMFORGE_VLLM_EXTRA_ARGS": "--no-enable-prefix-caching"}
-    if system in ("ours-transformers", "ours-vllm", "ours-nobatch"):
+    vllm_args = [] if vllm_prefix else ["--no-enable-prefix-caching"]
+    env = {"HF_HUB_OFFLINE": "1", "SLMFORGE_VLLM_EXTRA_ARGS": " ".join(vllm_args)}
+    if system in ("ours-transformers", "ours-vllm", "ours-nobatch", "ours-noprefix"):
         engine = "vllm" if system == "ours-vllm" else "transformers"
         argv = [sys.executable, "-m", "slmforge", "serve", model, "--port", str(port), "--engine", engine, "--name", "m",
                 *(["--threads", str(threads)] if threads and engine == "transformers" else []),
-                *(["--max-batch", "1"] if system == "ours-nobatch" else [])]
+                *(["--max-batch", "1"] if system == "ours-nobatch" else []),
+                *(["--prefix-cache-mb", "0"] if system == "ours-noprefix" else [])]
         return argv, env, "m"
     if system == "bare-vllm":
         from slmforge.runtime.vllm import VllmServer, vllm_python
 
         server = VllmServer(Path(model), "m", "fp32", port=port)
-        return server.command(vllm_python()) + ["--no-enable-prefix-caching"], {"VLLM_CPU_KVCACHE_SPACE": "1"}, "m"
+        return server.command(vllm_python()) + vllm_args, {"VLLM_CPU_KVCACHE_SPACE": "1"}, "m"
     if not gguf:
         raise RuntimeError("llamacpp needs --gguf")
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port), "--n_ctx", "4096",
@@ -82,9 +89,10 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
     return argv, {}, "m"
 
 
-def start(system: str, model: str, gguf: str | None, threads: int | None, log: Path) -> tuple[subprocess.Popen, str, str]:
+def start(system: str, model: str, gguf: str | None, threads: int | None, log: Path,
+          vllm_prefix: bool = False) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
-    argv, env, name = command(system, model, gguf, port, threads)
+    argv, env, name = command(system, model, gguf, port, threads, vllm_prefix)
     proc = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -146,6 +154,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for our transformers engine and llama.cpp.")
+    ap.add_argument("--vllm-prefix-caching", action="store_true", help="Leave vLLM's prefix caching on (its default).")
     ap.add_argument("--out", default="bench/serve_load.json")
     args = ap.parse_args()
     results: dict[str, dict[str, dict]] = {}
@@ -153,7 +162,7 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     for system in args.systems.split(","):
         try:
-            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log")
+            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log", args.vllm_prefix_caching)
         except Exception as exc:  # a system this machine cannot run: said, and the others go on
             print(f"{system}: not run ({exc})", flush=True)
             results[system] = {"error": str(exc)[:300]}
@@ -179,6 +188,10 @@ def main() -> None:
             ratios[f"ours-transformers/llamacpp@{clients}"] = round(tps("ours-transformers") / tps("llamacpp"), 2)
         if tps("ours-vllm"):
             ratios[f"ours-transformers/ours-vllm@{clients}"] = round(tps("ours-transformers") / tps("ours-vllm"), 2)
+        if tps("ours-noprefix"):
+            ratios[f"ours-transformers/ours-noprefix@{clients}"] = round(tps("ours-transformers") / tps("ours-noprefix"), 2)
+            if tps("llamacpp"):
+                ratios[f"ours-noprefix/llamacpp@{clients}"] = round(tps("ours-noprefix") / tps("llamacpp"), 2)
         if tps("ours-nobatch"):
             ratios[f"ours-transformers/ours-nobatch@{clients}"] = round(tps("ours-transformers") / tps("ours-nobatch"), 2)
     print(json.dumps(ratios, indent=1))
