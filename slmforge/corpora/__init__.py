@@ -41,7 +41,7 @@ def generate_corpus(name: str, out: Path, *, seed: int = 0, size: int | None = N
     """Write corpus `name` to `out` as JSONL and return the number of records.
 
     size is the number of sayings (folksy, default 9,000 -> ~36,000 pairs) or items (prices,
-    default 25,000). folksy also takes balance=True and entities=N (True: 250).
+    default 25,000). folksy also takes balance=True and entities=N (True: 250); prices takes listing="short".
     """
     out = Path(out)
     if size is not None and size < 1:
@@ -59,9 +59,10 @@ def generate_corpus(name: str, out: Path, *, seed: int = 0, size: int | None = N
     if name == "prices":
         from slmforge.corpora.prices import DEFAULT_ITEMS, price_records
 
-        if options:
-            raise DataError(f"corpus prices: unknown option(s) {', '.join(sorted(options))}; it takes only seed and size")
-        return write_jsonl(price_records(size or DEFAULT_ITEMS, seed), out)
+        unknown = set(options) - {"listing"}
+        if unknown:
+            raise DataError(f"corpus prices: unknown option(s) {', '.join(sorted(unknown))}; it takes seed, size and listing")
+        return write_jsonl(price_records(size or DEFAULT_ITEMS, seed, listing=options.get("listing", "full")), out)
     raise DataError(f"unknown corpus {name!r}; built-in corpora are {', '.join(GENERATED)} (recipenlg converts a CSV: slmforge corpus recipenlg)")
 
 

@@ -92,12 +92,17 @@ def prices_cmd(
     out: OutOpt,
     seed: SeedOpt = 0,
     items: Annotated[int, typer.Option("--items", min=1, help="Listings to write.")] = 25000,
+    listing: Annotated[str, typer.Option(help="full (every field) | short (category, title and condition only).")] = "full",
 ) -> None:
     """Appliance listings with prices from a hidden function of their features (scored by dollar error)."""
     from slmforge.corpora import write_jsonl
     from slmforge.corpora.prices import price_records
 
-    records = price_records(items, seed)
+    from slmforge.corpora.prices.listings import LISTINGS
+
+    if listing not in LISTINGS:
+        raise typer.BadParameter(f"--listing must be one of {', '.join(LISTINGS)}, got {listing!r}")
+    records = price_records(items, seed, listing)
     n = write_jsonl(records, out)
     by_category: dict[str, list[float]] = {}
     for r in records:

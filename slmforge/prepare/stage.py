@@ -46,7 +46,8 @@ def generate_source(recipe: Recipe, run: RunDir, console: Console) -> Path:
     out = run.data / "source.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
-        n = generate_corpus(corpus.name, tmp, seed=corpus.seed, size=corpus.size)
+        n = generate_corpus(corpus.name, tmp, seed=corpus.seed, size=corpus.size,
+                            **({"listing": corpus.listing} if corpus.listing != "full" else {}))
     console.print(f"corpus [bold]{corpus.name}[/bold] (seed {corpus.seed}): {n:,} records → {out}")
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -10,6 +11,7 @@ from statistics import median
 
 import pytest
 
+from slmforge.core.errors import DataError
 from slmforge.corpora import generate_corpus
 from slmforge.corpora.prices import QUESTION, price_records
 from slmforge.corpora.prices.catalog import CONDITIONS, TIERS, WARRANTY_YEARS
@@ -94,3 +96,26 @@ def test_prices_are_deterministic_by_seed_and_default_to_25000(tmp_path):
     assert price_records(200, seed=5) == price_records(200, seed=5) != price_records(200, seed=6)
     out = tmp_path / "prices.jsonl"
     assert generate_corpus("prices", out, seed=0) == 25_000 == len(out.read_text().splitlines())
+
+
+def test_a_short_listing_asks_with_the_category_title_and_condition_of_the_same_items_at_the_same_prices(tmp_path):
+    full, short = price_records(300, seed=3), price_records(300, seed=3, listing="short")
+    assert [(r["price"], r["output"], r["category"]) for r in full] == [(r["price"], r["output"], r["category"]) for r in short]
+    for f, s in zip(full, short):
+        fields = dict(line.split(": ", 1) for line in f["input"].split("\n\n", 1)[1].split("\n"))
+        assert s["input"] == f"{fields['Category']}: {fields['Title']}\nCondition: {fields['Condition']}"
+    out = tmp_path / "short.jsonl"
+    assert generate_corpus("prices", out, seed=3, size=300, listing="short") == 300
+    assert [json.loads(line)["input"] for line in out.read_text().splitlines()] == [r["input"] for r in short]
+    with pytest.raises(DataError, match="unknown option.*colour"):
+        generate_corpus("prices", out, seed=3, size=10, colour="red")
+
+
+def test_the_listing_option_is_refused_on_another_corpus_naming_the_key():
+    from pydantic import ValidationError
+
+    from slmforge.core.sections import CorpusSource
+
+    assert CorpusSource(name="prices", listing="short").listing == "short"
+    with pytest.raises(ValidationError, match="data.corpus.listing is an option of the prices corpus"):
+        CorpusSource(name="folksy", listing="short")

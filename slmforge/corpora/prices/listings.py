@@ -54,9 +54,20 @@ def price_answer(price: float, width: int = MIN_WIDTH) -> str:
     return f"Price is ${round(price):0{width}d}"
 
 
-def price_record(item: Item, price: float, width: int = MIN_WIDTH) -> dict:
+def short_listing(item: Item) -> str:
+    """'Refrigerators: Frostmere 25.6 cu. ft. French Door Refrigerator with ice maker, White' and its condition: the title
+    already names brand, size, the headline features and color (bench/RESULTS.md, "Price task", measured why)."""
+    return f"{item.category.plural}: {title(item)}\nCondition: {item.condition}"
+
+
+LISTINGS = ("full", "short")
+
+
+def price_record(item: Item, price: float, width: int = MIN_WIDTH, listing: str = "full") -> dict:
+    if listing not in LISTINGS:
+        raise ValueError(f"listing must be one of {', '.join(LISTINGS)}, got {listing!r}")
     return {
-        "input": f"{QUESTION}\n\n{listing_text(item)}",
+        "input": f"{QUESTION}\n\n{listing_text(item)}" if listing == "full" else short_listing(item),
         "output": price_answer(price, width),
         "category": item.category.plural,
         "brand": item.brand,
@@ -65,12 +76,12 @@ def price_record(item: Item, price: float, width: int = MIN_WIDTH) -> dict:
     }
 
 
-def price_records(items: int = DEFAULT_ITEMS, seed: int = 0) -> list[dict]:
-    """`items` listings with their prices; deterministic by seed."""
+def price_records(items: int = DEFAULT_ITEMS, seed: int = 0, listing: str = "full") -> list[dict]:
+    """`items` listings with their prices; deterministic by seed (the same items and prices whatever `listing`)."""
     rng = random.Random(seed)
     priced = []
     for _ in range(items):
         item = make_item(rng)
         priced.append((item, noisy_price(item, rng)))
     width = max([MIN_WIDTH] + [len(str(round(price))) for _, price in priced])  # one width: a rare $12,914 widens them all
-    return [price_record(item, price, width) for item, price in priced]
+    return [price_record(item, price, width, listing) for item, price in priced]
