@@ -27,6 +27,8 @@ TRAIN = {
     "c1": ("cat", {"method": "lora", "max_steps": 60, "batch_size": 16, "lr": 1e-3, "lora": {"r": 32, "alpha": 64}}),
     "c2": ("cat", {"method": "full", "max_steps": 60, "batch_size": 16, "lr": 3e-4}),
     "c3": ("cat", {"method": "lora", "max_steps": 60, "batch_size": 16, "lr": 4e-3, "lora": {"r": 32, "alpha": 64}}),
+    "s1": ("short", {"method": "full", "max_steps": 100, "batch_size": 16, "lr": 6e-4}),
+    "s2": ("short", {"method": "full", "max_steps": 170, "batch_size": 16, "lr": 6e-4}),
 }
 
 
@@ -35,14 +37,15 @@ def prompts(record: dict) -> dict[str, str]:
     lines = [line for line in listing.split("\n") if line.startswith(KEEP)]
     category = [line for line in lines if line.startswith("Category:")]
     rest = [line for line in lines if not line.startswith("Category:")]
+    fields = dict(line.split(": ", 1) for line in lines)
     return {"compact": f"{question}\n\n" + "\n".join(lines), "catfirst": f"{question}\n\n" + "\n".join(category + rest),
-            "cat": category[0]}
+            "cat": category[0], "short": f"{fields['Category']}: {fields['Title']}\nCondition: {fields['Condition']}"}
 
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     records = price_records(2000, seed=0)
-    for kind in ("compact", "catfirst", "cat"):
+    for kind in ("compact", "catfirst", "cat", "short"):
         with open(out / f"{kind}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps({**r, "input": prompts(r)[kind]}) + "\n" for r in records)
     for name, (kind, train) in TRAIN.items():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import statistics
@@ -37,6 +38,8 @@ import openai
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from slmforge.runtime.serve.server import free_port  # noqa: E402
 
+# What `pip install llama-cpp-python[server]` adds, without rebuilding the library `make llamacpp` compiled.
+SERVER_EXTRA = "pip install sse-starlette 'starlette-context>=0.3.6,<0.4' pydantic-settings"
 SYSTEMS = ("ours-transformers", "ours-vllm", "bare-vllm", "llamacpp")
 # Not run by default: our transformers engine without batching (max_batch 1), the baseline of batching's own floor.
 OPTIONAL = ("ours-nobatch", "ours-noprefix")
@@ -64,13 +67,14 @@ class Load:
 
 
 def command(system: str, model: str, gguf: str | None, port: int, threads: int | None,
-            vllm_prefix: bool = False) -> tuple[list[str], dict[str, str], str]:
+            vllm_prefix: bool = False, dtype: str = "fp32") -> tuple[list[str], dict[str, str], str]:
     """(argv, extra env, the model name clients send)."""
     vllm_args = [] if vllm_prefix else ["--no-enable-prefix-caching"]
     env = {"HF_HUB_OFFLINE": "1", "SLMFORGE_VLLM_EXTRA_ARGS": " ".join(vllm_args)}
     if system in ("ours-transformers", "ours-vllm", "ours-nobatch", "ours-noprefix"):
         engine = "vllm" if system == "ours-vllm" else "transformers"
         argv = [sys.executable, "-m", "slmforge", "serve", model, "--port", str(port), "--engine", engine, "--name", "m",
+                "--dtype", dtype,
                 *(["--threads", str(threads)] if threads and engine == "transformers" else []),
                 *(["--max-batch", "1"] if system == "ours-nobatch" else []),
                 *(["--prefix-cache-mb", "0"] if system == "ours-noprefix" else [])]
@@ -78,10 +82,12 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
     if system == "bare-vllm":
         from slmforge.runtime.vllm import VllmServer, vllm_python
 
-        server = VllmServer(Path(model), "m", "fp32", port=port)
+        server = VllmServer(Path(model), "m", dtype, port=port)
         return server.command(vllm_python()) + vllm_args, {"VLLM_CPU_KVCACHE_SPACE": "1"}, "m"
     if not gguf:
         raise RuntimeError("llamacpp needs --gguf")
+    if importlib.util.find_spec("sse_starlette") is None:
+        raise RuntimeError(f"llama-cpp-python's server needs its extra: {SERVER_EXTRA}")
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port), "--n_ctx", "4096",
             "--model_alias", "m", *(["--n_threads", str(threads)] if threads else []),
             # Its default interrupts the running request when another arrives: concurrent clients got empty answers.
@@ -90,9 +96,9 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
 
 
 def start(system: str, model: str, gguf: str | None, threads: int | None, log: Path,
-          vllm_prefix: bool = False) -> tuple[subprocess.Popen, str, str]:
+          vllm_prefix: bool = False, dtype: str = "fp32") -> tuple[subprocess.Popen, str, str]:
     port = free_port()
-    argv, env, name = command(system, model, gguf, port, threads, vllm_prefix)
+    argv, env, name = command(system, model, gguf, port, threads, vllm_prefix, dtype)
     proc = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -155,14 +161,23 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for our transformers engine and llama.cpp.")
     ap.add_argument("--vllm-prefix-caching", action="store_true", help="Leave vLLM's prefix caching on (its default).")
+    ap.add_argument("--dtype", default="auto", help="Weights of our servers and bare vLLM alike (auto: what slmforge's "
+                    "placement picks on this machine, bf16 where a CPU's bf16 matmul measures faster).")
     ap.add_argument("--out", default="bench/serve_load.json")
     args = ap.parse_args()
+    from slmforge.core.sections import ModelSection
+    from slmforge.runtime.placement import place
+
+    # One dtype for every PyTorch system: ours-vllm would otherwise take the placement's (bf16 on an AMX CPU) and
+    # bare vLLM fp32, and the ratio would measure the dtype, not our layer (it read 2.7x so, 2026-12-03).
+    dtype = place(ModelSection(id=args.model, dtype=args.dtype)).dtype
+    print(f"dtype {dtype} for ours and bare vLLM (llama.cpp: the GGUF's own)", flush=True)
     results: dict[str, dict[str, dict]] = {}
     logs = Path(args.out).with_suffix("")
     logs.mkdir(parents=True, exist_ok=True)
     for system in args.systems.split(","):
         try:
-            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log", args.vllm_prefix_caching)
+            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log", args.vllm_prefix_caching, dtype)
         except Exception as exc:  # a system this machine cannot run: said, and the others go on
             print(f"{system}: not run ({exc})", flush=True)
             results[system] = {"error": str(exc)[:300]}
