@@ -9,6 +9,10 @@ import pytest
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
+# model.dtype auto on a CPU means fp32 in the tests, whatever this CPU measures: their references are fp32, and an AMX
+# CPU (where the placement would pick bf16) must not fail what an AMD one passes. The bf16 choice itself is tested with a
+# patched measurement (tests/unit/test_placement.py); the subprocesses the tests start inherit this.
+os.environ.setdefault("SLMFORGE_CPU_DTYPE", "fp32")
 
 
 @pytest.fixture(scope="session")

@@ -180,7 +180,7 @@ def serve_cmd(
     split: Annotated[Optional[str], typer.Option(help="A/B: route the alias across models by weight, e.g. a=0.9,b=0.1.")] = None,
     split_alias: Annotated[str, typer.Option(help="Model name that --split routes.")] = "ab",
     engine: Annotated[str, typer.Option(help="transformers | llamacpp (GGUF) | vllm (its own environment: make vllm; CUDA or CPU).")] = "transformers",
-    dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: bf16 on GPU, fp32 on CPU).")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: the placement's pick: bf16 on a GPU that has it, fp16 on older ones; on a CPU bf16 only where its bf16 matmul measures faster than fp32).")] = "auto",
     max_batch: Annotated[Optional[int], typer.Option(help="Most sequences per batch (1 = no batching).")] = None,
     batch_wait_ms: Annotated[Optional[float], typer.Option(help="How long a batch waits for more requests.")] = None,
     prefix_cache_mb: Annotated[Optional[float], typer.Option(help="MB for the keys and values of prompt beginnings kept for later prompts (0 = off).")] = None,

@@ -200,6 +200,16 @@ def load_model(section: ModelSection, placement: Placement | None = None, dtype:
     return model, load_tokenizer(section)
 
 
+def keep_four_bit_trainable(model: Any) -> None:
+    """bitsandbytes (0.50.2) repacks a CPU NF4 layer for its AVX512-BF16 inference kernel on the first forward in eval
+    mode without grad (an eval before training, verify's 4-bit row), for good: that layer's training forwards then
+    fail in matmul_4bit ("a view of a leaf Variable that requires grad is being used in an in-place operation", adding
+    the bias). Seen 2026-12-03 on an AMX Xeon, never on CPUs without AVX512-BF16. We keep the trainable layout."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def _dtype_name(dtype: str | Any) -> str | None:
     if dtype is None or isinstance(dtype, str):
         return dtype

@@ -118,6 +118,11 @@ def _device(setting: str) -> tuple[str, str]:
     return f"cuda:{index}", "model.device"
 
 
+# What model.dtype auto means on a CPU, instead of measuring: fp32 | bf16. The test suite pins fp32 (tests/conftest.py),
+# so that its exact comparisons against fp32 references hold on every CI machine, AMX or not.
+CPU_DTYPE_ENV = "SLMFORGE_CPU_DTYPE"
+
+
 def _dtype(setting: str, device: str) -> tuple[str, str]:
     if setting != "auto":
         return setting, "model.dtype"
@@ -128,6 +133,11 @@ def _dtype(setting: str, device: str) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", f"{name}, sm{major}{minor}: bf16"
         return "fp16", f"{name}, sm{major}{minor}: no bf16 before Ampere, fp16"
+    pinned = os.environ.get(CPU_DTYPE_ENV)
+    if pinned:
+        if pinned not in ("fp32", "bf16"):
+            raise ModelError(f"{CPU_DTYPE_ENV}={pinned}: it takes fp32 or bf16 (or unset it to measure this CPU)")
+        return pinned, f"{CPU_DTYPE_ENV}={pinned}"
     speedup = cpu_bf16_speedup()
     if speedup >= _CPU_BF16_MIN_SPEEDUP:
         return "bf16", f"bf16 matmul measured {speedup:.1f}x fp32 on this CPU"

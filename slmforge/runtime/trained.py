@@ -17,7 +17,7 @@ from slmforge.core.errors import ModelError
 from slmforge.core.recipe import Recipe
 from slmforge.core.rundir import RunDir
 from slmforge.core.sections import ModelSection
-from slmforge.runtime.models import check_no_pickle, ensure_chat_template, load_model, load_tokenizer, local_dir, resolve_source
+from slmforge.runtime.models import check_no_pickle, ensure_chat_template, keep_four_bit_trainable, load_model, load_tokenizer, local_dir, resolve_source
 from slmforge.runtime.placement import Placement, place
 
 
@@ -32,6 +32,8 @@ def load_base(section: ModelSection, method: str, placement: Placement) -> tuple
     source = resolve_source(section.id)
     where = local_dir(source) or source.location
     model = AutoModelForCausalLM.from_pretrained(where, **placement.load_kwargs())
+    if not placement.cuda:
+        keep_four_bit_trainable(model)
     return model, load_tokenizer(section)
 
 

@@ -48,6 +48,7 @@ def machine(monkeypatch, name: str, flash: bool = False):
     if spec is None:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         monkeypatch.setattr(placement_module, "cpu_bf16_speedup", lambda: 0.5)  # a CPU where bf16 is slower
+        monkeypatch.delenv(placement_module.CPU_DTYPE_ENV, raising=False)  # the suite's pin (conftest): measured here
     else:
         count, capability, bf16, device_name = spec
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -179,3 +180,17 @@ def test_export_and_verify_compare_in_fp32_on_the_cpu_wherever_training_ran(name
         load_merged(recipe, run, Console(quiet=True))
     [call] = recorder
     assert (device_of(call), call["dtype"]) == ("cpu", torch.float32)
+
+
+def test_the_cpu_dtype_can_be_pinned_instead_of_measured_and_a_bad_value_is_one_line(monkeypatch):
+    from slmforge.core.errors import ModelError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(placement_module, "cpu_bf16_speedup", lambda: 6.5)  # an AMX CPU
+    monkeypatch.setenv(placement_module.CPU_DTYPE_ENV, "fp32")
+    assert place(ModelSection()).dtype == "fp32"
+    monkeypatch.setenv(placement_module.CPU_DTYPE_ENV, "bf16")
+    assert place(ModelSection()).dtype == "bf16" and place(ModelSection(dtype="fp32")).dtype == "fp32"
+    monkeypatch.setenv(placement_module.CPU_DTYPE_ENV, "half")
+    with pytest.raises(ModelError, match="SLMFORGE_CPU_DTYPE=half: it takes fp32 or bf16"):
+        place(ModelSection())
