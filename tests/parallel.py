@@ -4,7 +4,8 @@ Run serially the suite keeps about 1.1 of this kind of machine's 2 cores busy (m
 time in 1,787 s of wall time): most of its time is one process importing torch, loading a model or waiting on a
 server it started. Two processes, one torch thread each (group_env), fill the other core: measured 2026-12-02,
 the whole `make test` took 20:25 (groups 18:55 and 18:04 side by side, then 1:17 alone) against 29:47 serially;
-with two more vLLM tests 22:41 (groups 20:05 and 20:57, then 1:28 alone; 2026-12-02, 16:19-16:41).
+with two more vLLM tests 22:41 (groups 20:05 and 20:57, then 1:28 alone; 2026-12-02, 16:19-16:41). On another VM
+(Intel Xeon with AMX, 2026-12-03) 8:21 (groups 7:04 and 7:42, then 0:33 alone).
 Two plain pytest processes, not pytest-xdist: they share nothing but the CPU and each group's output stays whole.
 (The QLoRA test ended in "ValueError: I/O operation on closed file" beside another process under both, never
 serially: it is marked `alone`, see tests/unit/test_qlora.py.)
