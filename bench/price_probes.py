@@ -1,12 +1,12 @@
-"""The price task's probes (bench/RESULTS.md, "Price task", rows e1-e3 and c1-c3): writes their data and recipes.
+"""The price task's probes (bench/RESULTS.md, "Price task", rows e1-e3, c1-c3, s1-s2): writes their data and recipes.
 
     python bench/price_probes.py /tmp/px          # then: slmforge run /tmp/px/e2.yaml --runs /tmp/px/runs
 
 The data are the prices corpus's own 2,000 listings (seed 0, the prices-quick recipe's), as three prompts:
 compact.jsonl (only the Title, Category, Features, Condition and Warranty lines: the title already names brand,
 size and color, and the model number is random characters), catfirst.jsonl (the same with the Category line first)
-and cat.jsonl (the category alone: can the weights learn even the per-category price in the budget?). Nothing here
-runs a model; each recipe is prices-quick's eval with the training keys of its row.
+cat.jsonl (the category alone: can the weights learn even the per-category price in the budget?) and short.jsonl
+(the corpus's `listing: short`, rows s1-s2: category, title and condition). Nothing here runs a model; each recipe is prices-quick's eval with the training keys of its row.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from slmforge.corpora import write_jsonl
 from slmforge.corpora.prices import price_records
 
 KEEP = ("Title:", "Category:", "Features:", "Condition:", "Warranty:")
@@ -37,17 +38,17 @@ def prompts(record: dict) -> dict[str, str]:
     lines = [line for line in listing.split("\n") if line.startswith(KEEP)]
     category = [line for line in lines if line.startswith("Category:")]
     rest = [line for line in lines if not line.startswith("Category:")]
-    fields = dict(line.split(": ", 1) for line in lines)
     return {"compact": f"{question}\n\n" + "\n".join(lines), "catfirst": f"{question}\n\n" + "\n".join(category + rest),
-            "cat": category[0], "short": f"{fields['Category']}: {fields['Title']}\nCondition: {fields['Condition']}"}
+            "cat": category[0]}
 
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     records = price_records(2000, seed=0)
-    for kind in ("compact", "catfirst", "cat", "short"):
+    for kind in ("compact", "catfirst", "cat"):
         with open(out / f"{kind}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps({**r, "input": prompts(r)[kind]}) + "\n" for r in records)
+    write_jsonl(price_records(2000, seed=0, listing="short"), out / "short.jsonl")  # the corpus's own short listing
     for name, (kind, train) in TRAIN.items():
         recipe = {
             "name": name, "model": {"id": "embedded:smollm2-135m"},
