@@ -296,3 +296,57 @@ def test_prefix_store_finds_the_longest_shared_beginning_of_the_same_adapter_and
     assert store.lookup(None, a[: MIN_TOKENS - 1] + [1])[0] == 0  # too short a match to be worth it
     store.add(None, b, kv(30))  # 60 tokens' worth > 50: the least recently used goes
     assert store.lookup(None, a)[0] == 0 and store.lookup(None, b)[0] == 30
+
+
+def test_a_batch_that_keeps_taking_newcomers_stays_as_narrow_as_its_rows_and_each_answers_as_alone(sharp):
+    """Under steady traffic the running batch never ends and each newcomer is padded to its width: the keys and
+    values no row attends to any more must be dropped, or the cache grows a column a step while the server is busy."""
+    model, tokenizer = sharp
+    engine = BatchingEngine("t", model, tokenizer, max_batch=8, batch_wait_ms=0)
+    engine.eos_ids = set()  # every row runs its 10 tokens (this random model often ends at once): the chain holds
+    widths: list[int] = []
+    forward = model.forward
+
+    def recording(*args, **kwargs):
+        widths.append(kwargs["attention_mask"].shape[1])
+        return forward(*args, **kwargs)
+
+    prompts = [tokenizer(f"{PROMPTS[i % len(PROMPTS)]} number {i}")["input_ids"] for i in range(24)]
+    results: list[GenerationResult | None] = [None] * len(prompts)
+    done = threading.Event()
+
+    def send(i: int) -> None:  # each request sends the next one at its sixth piece of text: ~2 rows at a time, one batch
+        pieces = []
+
+        def on_delta(_delta: str) -> None:
+            pieces.append(_delta)
+            if len(pieces) == 6 and i + 1 < len(prompts):
+                send(i + 1)
+
+        def on_done(result, i=i) -> None:
+            results[i] = result
+            if len(pieces) < 6 and i + 1 < len(prompts):  # fewer pieces than that (text held back, empty tokens)
+                pieces.extend([""] * 6)
+                send(i + 1)
+            if all(r is not None for r in results):
+                done.set()
+
+        engine.submit(GenRequest(prompts[i], SamplingParams(10, temperature=0), on_done, on_delta=on_delta))
+
+    model.forward = recording
+    try:
+        engine.start()
+        send(0)
+        assert done.wait(120), "a request of the chain was never answered"
+        engine.stop()
+    finally:
+        model.forward = forward
+    needed = max(len(ids) for ids in prompts) + 10
+    assert len(widths) > 3 * needed, "the chain should have kept one batch running for many steps"
+    assert max(widths) <= needed + needed // 2 + 16, f"the batch grew to {max(widths)} columns; its rows need {needed}"
+    for ids, result in zip(prompts, results):
+        expected = list(ids)
+        with torch.inference_mode():  # greedy without any cache: ten full forwards
+            for _ in range(10):
+                expected.append(int(model(input_ids=torch.tensor([expected])).logits[0, -1].argmax()))
+        assert result.text == tokenizer.decode(expected[len(ids):], skip_special_tokens=True)

@@ -9,6 +9,8 @@ Requests that arrive while a batch runs join it between two decoding steps: they
 on their own and their KV cache is left-padded and concatenated to the running one.
 A prefill whose prompts begin the way an earlier one did (the chat template's system turn, an app's fixed
 instructions) takes those tokens' keys and values from the prefix store (prefix.py) and runs only the rest.
+The running batch's keys and values are written in place step by step, and the columns no row attends to any more
+are dropped (kv.py), so a batch that lives as long as the traffic does stays as wide as its rows need.
 Everything one request brings (its seed, its sampling, its callbacks) runs guarded per row: a
 request that fails there is answered with its own error, and its batch goes on without it.
 """
@@ -23,9 +25,9 @@ import time
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicLayer
 
 from slmforge.runtime.generation import stop_ids
+from slmforge.runtime.serve.kv import drop_unused_columns, growable, is_joinable
 from slmforge.runtime.serve.prefix import MIN_TOKENS, PrefixStore, batch_cache
 
 # The engine's public types live in requests.py and rows.py; they are imported from here as well.
@@ -152,7 +154,7 @@ class BatchingEngine:
             cached["cache"] = batch_cache(layers, len(rows), self.model.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
                          **cached, **self._adapters_of(rows))
-        return self._advance(rows, out.cache, mask, positions[:, -1], out.logits[:, -1, :])
+        return self._advance(rows, growable(out.cache), mask, positions[:, -1], out.logits[:, -1, :])
 
     def _shared_prefix(self, rows: list[_Row]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
         """How many first tokens all of `rows`' prompts share whose keys and values are known (from the store, or
@@ -245,7 +247,7 @@ class BatchingEngine:
 
     def _can_join(self, cache: Any) -> bool:
         # Joining pads key/value tensors by hand, which only plain (non-sliding) dynamic layers allow.
-        return all(type(layer) is DynamicLayer and layer.keys is not None for layer in getattr(cache, "layers", [None]))
+        return all(is_joinable(layer) for layer in getattr(cache, "layers", [None]))
 
     @torch.inference_mode()
     def _run_batch(self, batch: list[GenRequest]) -> None:
@@ -267,6 +269,7 @@ class BatchingEngine:
                     if self.observer is not None:
                         self.observer.batch_joined(self.name, len(joined[0]), len(rows))
             device = mask.device
+            mask = drop_unused_columns(cache, mask)
             mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=device)], dim=1)
             last_pos = last_pos + 1
             out = self.model(
