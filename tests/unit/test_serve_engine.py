@@ -345,8 +345,73 @@ def test_a_batch_that_keeps_taking_newcomers_stays_as_narrow_as_its_rows_and_eac
     assert len(widths) > 3 * needed, "the chain should have kept one batch running for many steps"
     assert max(widths) <= needed + needed // 2 + 16, f"the batch grew to {max(widths)} columns; its rows need {needed}"
     for ids, result in zip(prompts, results):
-        expected = list(ids)
-        with torch.inference_mode():  # greedy without any cache: ten full forwards
-            for _ in range(10):
-                expected.append(int(model(input_ids=torch.tensor([expected])).logits[0, -1].argmax()))
-        assert result.text == tokenizer.decode(expected[len(ids):], skip_special_tokens=True)
+        assert result.text == tokenizer.decode(greedy_without_cache(model, ids, 10), skip_special_tokens=True)
+
+
+def greedy_without_cache(model, ids: list[int], n: int) -> list[int]:
+    """`n` greedy tokens after `ids`, each from a full forward of everything before it (end of turn not special)."""
+    sequence = list(ids)
+    with torch.inference_mode():
+        for _ in range(n):
+            sequence.append(int(model(input_ids=torch.tensor([sequence])).logits[0, -1].argmax()))
+    return sequence[len(ids):]
+
+
+def test_newcomers_join_a_running_batch_in_groups_and_a_lone_one_waits_only_a_few_steps(sharp):
+    """A join is a forward pass of its own: newcomers arriving one a step are taken a few at a time, not one by one;
+    one that arrives alone is taken within JOIN_PATIENCE + 1 steps. Each still answers as it would alone."""
+    from slmforge.runtime.serve.engine import JOIN_GROUP, JOIN_PATIENCE
+
+    model, tokenizer = sharp
+    recorder = Recorder()
+    engine = BatchingEngine("t", model, tokenizer, max_batch=16, batch_wait_ms=50, observer=recorder)
+    engine.eos_ids = set()  # every row runs all its tokens
+    kinds: list[str] = []
+    forward = model.forward
+
+    def recording(*args, **kwargs):
+        kinds.append("decode" if kwargs["input_ids"].shape[1] == 1 else "prefill")
+        return forward(*args, **kwargs)
+
+    running = [tokenizer(f"{p} and so on")["input_ids"] for p in PROMPTS[:4]] * 2  # 8 rows
+    newcomers = [tokenizer(f"newcomer {i} says")["input_ids"] for i in range(6)]
+    lone = tokenizer("a lone late one")["input_ids"]
+    results: dict[str, GenerationResult] = {}
+    done = threading.Event()
+    sent_lone_at: list[int] = []
+    expected = 1 + len(running) + len(newcomers)
+
+    def finished(key: str):
+        def on_done(result) -> None:
+            results[key] = result
+            if len(results) == expected:
+                done.set()
+        return on_done
+
+    def each_step(delta: str, step=[0]) -> None:  # noqa: B006 - a counter across calls
+        step[0] += 1
+        if step[0] <= len(newcomers):  # one newcomer a step, for six steps
+            i = step[0] - 1
+            engine.submit(GenRequest(newcomers[i], SamplingParams(6, temperature=0), finished(f"n{i}")))
+        elif step[0] == 20:  # long after they all joined: one alone
+            sent_lone_at.append(len(kinds))
+            engine.submit(GenRequest(lone, SamplingParams(6, temperature=0), finished("lone")))
+
+    model.forward = recording
+    try:
+        for i, ids in enumerate(running):
+            engine.submit(GenRequest(ids, SamplingParams(40, temperature=0), finished(f"r{i}"),
+                                     on_delta=each_step if i == 0 else None))
+        engine.start()
+        assert done.wait(120), "a request was never answered"
+        engine.stop()
+    finally:
+        model.forward = forward
+    assert recorder.batches == [len(running)]
+    assert sum(recorder.joins) == len(newcomers) + 1
+    assert len(recorder.joins) <= 4 and max(recorder.joins[:-1]) >= len(running) // JOIN_GROUP, recorder.joins
+    after = kinds[sent_lone_at[0]:]
+    assert after.index("prefill") <= JOIN_PATIENCE + 1, "the lone newcomer waited too long to join"
+    for key, ids, n in [*((f"r{i}", ids, 40) for i, ids in enumerate(running)),
+                        *((f"n{i}", ids, 6) for i, ids in enumerate(newcomers)), ("lone", lone, 6)]:
+        assert results[key].text == tokenizer.decode(greedy_without_cache(model, ids, n), skip_special_tokens=True), key

@@ -6,7 +6,10 @@ row keeps its own temperature, top_p, seed, stop strings and max_tokens. A row t
 (end of turn, stop string, its own max_tokens, or its client went away) is answered at once and
 dropped from the KV cache, so the rest of the batch gets cheaper instead of waiting for it.
 Requests that arrive while a batch runs join it between two decoding steps: they are prefilled
-on their own and their KV cache is left-padded and concatenated to the running one.
+on their own and their KV cache is left-padded and concatenated to the running one. A join costs a forward pass of
+its own, about one decoding step whether one newcomer is prefilled or eight, so newcomers join in groups: once a
+quarter of the running rows' worth can join (are waiting, and have free slots), or after JOIN_PATIENCE steps (vLLM instead
+runs newcomers' prompts inside the decoding step, over a paged cache, which padded batches cannot do cheaply).
 A prefill whose prompts begin the way an earlier one did (the chat template's system turn, an app's fixed
 instructions) takes those tokens' keys and values from the prefix store (prefix.py) and runs only the rest.
 The running batch's keys and values are written in place step by step, and the columns no row attends to any more
@@ -35,6 +38,11 @@ from slmforge.runtime.serve.requests import GREEDY_BELOW, Engine, EngineObserver
 from slmforge.runtime.serve.rows import _Row, longest_partial_stop, sample_token  # noqa: F401
 
 log = logging.getLogger(__name__)
+
+# Newcomers join a running batch once this fraction of its rows' worth (1/JOIN_GROUP) are waiting, or after
+# JOIN_PATIENCE decoding steps of waiting, whichever comes first; a batch of under JOIN_GROUP rows takes them at once.
+JOIN_GROUP = 4
+JOIN_PATIENCE = 3
 
 
 class BatchingEngine:
@@ -236,6 +244,28 @@ class BatchingEngine:
             mask, last_pos = mask[index], last_pos[index]
         return [rows[i] for i in keep], cache, mask, last_pos, [tokens[i] for i in keep]
 
+    def _join(self, running: tuple) -> tuple:
+        """The running batch with the waiting newcomers (as many as fit) prefilled and merged into it."""
+        taken = self._take(self.max_batch - len(running[0]), 0.0)
+        try:
+            joined = self._prefill(taken)
+        except Exception as exc:  # the newcomers' prefill failed: they fail, the running rows go on
+            for request in taken:
+                answer(request, exc)
+            return running
+        if not joined[0]:
+            return running
+        merged = _merge(running, joined)
+        if self.observer is not None:
+            self.observer.batch_joined(self.name, len(joined[0]), len(merged[0]))
+        return merged
+
+    def _worth_joining(self, running: int, waited: int) -> bool:
+        """Whether the waiting newcomers should join now (see JOIN_GROUP): enough of them for one prefill to pay, or
+        they have waited JOIN_PATIENCE steps."""
+        can_join = min(self.max_batch - running, self._queue.qsize())
+        return can_join >= max(1, running // JOIN_GROUP) or waited > JOIN_PATIENCE
+
     def _adapters_of(self, rows: list[_Row]) -> dict[str, Any]:
         """peft's per-row adapter names for this batch ("__base__": the base model alone)."""
         if not self.mixed_adapters:
@@ -254,20 +284,14 @@ class BatchingEngine:
         rows, cache, mask, last_pos, tokens = self._prefill(batch)
         if self.observer is not None and rows:
             self.observer.batch_started(self.name, len(rows))
+        waited = 0  # decoding steps since newcomers began waiting
         while rows:
             # Requests that came in while this batch ran join it now instead of waiting for its end.
             if len(rows) < self.max_batch and not self._queue.empty() and self._can_join(cache):
-                taken = self._take(self.max_batch - len(rows), 0.0)
-                try:
-                    joined = self._prefill(taken)
-                except Exception as exc:  # the newcomers' prefill failed: they fail, the running rows go on
-                    for request in taken:
-                        answer(request, exc)
-                    joined = ([],)
-                if joined[0]:
-                    rows, cache, mask, last_pos, tokens = _merge((rows, cache, mask, last_pos, tokens), joined)
-                    if self.observer is not None:
-                        self.observer.batch_joined(self.name, len(joined[0]), len(rows))
+                waited += 1
+                if self._worth_joining(len(rows), waited):
+                    waited = 0
+                    rows, cache, mask, last_pos, tokens = self._join((rows, cache, mask, last_pos, tokens))
             device = mask.device
             mask = drop_unused_columns(cache, mask)
             mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=device)], dim=1)
