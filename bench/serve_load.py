@@ -12,6 +12,8 @@ help: ours has its cache at 0 for them). The prompts share their beginning (the 
 and values of what its previous prompt shares (llama_cpp.Llama.generate), our transformers engine keeps them in
 its prefix cache (`ours-noprefix`: the same engine with --prefix-cache-mb 0, the before of that cache), and
 vLLM runs with --no-enable-prefix-caching unless --vllm-prefix-caching.
+With --settle S each client count first runs S seconds uncounted: clients that start together form one
+synchronized batch, which flatters every batching system in a short window; later they take turns joining.
 Printed per system and client count: generated tokens/s, p50/p95 latency, p50 time to first token, requests,
 errors; then the ratios the floors speak of (issue 18): ours-vllm / bare-vllm >= 0.9, and
 ours-transformers / llamacpp >= 4 at 16 clients. Needs `make vllm` for the vLLM rows and llama-cpp-python
@@ -67,7 +69,7 @@ class Load:
 
 
 def command(system: str, model: str, gguf: str | None, port: int, threads: int | None,
-            vllm_prefix: bool = False, dtype: str = "fp32") -> tuple[list[str], dict[str, str], str]:
+            vllm_prefix: bool = False, dtype: str = "fp32", max_batch: int | None = None) -> tuple[list[str], dict[str, str], str]:
     """(argv, extra env, the model name clients send)."""
     vllm_args = [] if vllm_prefix else ["--no-enable-prefix-caching"]
     env = {"HF_HUB_OFFLINE": "1", "SLMFORGE_VLLM_EXTRA_ARGS": " ".join(vllm_args)}
@@ -76,7 +78,7 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
         argv = [sys.executable, "-m", "slmforge", "serve", model, "--port", str(port), "--engine", engine, "--name", "m",
                 "--dtype", dtype,
                 *(["--threads", str(threads)] if threads and engine == "transformers" else []),
-                *(["--max-batch", "1"] if system == "ours-nobatch" else []),
+                *(["--max-batch", "1"] if system == "ours-nobatch" else ["--max-batch", str(max_batch)] if max_batch else []),
                 *(["--prefix-cache-mb", "0"] if system == "ours-noprefix" else [])]
         return argv, env, "m"
     if system == "bare-vllm":
@@ -96,9 +98,9 @@ def command(system: str, model: str, gguf: str | None, port: int, threads: int |
 
 
 def start(system: str, model: str, gguf: str | None, threads: int | None, log: Path,
-          vllm_prefix: bool = False, dtype: str = "fp32") -> tuple[subprocess.Popen, str, str]:
+          vllm_prefix: bool = False, dtype: str = "fp32", max_batch: int | None = None) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
-    argv, env, name = command(system, model, gguf, port, threads, vllm_prefix, dtype)
+    argv, env, name = command(system, model, gguf, port, threads, vllm_prefix, dtype, max_batch)
     proc = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -114,14 +116,19 @@ def start(system: str, model: str, gguf: str | None, threads: int | None, log: P
     raise RuntimeError(f"{system} did not start in 900 s")
 
 
-async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: int, tag: str) -> Load:
-    load, stop_at = Load(), time.monotonic() + seconds
+async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: int, tag: str, settle: float = 0) -> Load:
+    """`clients` closed-loop clients for `settle` + `seconds`; only the requests started after the first `settle`
+    seconds are counted, and the time from then until the last of them ends."""
+    began = time.monotonic()
+    counting_from, stop_at = began + settle, began + settle + seconds
+    load, ignored = Load(), Load()
 
     async def client(i: int, api: openai.AsyncOpenAI) -> None:
         k = 0
         while time.monotonic() < stop_at:
             k += 1
-            load.sent += 1
+            into = load if time.monotonic() >= counting_from else ignored
+            into.sent += 1
             started, first = time.perf_counter(), None
             try:
                 stream = await api.chat.completions.create(
@@ -134,20 +141,21 @@ async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: i
                         if first is None:
                             first = time.perf_counter() - started
                     if chunk.usage:
-                        load.tokens += chunk.usage.completion_tokens
+                        into.tokens += chunk.usage.completion_tokens
                         counted = True
                 if not counted:  # a server without stream usage (llama-cpp-python's): one streamed piece per token
-                    load.tokens += pieces
-                    load.estimated = True
-                load.latencies.append(time.perf_counter() - started)
-                load.first_token.append(first if first is not None else time.perf_counter() - started)
+                    into.tokens += pieces
+                    into.estimated = True
+                into.latencies.append(time.perf_counter() - started)
+                into.first_token.append(first if first is not None else time.perf_counter() - started)
             except openai.APIError as exc:
-                load.errors.append(f"{type(exc).__name__}: {exc}")
+                into.errors.append(f"{type(exc).__name__}: {exc}")
 
-    began = time.monotonic()
     async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=900) as api:
         await asyncio.gather(*(client(i, api) for i in range(clients)))
-    load.seconds = time.monotonic() - began
+    load.seconds = time.monotonic() - counting_from
+    load.errors += ignored.errors  # an error while settling is still an error
+    load.sent += len(ignored.errors)
     return load
 
 
@@ -158,8 +166,12 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--clients", default="1,16,64")
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--settle", type=float, default=0, help="Seconds of load before counting starts at each client "
+                    "count: N clients that start together are one synchronized batch at first, and only later take "
+                    "turns joining a running batch, which is the steady state a busy server lives in.")
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for our transformers engine and llama.cpp.")
+    ap.add_argument("--max-batch", type=int, default=None, help="Our transformers engine's --max-batch (default: serve's).")
     ap.add_argument("--vllm-prefix-caching", action="store_true", help="Leave vLLM's prefix caching on (its default).")
     ap.add_argument("--dtype", default="auto", help="Weights of our servers and bare vLLM alike (auto: what slmforge's "
                     "placement picks on this machine, bf16 where a CPU's bf16 matmul measures faster).")
@@ -177,7 +189,8 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     for system in args.systems.split(","):
         try:
-            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log", args.vllm_prefix_caching, dtype)
+            proc, url, name = start(system, args.model, args.gguf, args.threads, logs / f"{system}.log", args.vllm_prefix_caching, dtype,
+                                   args.max_batch)
         except Exception as exc:  # a system this machine cannot run: said, and the others go on
             print(f"{system}: not run ({exc})", flush=True)
             results[system] = {"error": str(exc)[:300]}
@@ -187,7 +200,7 @@ def main() -> None:
             results[system] = {}
             for clients in map(int, args.clients.split(",")):
                 # The same prompts for every system (the tag names only the client count), each request's its own.
-                row = asyncio.run(drive(url, name, clients, args.seconds, args.max_tokens, f"c{clients}")).row()
+                row = asyncio.run(drive(url, name, clients, args.seconds, args.max_tokens, f"c{clients}", args.settle)).row()
                 results[system][str(clients)] = row
                 print(f"{system:18s} {clients:3d} clients: {json.dumps(row)}", flush=True)
         finally:
