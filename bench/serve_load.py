@@ -177,6 +177,10 @@ def main() -> None:
                     "placement picks on this machine, bf16 where a CPU's bf16 matmul measures faster).")
     ap.add_argument("--out", default="bench/serve_load.json")
     args = ap.parse_args()
+    counts = args.clients.split(",")
+    if len(set(counts)) < len(counts):  # the tag names the count: a repeat sends the same prompts, and caches answer them
+        ap.error(f"--clients {args.clients}: give each client count once (a repeated count resends its prompts, "
+                 "which a response cache answers at once)")
     from slmforge.core.sections import ModelSection
     from slmforge.runtime.placement import place
 
