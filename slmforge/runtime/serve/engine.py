@@ -8,8 +8,9 @@ dropped from the KV cache, so the rest of the batch gets cheaper instead of wait
 Requests that arrive while a batch runs join it between two decoding steps: they are prefilled
 on their own and their KV cache is left-padded and concatenated to the running one. A join costs a forward pass of
 its own, about one decoding step whether one newcomer is prefilled or eight, so newcomers join in groups: once a
-quarter of the running rows' worth can join (are waiting, and have free slots), or after JOIN_PATIENCE steps (vLLM instead
-runs newcomers' prompts inside the decoding step, over a paged cache, which padded batches cannot do cheaply).
+quarter of the running rows' worth can join (are waiting, and have free slots), or after JOIN_PATIENCE steps
+(vLLM instead runs newcomers' prompts inside the decoding step, over a paged cache, which padded batches cannot
+do cheaply).
 A prefill whose prompts begin the way an earlier one did (the chat template's system turn, an app's fixed
 instructions) takes those tokens' keys and values from the prefix store (prefix.py) and runs only the rest.
 The running batch's keys and values are written in place step by step, and the columns no row attends to any more
@@ -39,8 +40,9 @@ from slmforge.runtime.serve.rows import _Row, longest_partial_stop, sample_token
 
 log = logging.getLogger(__name__)
 
-# Newcomers join a running batch once this fraction of its rows' worth (1/JOIN_GROUP) are waiting, or after
-# JOIN_PATIENCE decoding steps of waiting, whichever comes first; a batch of under JOIN_GROUP rows takes them at once.
+# Newcomers join a running batch once this fraction of its rows' worth (1/JOIN_GROUP) can (waiting, with free
+# slots), or after JOIN_PATIENCE decoding steps of waiting, whichever comes first; a batch of under JOIN_GROUP rows
+# takes them at once.
 JOIN_GROUP = 4
 JOIN_PATIENCE = 3
 
