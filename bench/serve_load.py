@@ -12,8 +12,9 @@ help: ours has its cache at 0 for them). The prompts share their beginning (the 
 and values of what its previous prompt shares (llama_cpp.Llama.generate), our transformers engine keeps them in
 its prefix cache (`ours-noprefix`: the same engine with --prefix-cache-mb 0, the before of that cache), and
 vLLM runs with --no-enable-prefix-caching unless --vllm-prefix-caching.
-With --settle S each client count first runs S seconds uncounted: clients that start together form one
-synchronized batch, which flatters every batching system in a short window; later they take turns joining.
+With --settle S each client count first runs S seconds uncounted, then counts the requests that end in the next
+--seconds: clients that start together form one synchronized batch, which flatters every batching system in a
+short window; later they take turns joining, which is the steady state a busy server lives in.
 Printed per system and client count: generated tokens/s, p50/p95 latency, p50 time to first token, requests,
 errors; then the ratios the floors speak of (issue 18): ours-vllm / bare-vllm >= 0.9, and
 ours-transformers / llamacpp >= 4 at 16 clients. Needs `make vllm` for the vLLM rows and llama-cpp-python
@@ -117,44 +118,52 @@ def start(system: str, model: str, gguf: str | None, threads: int | None, log: P
 
 
 async def drive(url: str, name: str, clients: int, seconds: float, max_tokens: int, tag: str, settle: float = 0) -> Load:
-    """`clients` closed-loop clients for `settle` + `seconds`; only the requests started after the first `settle`
-    seconds are counted, and the time from then until the last of them ends."""
+    """`clients` closed-loop clients for `settle` + `seconds`. Without settling every request counts, over the time
+    until the last one ends; with it, the requests that end inside the `seconds` after settling, over those seconds
+    (a server that answers one request at a time still has the settling period's queue to serve: counting what
+    *started* after it would charge that backlog to the window)."""
     began = time.monotonic()
     counting_from, stop_at = began + settle, began + settle + seconds
     load, ignored = Load(), Load()
+
+    def counted(ended: float) -> Load:
+        return load if not settle or counting_from <= ended < stop_at else ignored
 
     async def client(i: int, api: openai.AsyncOpenAI) -> None:
         k = 0
         while time.monotonic() < stop_at:
             k += 1
-            into = load if time.monotonic() >= counting_from else ignored
-            into.sent += 1
             started, first = time.perf_counter(), None
             try:
                 stream = await api.chat.completions.create(
                     model=name, max_tokens=max_tokens, temperature=0, stream=True, stream_options={"include_usage": True},
                     messages=[{"role": "user", "content": f"Tell me a saying about the weather, number {tag}-{i}-{k}."}])
-                pieces, counted = 0, False
+                pieces, tokens = 0, None
                 async for chunk in stream:
                     if chunk.choices and chunk.choices[0].delta.content:
                         pieces += 1
                         if first is None:
                             first = time.perf_counter() - started
                     if chunk.usage:
-                        into.tokens += chunk.usage.completion_tokens
-                        counted = True
-                if not counted:  # a server without stream usage (llama-cpp-python's): one streamed piece per token
-                    into.tokens += pieces
-                    into.estimated = True
+                        tokens = chunk.usage.completion_tokens
+                into = counted(time.monotonic())
+                into.sent += 1
+                if tokens is None:  # a server without stream usage (llama-cpp-python's): one streamed piece per token
+                    tokens, into.estimated = pieces, True
+                into.tokens += tokens
                 into.latencies.append(time.perf_counter() - started)
                 into.first_token.append(first if first is not None else time.perf_counter() - started)
             except openai.APIError as exc:
+                into = counted(time.monotonic())
+                into.sent += 1
                 into.errors.append(f"{type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - a stream that broke off without an API error: the request is lost
+                counted(time.monotonic()).sent += 1
 
     async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=900) as api:
         await asyncio.gather(*(client(i, api) for i in range(clients)))
-    load.seconds = time.monotonic() - counting_from
-    load.errors += ignored.errors  # an error while settling is still an error
+    load.seconds = seconds if settle else time.monotonic() - began
+    load.errors += ignored.errors  # an error outside the window is still an error
     load.sent += len(ignored.errors)
     return load
 
@@ -167,8 +176,8 @@ def main() -> None:
     ap.add_argument("--clients", default="1,16,64")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--settle", type=float, default=0, help="Seconds of load before counting starts at each client "
-                    "count: N clients that start together are one synchronized batch at first, and only later take "
-                    "turns joining a running batch, which is the steady state a busy server lives in.")
+                    "count, which then counts the requests that end within --seconds: N clients that start together "
+                    "are one synchronized batch at first, and only later take turns joining a running batch.")
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for our transformers engine and llama.cpp.")
     ap.add_argument("--max-batch", type=int, default=None, help="Our transformers engine's --max-batch (default: serve's).")
