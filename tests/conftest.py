@@ -29,6 +29,19 @@ def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "llama", arch="llama")
 
 
+@pytest.fixture(scope="module")
+def sharp(tmp_path_factory):
+    """(model, tokenizer) of a tiny llama with large random weights: peaked attention, so answers depend on positions
+    and on each key (the default tiny model's near-uniform attention answers the same with positions off by twenty,
+    and with a key in the wrong column or a stale value)."""
+    from slmforge.core.sections import ModelSection
+    from slmforge.runtime.models import load_model
+    from slmforge.runtime.tiny_models import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("sharp"), arch="llama", initializer_range=0.5)
+    return load_model(ModelSection(id=str(path)))
+
+
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The embedded SmolLM2-135M, materialized once into the slmforge cache (~25 s the first time)."""

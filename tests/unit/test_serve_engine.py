@@ -3,6 +3,7 @@ max_tokens, stop strings and sampling, and finished rows leave without waiting."
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -239,15 +240,6 @@ def test_vanishing_temperature_or_top_p_is_greedy_instead_of_nan(tiny):
     assert results[1].text == results[0].text and results[2].text == results[0].text
 
 
-@pytest.fixture(scope="module")
-def sharp(tmp_path_factory):
-    """A tiny model with large random weights: peaked attention, so answers depend on positions and on each key
-    (the default tiny model's near-uniform attention answers the same with positions off by twenty)."""
-    from slmforge.runtime.tiny_models import build_tiny_model
-
-    return load_model(ModelSection(id=str(build_tiny_model(tmp_path_factory.mktemp("sharp"), arch="llama", initializer_range=0.5))))
-
-
 def test_prompts_sharing_a_beginning_run_it_once_and_answer_as_they_would_alone(sharp):
     model, tokenizer = sharp
     recorder = Recorder()
@@ -318,8 +310,8 @@ def test_a_batch_that_keeps_taking_newcomers_stays_as_narrow_as_its_rows_and_eac
     def send(i: int) -> None:  # each request sends the next one at its sixth piece of text: ~2 rows at a time, one batch
         pieces = []
 
-        def on_delta(_delta: str) -> None:
-            pieces.append(_delta)
+        def on_delta(delta: str) -> None:
+            pieces.append(delta)
             if len(pieces) == 6 and i + 1 < len(prompts):
                 send(i + 1)
 
@@ -388,12 +380,13 @@ def test_newcomers_join_a_running_batch_in_groups_and_a_lone_one_waits_only_a_fe
                 done.set()
         return on_done
 
-    def each_step(delta: str, step=[0]) -> None:  # noqa: B006 - a counter across calls
-        step[0] += 1
-        if step[0] <= len(newcomers):  # one newcomer a step, for six steps
-            i = step[0] - 1
-            engine.submit(GenRequest(newcomers[i], SamplingParams(6, temperature=0), finished(f"n{i}")))
-        elif step[0] == 20:  # long after they all joined: one alone
+    steps = itertools.count(1)
+
+    def each_step(_delta: str) -> None:
+        step = next(steps)
+        if step <= len(newcomers):  # one newcomer a step, for six steps
+            engine.submit(GenRequest(newcomers[step - 1], SamplingParams(6, temperature=0), finished(f"n{step - 1}")))
+        elif step == 20:  # long after they all joined: one alone
             sent_lone_at.append(len(kinds))
             engine.submit(GenRequest(lone, SamplingParams(6, temperature=0), finished("lone")))
 

@@ -3,20 +3,9 @@ same logits as running the whole sequence; columns no row attends to are dropped
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from slmforge.core.sections import ModelSection
-from slmforge.runtime.models import load_model
 from slmforge.runtime.serve.kv import BLOCK, MIN_UNUSED, GrowingLayer, drop_unused_columns, growable
-
-
-@pytest.fixture(scope="module")
-def sharp(tmp_path_factory):
-    """Large random weights: peaked attention, so a key in the wrong column or a stale value changes the logits."""
-    from slmforge.runtime.tiny_models import build_tiny_model
-
-    return load_model(ModelSection(id=str(build_tiny_model(tmp_path_factory.mktemp("sharp"), arch="llama", initializer_range=0.5))))
 
 
 def whole(model, ids: list[int]) -> torch.Tensor:
